@@ -1,0 +1,709 @@
+"""TinyDB-backed storage that stays correct with many processes on one data file.
+
+Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON document: ``{table: {id: record}}``):
+
+==============================  ===========================================================================
+``parking.json``                the root: ``meta`` (schema, version counter, id counters) and ``lots``
+``parking.users.json``          ``users``
+``parking.auth.json``           ``sessions`` (token hashes) and ``logins`` (failed-login counters)
+``parking.lot-<id>.json``       one lot's ``slots`` and its live (reserved / checked-in) ``bookings``
+``parking.archive-<nnn>.json``  finished bookings, sharded by username so "my bookings" reads one file
+``parking.json.lock``           the cross-process lock (``filelock``), held across every read-check-write
+==============================  ===========================================================================
+
+Every write goes through :meth:`TinyStore.transaction`: take the lock, re-read whatever changed on disk, let the
+service read-check-write through TinyDB tables held in memory, then commit - every changed file is written to a
+temporary file and fsynced first (a full disk fails here, with nothing changed), then renamed over the old one
+in a safe order and the directory fsynced. The root goes first: it carries the id counters, so an id is never
+handed out twice even if the machine dies half-way. A finished booking is written to the archive before it is
+removed from its lot file; readers drop a live copy whose id is already archived, so a repeated move is
+harmless.
+
+Each process caches the parsed files and re-reads one only when its ``(inode, mtime, size)`` stamp changes.
+Readers take no lock: files are only ever replaced whole.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+from ..domain.errors import StorageError
+
+try:  # orjson is several times faster on big files; the standard library is the fallback
+    import orjson
+
+    def _dumps(data: Any) -> bytes:
+        return orjson.dumps(data)
+
+    def _loads(raw: bytes) -> Any:
+        return orjson.loads(raw)
+
+except ImportError:  # pragma: no cover - exercised only without orjson
+    import json
+
+    def _dumps(data: Any) -> bytes:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _loads(raw: bytes) -> Any:
+        return json.loads(raw)
+
+
+SCHEMA = 1
+DEFAULT_ARCHIVE_BUCKETS = 64
+DEFAULT_LOCK_TIMEOUT = 5.0
+Record = dict[str, Any]
+Stamp = tuple[int, int, int]
+
+
+class _Memory(Storage):
+    """A TinyDB storage over a dict we own; writes only mark the file dirty (the store commits)."""
+
+    def __init__(self, data: dict[str, dict[str, Any]]) -> None:
+        self.data = data
+        self.dirty = False
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        return self.data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.data = data
+        self.dirty = True
+
+
+class _File:
+    """One data file as parsed in this process, with the indexes built from it on demand."""
+
+    __slots__ = ("name", "stamp", "db", "mem", "_indexes")
+
+    def __init__(self, name: str, stamp: Stamp | None, data: dict[str, dict[str, Any]]) -> None:
+        self.name = name
+        self.stamp = stamp
+        self.db = TinyDB(data, storage=_Memory)
+        self.mem: _Memory = self.db.storage  # type: ignore[assignment]
+        self._indexes: dict[str, Any] = {}
+
+    def table(self, name: str) -> Table:
+        return self.db.table(name, cache_size=0)
+
+    def raw(self, table: str) -> dict[str, Record]:
+        return self.mem.data.get(table, {})
+
+    def index(self, key: str, build) -> Any:
+        found = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = build(self)
+        return found
+
+    def changed(self) -> None:
+        self._indexes.clear()
+
+
+def _by_field(table: str, field: str):
+    def build(f: _File) -> dict[Any, int]:
+        return {rec[field]: int(doc_id) for doc_id, rec in f.raw(table).items()}
+
+    return build
+
+
+def _multi_by_field(table: str, field: str):
+    def build(f: _File) -> dict[Any, list[int]]:
+        out: dict[Any, list[int]] = {}
+        for doc_id, rec in f.raw(table).items():
+            out.setdefault(rec[field], []).append(int(doc_id))
+        return out
+
+    return build
+
+
+def _put(table: Table, doc_id: int, record: Record) -> None:
+    """Insert or replace the record under our own id (records are always written whole)."""
+    table.upsert(Document(record, doc_id=doc_id))
+
+
+class TinyStore:
+    """The only code that touches files. See the module docstring for the layout and the write protocol."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        file_mode: int = 0o600,
+        archive_buckets: int = DEFAULT_ARCHIVE_BUCKETS,
+    ) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.dir = self.path.parent
+        name = self.path.name
+        self.stem = name[:-5] if name.endswith(".json") else name
+        self.file_mode = file_mode
+        self.lock_timeout = lock_timeout
+        self._mutex = threading.RLock()
+        self._files: dict[str, _File] = {}
+        self._slot_lot: dict[int, int] = {}
+        self._booking_lot: dict[int, int] = {}
+        self._closed = False
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the data folder {self.dir}: {exc.strerror}.") from None
+        self._lock = FileLock(
+            str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode, poll_interval=0.002
+        )
+        self._open(archive_buckets)
+
+    # ------------------------------------------------------------------------------------ names
+
+    @property
+    def root_name(self) -> str:
+        return self.path.name
+
+    def _users_name(self) -> str:
+        return f"{self.stem}.users.json"
+
+    def _auth_name(self) -> str:
+        return f"{self.stem}.auth.json"
+
+    def _lot_name(self, lot_id: int) -> str:
+        return f"{self.stem}.lot-{lot_id}.json"
+
+    def _archive_name(self, bucket: int) -> str:
+        return f"{self.stem}.archive-{bucket:03d}.json"
+
+    def archive_bucket(self, username: str) -> int:
+        return zlib.crc32(username.encode("utf-8")) % self._buckets
+
+    def companion_files(self) -> list[Path]:
+        """Every data file that belongs to this store (the root first), as found on disk."""
+        found = sorted(p for p in self.dir.glob(f"{self.stem}.*.json") if p.name != self.path.name)
+        return ([self.path] if self.path.exists() else []) + found
+
+    # -------------------------------------------------------------------------------- opening
+
+    def _open(self, archive_buckets: int) -> None:
+        with self._locked():
+            for stray in self.dir.glob(f".{self.stem}.*.tmp"):
+                try:
+                    stray.unlink()
+                except OSError:
+                    pass
+            if not self.path.exists():
+                others = [p for p in self.dir.glob(f"{self.stem}.*.json")]
+                if others:
+                    raise StorageError(
+                        f"The data file {self.path} is missing but its companion files "
+                        f"({others[0].name}, ...) are there. Restore {self.path.name} from a backup; "
+                        "nothing was changed."
+                    )
+                root = _File(self.root_name, None, {})
+                root.table("meta").insert(
+                    Document(
+                        {"schema": SCHEMA, "version": 0, "archive_buckets": archive_buckets, "ids": {}},
+                        doc_id=1,
+                    )
+                )
+                self._write_files([root])
+            root = self._load(self.root_name, must_exist=True)
+            self._buckets = int(self._meta(root).get("archive_buckets", DEFAULT_ARCHIVE_BUCKETS))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StorageError(
+                f"The data file {self.path.name} is busy: another parking-tui process has held its lock for "
+                f"{self.lock_timeout:g} s. Nothing was changed; try again."
+            ) from None
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot lock the data file {self.path} ({exc.strerror or exc}). Check that its folder "
+                "exists and is writable by you."
+            ) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        with self._mutex:
+            self._files.clear()
+            self._closed = True
+
+    # -------------------------------------------------------------------------------- reading
+
+    def _damaged(self, path: Path, what: str) -> StorageError:
+        return StorageError(
+            f"The data file {path} is damaged ({what}). It has been left exactly as it was. Restore it from a "
+            "backup (parking-tui restore) or move it aside; parking-tui will not overwrite it."
+        )
+
+    def _load(self, name: str, *, must_exist: bool = False) -> _File:
+        """The current parse of ``name``, re-read only if the file changed on disk."""
+        path = self.dir / name
+        cached = self._files.get(name)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            if must_exist:
+                raise StorageError(f"The data file {path} is missing.") from None
+            if cached is not None and cached.stamp is None:
+                return cached
+            empty = _File(name, None, {})
+            self._files[name] = empty
+            return empty
+        except OSError as exc:
+            raise StorageError(f"Cannot read the data file {path}: {exc.strerror}.") from None
+        try:
+            st = os.fstat(fd)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if cached is not None and cached.stamp == stamp:
+                return cached
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            raw = b"".join(chunks)
+        except OSError as exc:
+            raise StorageError(f"Cannot read the data file {path}: {exc.strerror}.") from None
+        finally:
+            os.close(fd)
+        data = self._parse(path, raw)
+        loaded = _File(name, stamp, data)
+        if name == self.root_name:
+            self._check_schema(path, loaded)
+        self._files[name] = loaded
+        return loaded
+
+    def _parse(self, path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+        if not raw.strip():
+            raise self._damaged(path, "it is empty" if not raw else "it holds only blank space")
+        if raw.strip(b"\x00") == b"":
+            raise self._damaged(path, "it holds only zero bytes")
+        try:
+            data = _loads(raw)
+        except ValueError:
+            raise self._damaged(path, "not valid JSON: truncated or overwritten") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(t, dict) and all(isinstance(r, dict) for r in t.values()) for t in data.values()
+        ):
+            raise self._damaged(path, "not a parking-tui data file")
+        return data
+
+    def _meta(self, root: _File) -> Record:
+        return root.raw("meta").get("1", {})
+
+    def _check_schema(self, path: Path, root: _File) -> None:
+        meta = self._meta(root)
+        schema = meta.get("schema")
+        if not isinstance(schema, int):
+            raise self._damaged(path, "it has no schema version")
+        if schema > SCHEMA:
+            raise StorageError(
+                f"The data file {path} was written by a newer parking-tui (schema {schema}; this one reads up "
+                f"to {SCHEMA}). Upgrade parking-tui. The file has been left as it was."
+            )
+
+    def version(self, lot_id: int | None = None) -> tuple:
+        """A cheap stamp that changes whenever any write commits (and, given a lot, when that lot changes)."""
+        out: list[Any] = []
+        for name in (self.root_name,) + ((self._lot_name(lot_id),) if lot_id is not None else ()):
+            try:
+                st = os.stat(self.dir / name)
+                out.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def data_version(self) -> int:
+        with self.view() as v:
+            return int(self._meta(v._file(self.root_name)).get("version", 0))  # noqa: SLF001
+
+    @contextmanager
+    def view(self) -> Iterator[_View]:
+        """A read-only snapshot for one service call (no cross-process lock)."""
+        with self._mutex:
+            self._check_open()
+            yield _View(self)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """The one write path: lock, re-read, read-check-write in memory, commit durably or discard."""
+        with self._mutex:
+            self._check_open()
+            with self._locked():
+                tx = _Transaction(self)
+                try:
+                    yield tx
+                except BaseException:
+                    self._discard(tx)
+                    raise
+                try:
+                    self._commit(tx)
+                except BaseException:
+                    self._discard(tx)
+                    raise
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("The store is closed.")
+
+    def _discard(self, tx: _Transaction) -> None:
+        for name in list(tx._touched):  # noqa: SLF001
+            f = self._files.get(name)
+            if f is not None and f.mem.dirty:
+                del self._files[name]
+        self._slot_lot.clear()
+        self._booking_lot.clear()
+
+    # -------------------------------------------------------------------------------- writing
+
+    def _commit(self, tx: _Transaction) -> None:
+        dirty = [self._files[n] for n in tx._touched if n in self._files and self._files[n].mem.dirty]  # noqa: SLF001
+        if not dirty:
+            return
+        root = tx._file(self.root_name)  # noqa: SLF001
+        meta = dict(self._meta(root))
+        meta["version"] = int(meta.get("version", 0)) + 1
+        meta["pending_archive"] = list(tx.moved)
+        root.table("meta").update(meta, doc_ids=[1])
+        if root not in dirty:
+            dirty.append(root)
+
+        def order(f: _File) -> int:
+            if f is root:
+                return 0
+            if ".archive-" in f.name:
+                return 1
+            if ".lot-" in f.name:
+                return 2
+            return 3
+
+        dirty.sort(key=order)
+        self._write_files(dirty)
+
+    def _write_files(self, files: list[_File]) -> None:
+        """Write each file to a temporary file and fsync it, then rename them in order and fsync the folder."""
+        staged: list[tuple[_File, Path, Stamp]] = []
+        try:
+            for f in files:
+                payload = _dumps(f.mem.data)
+                tmp = self.dir / f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
+                staged.append((f, tmp, (0, 0, 0)))
+                try:
+                    view = memoryview(payload)
+                    while view:
+                        n = os.write(fd, view)
+                        view = view[n:]
+                    os.fsync(fd)
+                    st = os.fstat(fd)
+                finally:
+                    os.close(fd)
+                staged[-1] = (f, tmp, (st.st_ino, st.st_mtime_ns, st.st_size))
+        except OSError as exc:
+            for _, tmp, _ in staged:
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise StorageError(
+                f"Could not save to {self.dir}: {reason}. Nothing was changed; the data is as it was."
+            ) from None
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            for f, tmp, stamp in staged:
+                os.replace(tmp, self.dir / f.name)
+                os.fsync(dfd)
+                f.stamp = stamp
+                f.mem.dirty = False
+                self._files[f.name] = f
+        finally:
+            os.close(dfd)
+
+
+class _View:
+    """Read access for one service call. Each file is checked against the disk once per view."""
+
+    def __init__(self, store: TinyStore) -> None:
+        self.s = store
+        self._touched: dict[str, _File] = {}
+
+    def _file(self, name: str, *, must_exist: bool = False) -> _File:
+        f = self._touched.get(name)
+        if f is None:
+            f = self._touched[name] = self.s._load(name, must_exist=must_exist)  # noqa: SLF001
+        return f
+
+    # --- root
+    def _root(self) -> _File:
+        return self._file(self.s.root_name, must_exist=True)
+
+    def lots(self) -> list[Record]:
+        return [dict(r, id=int(k)) for k, r in self._root().raw("lots").items()]
+
+    def get_lot(self, lot_id: int) -> Record | None:
+        rec = self._root().raw("lots").get(str(lot_id))
+        return None if rec is None else dict(rec, id=lot_id)
+
+    # --- users and auth
+    def _users(self) -> _File:
+        return self._file(self.s._users_name())  # noqa: SLF001
+
+    def _auth(self) -> _File:
+        return self._file(self.s._auth_name())  # noqa: SLF001
+
+    def users(self) -> Iterator[Record]:
+        return iter([dict(r) for r in self._users().raw("users").values()])
+
+    def get_user(self, username: str) -> Record | None:
+        f = self._users()
+        doc_id = f.index("users.username", _by_field("users", "username")).get(username)
+        return None if doc_id is None else dict(f.raw("users")[str(doc_id)])
+
+    def get_session(self, token_hash: str) -> Record | None:
+        f = self._auth()
+        doc_id = f.index("sessions.hash", _by_field("sessions", "token_hash")).get(token_hash)
+        return None if doc_id is None else dict(f.raw("sessions")[str(doc_id)])
+
+    def get_login_state(self, username: str) -> Record | None:
+        f = self._auth()
+        doc_id = f.index("logins.username", _by_field("logins", "username")).get(username)
+        return None if doc_id is None else dict(f.raw("logins")[str(doc_id)])
+
+    # --- lots, slots, live bookings
+    def _lot(self, lot_id: int) -> _File:
+        return self._file(self.s._lot_name(lot_id))  # noqa: SLF001
+
+    def _lot_ids(self) -> list[int]:
+        return [int(k) for k in self._root().raw("lots")]
+
+    def slots(self, lot_id: int) -> list[Record]:
+        return [dict(r, id=int(k)) for k, r in self._lot(lot_id).raw("slots").items()]
+
+    def _refresh_slot_index(self) -> None:
+        idx = self.s._slot_lot  # noqa: SLF001
+        idx.clear()
+        for lot_id in self._lot_ids():
+            for k in self._lot(lot_id).raw("slots"):
+                idx[int(k)] = lot_id
+
+    def get_slot(self, slot_id: int) -> Record | None:
+        for attempt in range(2):
+            lot_id = self.s._slot_lot.get(slot_id)  # noqa: SLF001
+            if lot_id is not None:
+                rec = self._lot(lot_id).raw("slots").get(str(slot_id))
+                if rec is not None:
+                    return dict(rec, id=slot_id)
+            if attempt == 0:
+                self._refresh_slot_index()
+        return None
+
+    def _pending(self) -> set[int]:
+        """Ids of bookings the last commit moved to the archive (a crash may have left a live copy)."""
+        return {int(i) for i, _lot in self.s._meta(self._root()).get("pending_archive", ())}  # noqa: SLF001
+
+    def _live(self, f: _File, lot_id: int) -> list[Record]:
+        return [dict(r, id=int(k), lot_id=lot_id) for k, r in f.raw("bookings").items()]
+
+    def live_bookings(self, *, lot_id: int | None = None, username: str | None = None) -> list[Record]:
+        lots = [lot_id] if lot_id is not None else self._lot_ids()
+        out: list[Record] = []
+        for lid in lots:
+            f = self._lot(lid)
+            if username is None:
+                out.extend(self._live(f, lid))
+            else:
+                ids = f.index("bookings.username", _multi_by_field("bookings", "username")).get(username, ())
+                raw = f.raw("bookings")
+                out.extend(dict(raw[str(i)], id=i, lot_id=lid) for i in ids)
+        pending = self._pending()
+        return [r for r in out if r["id"] not in pending or not self._is_archived(r)]
+
+    def _is_archived(self, rec: Record) -> bool:
+        """A live copy left behind by an interrupted move to the archive (the archive wins)."""
+        f = self._archive(rec["username"])
+        return str(rec["id"]) in f.raw("bookings")
+
+    def _archive(self, username: str) -> _File:
+        return self._file(self.s._archive_name(self.s.archive_bucket(username)))  # noqa: SLF001
+
+    def _refresh_booking_index(self) -> None:
+        idx = self.s._booking_lot  # noqa: SLF001
+        idx.clear()
+        for lot_id in self._lot_ids():
+            for k in self._lot(lot_id).raw("bookings"):
+                idx[int(k)] = lot_id
+
+    def get_booking(self, booking_id: int, *, username: str | None = None) -> Record | None:
+        for attempt in range(2):
+            lot_id = self.s._booking_lot.get(booking_id)  # noqa: SLF001
+            if lot_id is not None:
+                rec = self._lot(lot_id).raw("bookings").get(str(booking_id))
+                if rec is not None:
+                    full = dict(rec, id=booking_id, lot_id=lot_id)
+                    if booking_id in self._pending():
+                        archived = self._archive(full["username"]).raw("bookings").get(str(booking_id))
+                        if archived is not None:
+                            return dict(archived, id=booking_id)
+                    return full
+            if attempt == 0:
+                self._refresh_booking_index()
+        buckets = (
+            [self.s.archive_bucket(username)] if username is not None else range(self.s._buckets)  # noqa: SLF001
+        )
+        for b in buckets:
+            rec = self._file(self.s._archive_name(b)).raw("bookings").get(str(booking_id))  # noqa: SLF001
+            if rec is not None:
+                return dict(rec, id=booking_id)
+        return None
+
+    def booking_by_code(self, code: str, *, username: str | None = None) -> Record | None:
+        for lot_id in self._lot_ids():
+            f = self._lot(lot_id)
+            doc_id = f.index("bookings.code", _by_field("bookings", "confirmation_code")).get(code)
+            if doc_id is not None:
+                return self.get_booking(doc_id)
+        buckets = (
+            [self.s.archive_bucket(username)] if username is not None else range(self.s._buckets)  # noqa: SLF001
+        )
+        for b in buckets:
+            f = self._file(self.s._archive_name(b))  # noqa: SLF001
+            doc_id = f.index("bookings.code", _by_field("bookings", "confirmation_code")).get(code)
+            if doc_id is not None:
+                return dict(f.raw("bookings")[str(doc_id)], id=doc_id)
+        return None
+
+    def live_codes(self) -> set[str]:
+        codes: set[str] = set()
+        for lot_id in self._lot_ids():
+            f = self._lot(lot_id)
+            codes.update(f.index("bookings.code", _by_field("bookings", "confirmation_code")))
+        return codes
+
+    def finished_bookings(self, *, username: str | None = None, lot_id: int | None = None) -> list[Record]:
+        if username is not None:
+            f = self._archive(username)
+            ids = f.index("bookings.username", _multi_by_field("bookings", "username")).get(username, ())
+            raw = f.raw("bookings")
+            out = [dict(raw[str(i)], id=i) for i in ids]
+        else:
+            out = []
+            for b in range(self.s._buckets):  # noqa: SLF001
+                f = self._file(self.s._archive_name(b))  # noqa: SLF001
+                out.extend(dict(r, id=int(k)) for k, r in f.raw("bookings").items())
+        if lot_id is not None:
+            out = [r for r in out if r.get("lot_id") == lot_id]
+        return out
+
+
+class _Transaction(_View):
+    """Read and write access under the cross-process lock. Nothing reaches the disk before the commit."""
+
+    def __init__(self, store: TinyStore) -> None:
+        super().__init__(store)
+        self.moved: list[list[int]] = []
+        self._repair()
+
+    def _repair(self) -> None:
+        """Finish a move to the archive that a crash interrupted: drop the live copy of an archived booking."""
+        for booking_id, lot_id in self.s._meta(self._root()).get("pending_archive", ()):  # noqa: SLF001
+            lot = self._lot(int(lot_id))
+            rec = lot.raw("bookings").get(str(booking_id))
+            if rec is not None and self._is_archived(rec | {"id": int(booking_id)}):
+                lot.changed()
+                lot.table("bookings").remove(doc_ids=[int(booking_id)])
+
+    def _write(self, name: str) -> _File:
+        f = self._file(name)
+        f.changed()
+        return f
+
+    def next_id(self, kind: str) -> int:
+        root = self._root()
+        meta = dict(self.s._meta(root))  # noqa: SLF001
+        ids = dict(meta.get("ids", {}))
+        value = int(ids.get(kind, 0)) + 1
+        ids[kind] = value
+        meta["ids"] = ids
+        root.table("meta").update(meta, doc_ids=[1])
+        return value
+
+    def put_user(self, user: Record) -> None:
+        f = self._write(self.s._users_name())  # noqa: SLF001
+        current = f.index("users.username", _by_field("users", "username")).get(user["username"])
+        doc_id = current if current is not None else self.next_id("user")
+        f.changed()
+        _put(f.table("users"), doc_id, user)
+
+    def sessions(self) -> list[Record]:
+        return [dict(r) for r in self._auth().raw("sessions").values()]
+
+    def put_session(self, session: Record) -> None:
+        f = self._write(self.s._auth_name())  # noqa: SLF001
+        current = f.index("sessions.hash", _by_field("sessions", "token_hash")).get(session["token_hash"])
+        doc_id = current if current is not None else self.next_id("session")
+        f.changed()
+        _put(f.table("sessions"), doc_id, session)
+
+    def delete_session(self, token_hash: str) -> None:
+        f = self._auth()
+        doc_id = f.index("sessions.hash", _by_field("sessions", "token_hash")).get(token_hash)
+        if doc_id is not None:
+            f.changed()
+            f.table("sessions").remove(doc_ids=[doc_id])
+
+    def login_states(self) -> list[Record]:
+        return [dict(r) for r in self._auth().raw("logins").values()]
+
+    def put_login_state(self, username: str, state: Record | None) -> None:
+        f = self._auth()
+        current = f.index("logins.username", _by_field("logins", "username")).get(username)
+        if state is None:
+            if current is not None:
+                f.changed()
+                f.table("logins").remove(doc_ids=[current])
+            return
+        doc_id = current if current is not None else self.next_id("login")
+        f.changed()
+        _put(f.table("logins"), doc_id, dict(state, username=username))
+
+    def put_lot(self, lot: Record) -> None:
+        rec = {k: v for k, v in lot.items() if k != "id"}
+        root = self._root()
+        root.changed()
+        _put(root.table("lots"), int(lot["id"]), rec)
+
+    def put_slot(self, slot: Record) -> None:
+        lot_id, slot_id = int(slot["lot_id"]), int(slot["id"])
+        f = self._write(self.s._lot_name(lot_id))  # noqa: SLF001
+        _put(f.table("slots"), slot_id, {k: v for k, v in slot.items() if k != "id"})
+        self.s._slot_lot[slot_id] = lot_id  # noqa: SLF001
+
+    def put_booking(self, booking: Record) -> None:
+        booking_id, lot_id = int(booking["id"]), int(booking["lot_id"])
+        rec = {k: v for k, v in booking.items() if k != "id"}
+        lot = self._write(self.s._lot_name(lot_id))  # noqa: SLF001
+        if booking["status"] in ("reserved", "checked_in"):
+            _put(lot.table("bookings"), booking_id, rec)
+            self.s._booking_lot[booking_id] = lot_id  # noqa: SLF001
+            return
+        archive = self._archive(booking["username"])
+        archive.changed()
+        _put(archive.table("bookings"), booking_id, rec)
+        if str(booking_id) in lot.raw("bookings"):
+            lot.table("bookings").remove(doc_ids=[booking_id])
+        self.moved.append([booking_id, lot_id])
+        self.s._booking_lot.pop(booking_id, None)  # noqa: SLF001
