@@ -1,0 +1,695 @@
+"""The benchmark: ``python -m parking_tui.bench [--scale full|small|tiny] [--json FILE] [--tui]``.
+
+Builds a synthetic data set with the bulk loader (full scale: 50 lots, 10,000 slots - one lot of 2,000 -,
+200,000 finished bookings over the past year, 5,000 live ones, 5,000 users), then measures p50/p99 of the service
+operations, a multi-process run, and the same create_booking / available_slots workload against stock TinyDB and
+SQLite in WAL mode in the same run, so the ratios are honest on a noisy machine. Prints one table; ``--json``
+writes the same figures. Targets are checked by reading the figures, never by a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import resource
+import secrets
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+SCALES: dict[str, dict[str, int]] = {
+    "full": {"lots": 50, "slots": 10_000, "big_lot": 2_000, "finished": 200_000, "live": 5_000, "users": 5_000},
+    "small": {"lots": 10, "slots": 1_000, "big_lot": 200, "finished": 20_000, "live": 500, "users": 500},
+    "tiny": {"lots": 3, "slots": 60, "big_lot": 24, "finished": 400, "live": 20, "users": 30},
+}
+PASSWORD = "bench-password"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class Clock:
+    """A clock the benchmark can set; starts at the current minute."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _stamp(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+@dataclass
+class DataSet:
+    path: Path
+    now: datetime
+    users: list[str]
+    tokens: dict[str, str]
+    lots: list[dict[str, Any]]
+    slots: list[dict[str, Any]]
+    live: list[dict[str, Any]]
+    big_lot_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ data set
+
+
+def build_dataset(path: Path, scale: str, *, seed: int = 7, now: datetime | None = None) -> DataSet:
+    """Generate and bulk-load the synthetic data set. Live bookings never overlap per slot or per driver."""
+    from argon2 import PasswordHasher
+
+    from . import open_service
+    from .domain.service import _hash_token
+    from .storage.bulk import bulk_load
+
+    cfg = SCALES[scale]
+    rnd = random.Random(seed)
+    now = now or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    pw_hash = PasswordHasher().hash(PASSWORD)  # one real argon2id hash, shared (hashing 5,000 takes minutes)
+
+    users = [f"u{i:05d}" for i in range(cfg["users"])]
+    user_recs = [
+        {
+            "username": u,
+            "email": f"{u}@example.com",
+            "phone_number": "",
+            "password_hash": pw_hash,
+            "is_admin": i == 0,
+            "created_at": _stamp(now - timedelta(days=400)),
+        }
+        for i, u in enumerate(users)
+    ]
+    tokens = {u: secrets.token_urlsafe(32) for u in users}
+    sessions = [
+        {
+            "token_hash": _hash_token(tokens[u]),
+            "username": u,
+            "created_at": _stamp(now),
+            "expires_at": _stamp(now + timedelta(days=3)),
+        }
+        for u in users
+    ]
+
+    # Lots: one big lot, the rest share the remaining slots.
+    n_lots = cfg["lots"]
+    rest = cfg["slots"] - cfg["big_lot"]
+    sizes = [cfg["big_lot"]] + [rest // (n_lots - 1) + (1 if i < rest % (n_lots - 1) else 0) for i in range(n_lots - 1)]
+    lots, slots = [], []
+    slot_id = 0
+    for lot_id, size in enumerate(sizes, start=1):
+        lots.append(
+            {
+                "id": lot_id,
+                "name": "Stadium Park+Ride" if lot_id == 1 else f"Bench Lot {lot_id:02d}",
+                "location": f"{lot_id} Bench Street",
+                "total_slots": size,
+                "policy": {},
+                "created_at": _stamp(now - timedelta(days=400)),
+            }
+        )
+        for i in range(size):
+            slot_id += 1
+            row = "ABCDEFGHJKLMNPQRSTUVWXYZ"[(i // 40) % 24]
+            slots.append({"id": slot_id, "lot_id": lot_id, "slot_number": f"{row}{i % 40 + 1}" + (f"-{i // 960}" if i >= 960 else ""), "admin_status": "available"})
+
+    codes: set[str] = set()
+
+    def code() -> str:
+        while True:
+            raw = "".join(rnd.choice(CODE_ALPHABET) for _ in range(8))
+            c = f"{raw[:4]}-{raw[4:]}"
+            if c not in codes:
+                codes.add(c)
+                return c
+
+    bookings: list[dict[str, Any]] = []
+    booking_id = 0
+    # Finished bookings: per slot, the past year split into equal segments, one booking in each.
+    per_slot = max(1, cfg["finished"] // len(slots))
+    extra = cfg["finished"] - per_slot * len(slots)
+    year = timedelta(days=365)
+    for idx, slot in enumerate(slots):
+        n = per_slot + (1 if idx < extra else 0)
+        seg = year / n
+        for k in range(n):
+            seg_start = now - year + seg * k
+            start = seg_start + timedelta(minutes=15 * rnd.randrange(0, max(1, int(seg.total_seconds() // 900) - 20)))
+            end = start + timedelta(minutes=15 * rnd.randint(2, 16))
+            end = min(end, seg_start + seg - timedelta(minutes=1))
+            if end <= start:
+                end = start + timedelta(minutes=10)
+            booking_id += 1
+            roll = rnd.random()
+            status = "completed" if roll < 0.8 else "cancelled" if roll < 0.92 else "expired"
+            rec = {
+                "id": booking_id,
+                "slot_id": slot["id"],
+                "lot_id": slot["lot_id"],
+                "slot_number": slot["slot_number"],
+                "username": users[rnd.randrange(len(users))],
+                "start_time": _stamp(start),
+                "end_time": _stamp(end),
+                "status": status,
+                "confirmation_code": code(),
+                "created_at": _stamp(start - timedelta(days=1)),
+            }
+            if status == "completed":
+                rec["checked_in_at"] = _stamp(start + timedelta(minutes=rnd.randint(-10, 10)))
+                rec["checked_out_at"] = _stamp(end + timedelta(minutes=rnd.randint(-30, 20)))
+            elif status == "cancelled":
+                rec["cancelled_at"] = _stamp(start - timedelta(hours=2))
+            else:
+                rec["expired_at"] = _stamp(start + timedelta(minutes=16))
+            bookings.append(rec)
+
+    # Live bookings: each driver holds at most one, on distinct slots, between now+2h and now+10d;
+    # one in ten is checked in now (started within the last hour).
+    live_slots = rnd.sample(slots, min(cfg["live"], len(slots)))
+    live = []
+    for i, slot in enumerate(live_slots):
+        user = users[i % len(users)]
+        if i % 10 == 0:
+            start = now - timedelta(minutes=15 * rnd.randint(1, 4))
+            status = "checked_in"
+        else:
+            start = now + timedelta(hours=2) + timedelta(minutes=15 * rnd.randrange(0, 4 * 24 * 8))
+            status = "reserved"
+        end = start + timedelta(minutes=15 * rnd.randint(4, 16))
+        booking_id += 1
+        rec = {
+            "id": booking_id,
+            "slot_id": slot["id"],
+            "lot_id": slot["lot_id"],
+            "slot_number": slot["slot_number"],
+            "username": user,
+            "start_time": _stamp(start),
+            "end_time": _stamp(end),
+            "status": status,
+            "confirmation_code": code(),
+            "created_at": _stamp(now - timedelta(days=1)),
+        }
+        if status == "checked_in":
+            rec["checked_in_at"] = _stamp(start)
+        live.append(rec)
+    bookings.extend(live)
+
+    svc = open_service(path)
+    bulk_load(svc.store, users=user_recs, sessions=sessions, lots=lots, slots=slots, bookings=bookings)
+    svc.store.close()
+    return DataSet(
+        path=path,
+        now=now,
+        users=users,
+        tokens=tokens,
+        lots=lots,
+        slots=slots,
+        live=live,
+        big_lot_id=1,
+        counts={
+            "lots": len(lots),
+            "slots": len(slots),
+            "finished": len(bookings) - len(live),
+            "live": len(live),
+            "users": len(users),
+        },
+    )
+
+
+def data_size(path: Path) -> int:
+    stem = path.name[:-5]
+    return sum(p.stat().st_size for p in path.parent.glob(f"{stem}*.json"))
+
+
+# ------------------------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Figure:
+    name: str
+    samples: list[float]
+    note: str = ""
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def p99(self) -> float:
+        if not self.samples:
+            return float("nan")
+        s = sorted(self.samples)
+        return s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+
+
+def timed(name: str, fn: Callable[[int], Any], n: int, warmup: int = 10, note: str = "") -> Figure:
+    for i in range(warmup):
+        fn(-1 - i)
+    gc.collect()
+    samples = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - t0)
+    return Figure(name, samples, note)
+
+
+# ----------------------------------------------------------------------------------- our service
+
+
+def bench_service(ds: DataSet, n: int) -> list[Figure]:
+    from . import open_service
+
+    clock = Clock(ds.now)
+    svc = open_service(ds.path, clock=clock)
+    rnd = random.Random(11)
+    figs: list[Figure] = []
+    lot_ids = [lot["id"] for lot in ds.lots]
+    slot_ids = [s["id"] for s in ds.slots]
+    admin = ds.tokens[ds.users[0]]
+
+    # create_booking: every op its own hour, 12+ days ahead where no live booking exists -> never a conflict.
+    band = ds.now + timedelta(days=12)
+    created: list[int] = []
+
+    def create(i: int) -> None:
+        k = i + 50 if i >= 0 else -i  # warm-up ops use hours 1..; timed ops follow
+        user = ds.users[rnd.randrange(len(ds.users))]
+        start = band + timedelta(hours=k)
+        b = svc.create_booking(ds.tokens[user], rnd.choice(slot_ids), start, start + timedelta(minutes=45))
+        created.append((b.id, user))
+
+    figs.append(timed("create_booking", create, n))
+
+    def cancel(i: int) -> None:
+        bid, user = created.pop()
+        svc.cancel_booking(ds.tokens[user], bid)
+
+    figs.append(timed("cancel_booking", cancel, min(n, len(created) - 10)))
+
+    # check_in / check_out: bookings starting now, for drivers whose own live booking is later.
+    busy = {b["username"] for b in ds.live if b["status"] == "checked_in"}
+    free_users = [u for u in ds.users if u not in busy]
+    rnd.shuffle(free_users)
+    window = (ds.now, ds.now + timedelta(minutes=50))
+    free_slots = [s.id for s in svc.available_slots(admin, None, *window)]
+    rnd.shuffle(free_slots)
+    now_bookings = []
+    for i in range(min(n + 10, len(free_users), len(free_slots))):
+        user = free_users[i]
+        try:
+            b = svc.create_booking(ds.tokens[user], free_slots[i], *window)
+        except Exception:  # a driver whose own booking overlaps: skip
+            continue
+        now_bookings.append((b.id, user))
+    ins = list(now_bookings)
+    figs.append(timed("check_in", lambda i: svc.check_in(ds.tokens[ins[-1][1]], ins.pop()[0]), len(ins) - 10))
+    outs = now_bookings[10:]
+    figs.append(timed("check_out", lambda i: svc.check_out(ds.tokens[outs[-1][1]], outs.pop()[0]), len(outs) - 10))
+
+    def avail(i: int) -> None:
+        start = ds.now + timedelta(days=rnd.randint(0, 6), minutes=15 * rnd.randint(0, 90))
+        svc.available_slots(admin, rnd.choice(lot_ids), start, start + timedelta(hours=2))
+
+    figs.append(timed("available_slots(lot, window)", avail, n))
+    figs.append(timed("lot_slots(lot)", lambda i: svc.lot_slots(admin, rnd.choice(lot_ids)), n))
+    figs.append(
+        timed("lot_slots(2,000-slot lot)", lambda i: svc.lot_slots(admin, ds.big_lot_id), n)
+    )
+    figs.append(
+        timed("my_bookings", lambda i: svc.my_bookings(ds.tokens[ds.users[rnd.randrange(len(ds.users))]]), n)
+    )
+    figs.append(timed("list_lots", lambda i: svc.list_lots(admin), n))
+    figs.append(timed("lot_overview (lot browser)", lambda i: svc.lot_overview(admin), max(20, n // 10)))
+
+    from argon2 import PasswordHasher
+
+    ph = PasswordHasher()
+    h = ph.hash(PASSWORD)
+    n_login = max(20, n // 4)
+    figs.append(timed("argon2 verify alone", lambda i: ph.verify(h, PASSWORD), n_login, warmup=3))
+    figs.append(
+        timed(
+            "login (incl. argon2)",
+            lambda i: svc.login(ds.users[rnd.randrange(1, len(ds.users))], PASSWORD),
+            n_login,
+            warmup=3,
+        )
+    )
+    return figs
+
+
+def bench_cold_open(ds: DataSet, runs: int) -> Figure:
+    code = (
+        "import time,sys; t=time.perf_counter();"
+        "from parking_tui import open_service;"
+        "svc=open_service(sys.argv[1]); tok=sys.argv[2];"
+        "svc.lot_slots(tok, 1); svc.my_bookings(tok); svc.list_lots(tok);"
+        "print(time.perf_counter()-t)"
+    )
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(ds.path), ds.tokens[ds.users[0]]],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return Figure("open store cold + first queries", samples, note=f"fresh process x{runs}, incl. imports")
+
+
+# --------------------------------------------------------------------------------- multi-process
+
+
+def _mp_worker(path: str, now_iso: str, users: list[str], tokens: dict[str, str], slot_ids: list[int], seconds: float, seed: int, q) -> None:
+    from . import open_service
+    from .domain.errors import ParkingError
+
+    now = datetime.fromisoformat(now_iso)
+    svc = open_service(path, clock=lambda: now)
+    rnd = random.Random(seed)
+    ok = conflicts = errors = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        user = rnd.choice(users)
+        start = now + timedelta(days=11, minutes=15 * rnd.randrange(0, 4 * 24 * 18))
+        try:
+            svc.create_booking(tokens[user], rnd.choice(slot_ids), start, start + timedelta(hours=1))
+            ok += 1
+        except ParkingError as exc:
+            if exc.code == "conflict":
+                conflicts += 1
+            else:
+                errors += 1
+    q.put((ok, conflicts, errors))
+
+
+def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure, dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    # A busy corner of the lots (few slots) so that processes really contend for the same slots and windows.
+    slot_ids = [s["id"] for s in ds.slots[: max(50, len(ds.slots) // 20)]]
+    per = max(1, len(ds.users) // procs)
+    workers = []
+    for p in range(procs):
+        users = ds.users[p * per : (p + 1) * per]
+        toks = {u: ds.tokens[u] for u in users}
+        w = ctx.Process(
+            target=_mp_worker,
+            args=(str(ds.path), ds.now.isoformat(), users, toks, slot_ids, seconds, 100 + p, q),
+        )
+        workers.append(w)
+    for w in workers:
+        w.start()
+    results = [q.get(timeout=seconds + 120) for _ in workers]
+    for w in workers:
+        w.join()
+    ok = sum(r[0] for r in results)
+    conflicts = sum(r[1] for r in results)
+    errors = sum(r[2] for r in results)
+    doubles = count_overlaps(ds.path)
+    fig = Figure(f"{procs} processes booking for {seconds:g} s", [])
+    return fig, {
+        "bookings_per_s": ok / seconds,
+        "attempts_per_s": (ok + conflicts + errors) / seconds,
+        "bookings": ok,
+        "conflicts": conflicts,
+        "errors": errors,
+        "double_bookings": doubles,
+    }
+
+
+def count_overlaps(path: Path) -> int:
+    """Live bookings of one slot that overlap in time, read straight from the files (0 is the invariant)."""
+    stem = path.name[:-5]
+    by_slot: dict[int, list[tuple[str, str]]] = {}
+    for f in path.parent.glob(f"{stem}.lot-*.json"):
+        data = json.loads(f.read_bytes())
+        for rec in data.get("bookings", {}).values():
+            if rec["status"] in ("reserved", "checked_in"):
+                by_slot.setdefault(rec["slot_id"], []).append((rec["start_time"], rec["end_time"]))
+    bad = 0
+    for windows in by_slot.values():
+        windows.sort()
+        for (s1, e1), (s2, e2) in zip(windows, windows[1:]):
+            if datetime.fromisoformat(s2) < datetime.fromisoformat(e1):
+                bad += 1
+    return bad
+
+
+# ---------------------------------------------------------------------------------- references
+
+
+def bench_stock_tinydb(ds: DataSet, workdir: Path, n: int) -> list[Figure]:
+    """The obvious implementation: default JSONStorage, everything in one file, queries with Query()."""
+    from tinydb import Query, TinyDB
+
+    src = ds.path
+    stem = src.name[:-5]
+    bookings: list[dict] = []
+    for f in sorted(src.parent.glob(f"{stem}.*.json")):
+        data = json.loads(f.read_bytes())
+        if ".lot-" in f.name or ".archive-" in f.name:
+            bookings.extend(data.get("bookings", {}).values())
+    path = workdir / "stock.json"
+    db = TinyDB(path)
+    db.table("slots").insert_multiple(ds.slots)
+    db.table("bookings").insert_multiple(bookings)
+    db.close()
+    db = TinyDB(path)
+    B = Query()
+    rnd = random.Random(5)
+    slot_ids = [s["id"] for s in ds.slots]
+    band = ds.now + timedelta(days=12)
+
+    def create(i: int) -> None:
+        slot = rnd.choice(slot_ids)
+        start = band + timedelta(hours=1000 + i)
+        end = start + timedelta(minutes=45)
+        s, e = _stamp(start), _stamp(end)
+        live = db.table("bookings").search(
+            (B.slot_id == slot) & B.status.one_of(["reserved", "checked_in"]) & (B.start_time < e) & (B.end_time > s)
+        )
+        if not live:
+            db.table("bookings").insert({"slot_id": slot, "start_time": s, "end_time": e, "status": "reserved", "username": "x"})
+
+    def avail(i: int) -> None:
+        lot = rnd.choice(ds.lots)["id"]
+        start = ds.now + timedelta(days=rnd.randint(0, 6))
+        s, e = _stamp(start), _stamp(start + timedelta(hours=2))
+        busy = {
+            b["slot_id"]
+            for b in db.table("bookings").search(
+                (B.lot_id == lot) & B.status.one_of(["reserved", "checked_in"]) & (B.start_time < e) & (B.end_time > s)
+            )
+        }
+        [x for x in db.table("slots").search(B.lot_id == lot) if x["id"] not in busy]
+
+    figs = [
+        timed("stock TinyDB create_booking", create, n, warmup=1, note=f"{len(bookings):,} bookings in one file"),
+        timed("stock TinyDB available_slots", avail, n, warmup=1),
+    ]
+    db.close()
+    return figs
+
+
+def bench_sqlite(ds: DataSet, workdir: Path, n: int) -> list[Figure]:
+    """What an engineer might pick instead: SQLite, WAL, synchronous=FULL, an index on (slot_id, start)."""
+    src = ds.path
+    stem = src.name[:-5]
+    path = workdir / "ref.sqlite"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE slots(id INTEGER PRIMARY KEY, lot_id INT, slot_number TEXT, admin_status TEXT)")
+    con.execute(
+        "CREATE TABLE bookings(id INTEGER PRIMARY KEY, slot_id INT, lot_id INT, username TEXT, start_time TEXT, "
+        "end_time TEXT, status TEXT, code TEXT)"
+    )
+    con.execute("CREATE INDEX b_slot ON bookings(slot_id, status, start_time)")
+    con.execute("CREATE INDEX b_user ON bookings(username, status)")
+    con.execute("CREATE INDEX b_lot ON bookings(lot_id, status, start_time)")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO slots VALUES(?,?,?,?)", [(s["id"], s["lot_id"], s["slot_number"], s["admin_status"]) for s in ds.slots])
+    for f in sorted(src.parent.glob(f"{stem}.*.json")):
+        if ".lot-" in f.name or ".archive-" in f.name:
+            rows = json.loads(f.read_bytes()).get("bookings", {})
+            con.executemany(
+                "INSERT INTO bookings VALUES(?,?,?,?,?,?,?,?)",
+                [
+                    (int(k), r["slot_id"], r["lot_id"], r["username"], r["start_time"], r["end_time"], r["status"], r["confirmation_code"])
+                    for k, r in rows.items()
+                ],
+            )
+    con.execute("COMMIT")
+    rnd = random.Random(5)
+    slot_ids = [s["id"] for s in ds.slots]
+    band = ds.now + timedelta(days=12)
+
+    def create(i: int) -> None:
+        slot = rnd.choice(slot_ids)
+        user = rnd.choice(ds.users)
+        start = band + timedelta(hours=1000 + i)
+        s, e = _stamp(start), _stamp(start + timedelta(minutes=45))
+        con.execute("BEGIN IMMEDIATE")
+        clash = con.execute(
+            "SELECT 1 FROM bookings WHERE slot_id=? AND status IN ('reserved','checked_in') AND start_time<? AND end_time>? LIMIT 1",
+            (slot, e, s),
+        ).fetchone()
+        hoard = con.execute(
+            "SELECT 1 FROM bookings WHERE username=? AND status IN ('reserved','checked_in') AND start_time<? AND end_time>? LIMIT 1",
+            (user, e, s),
+        ).fetchone()
+        if not clash and not hoard:
+            con.execute(
+                "INSERT INTO bookings(slot_id, lot_id, username, start_time, end_time, status, code) VALUES(?,?,?,?,?,?,?)",
+                (slot, 0, user, s, e, "reserved", secrets.token_hex(4)),
+            )
+        con.execute("COMMIT")
+
+    def avail(i: int) -> None:
+        lot = rnd.choice(ds.lots)["id"]
+        start = ds.now + timedelta(days=rnd.randint(0, 6))
+        s, e = _stamp(start), _stamp(start + timedelta(hours=2))
+        con.execute(
+            "SELECT id, slot_number FROM slots WHERE lot_id=? AND admin_status='available' AND id NOT IN ("
+            "SELECT slot_id FROM bookings WHERE lot_id=? AND status IN ('reserved','checked_in') AND start_time<? AND end_time>?)",
+            (lot, lot, e, s),
+        ).fetchall()
+
+    figs = [timed("SQLite WAL create_booking", create, n), timed("SQLite WAL available_slots", avail, n)]
+    con.close()
+    return figs
+
+
+# --------------------------------------------------------------------------------------------- TUI
+
+
+def bench_tui(ds: DataSet, n: int) -> dict[str, Any]:
+    """Headless figures of the Textual app, measured with ``run_test`` in this process."""
+    from . import tui_bench
+
+    return tui_bench.run(ds, n)
+
+
+# -------------------------------------------------------------------------------------------- main
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m parking_tui.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="full")
+    ap.add_argument("--ops", type=int, default=200, help="timed operations per figure (default 200)")
+    ap.add_argument("--ref-ops", type=int, default=None, help="operations against stock TinyDB (default: 5 at full scale, else --ops)")
+    ap.add_argument("--procs", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--tui", action="store_true", help="also measure the Textual app headless")
+    ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    ap.add_argument("--keep", metavar="DIR", help="build the data set in DIR and keep it")
+    args = ap.parse_args(argv)
+
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="parking-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "parking.json"
+    for old in work.glob("parking*"):
+        old.unlink()
+    t0 = time.perf_counter()
+    ds = build_dataset(path, args.scale)
+    load_s = time.perf_counter() - t0
+    print(
+        f"data set ({args.scale}): {ds.counts['lots']} lots, {ds.counts['slots']:,} slots, "
+        f"{ds.counts['finished']:,} finished + {ds.counts['live']:,} live bookings, {ds.counts['users']:,} users; "
+        f"{data_size(path) / 1e6:.1f} MB on disk, loaded in {load_s:.1f} s",
+        flush=True,
+    )
+    pristine = work / "pristine"
+    shutil.rmtree(pristine, ignore_errors=True)
+    pristine.mkdir()
+    for f in work.glob("parking*.json"):
+        shutil.copy2(f, pristine / f.name)
+
+    figs: list[Figure] = []
+    figs.append(bench_cold_open(ds, runs=10))
+    print("cold open done", flush=True)
+    figs += bench_service(ds, args.ops)
+    print("service done", flush=True)
+    ref_ops = args.ref_ops if args.ref_ops is not None else (5 if args.scale == "full" else args.ops)
+    figs += bench_stock_tinydb(_restore(ds, pristine, work), work, ref_ops)
+    print("stock TinyDB done", flush=True)
+    figs += bench_sqlite(_restore(ds, pristine, work), work, args.ops)
+    print("SQLite done", flush=True)
+    mp_fig, mp_res = bench_multiprocess(_restore(ds, pristine, work), args.procs, args.seconds)
+    print("multi-process done", flush=True)
+    tui = bench_tui(_restore(ds, pristine, work), args.ops) if args.tui else None
+
+    by = {f.name: f for f in figs}
+    ratios = {
+        "create_booking vs stock TinyDB": by["create_booking"].p50 / by["stock TinyDB create_booking"].p50,
+        "available_slots vs stock TinyDB": by["available_slots(lot, window)"].p50 / by["stock TinyDB available_slots"].p50,
+        "create_booking vs SQLite WAL": by["create_booking"].p50 / by["SQLite WAL create_booking"].p50,
+        "available_slots vs SQLite WAL": by["available_slots(lot, window)"].p50 / by["SQLite WAL available_slots"].p50,
+    }
+    print()
+    print(f"{'figure':<40} {'n':>5} {'p50 ms':>10} {'p99 ms':>10}")
+    print("-" * 68)
+    for f in figs:
+        print(f"{f.name:<40} {len(f.samples):>5} {f.p50 * 1e3:>10.2f} {f.p99 * 1e3:>10.2f}  {f.note}")
+    print("-" * 68)
+    print(
+        f"{mp_fig.name:<40} {mp_res['bookings_per_s']:.0f} bookings/s ({mp_res['attempts_per_s']:.0f} attempts/s, "
+        f"{mp_res['conflicts']} conflicts, {mp_res['errors']} errors), double bookings: {mp_res['double_bookings']}"
+    )
+    for name, r in ratios.items():
+        print(f"ratio ours / theirs, {name:<32} {r:8.3f}")
+    if tui:
+        for k, v in tui.items():
+            print(f"TUI {k:<36} {v}")
+    print(f"peak RSS of this process: {rss_mb():.0f} MB")
+    if args.json:
+        out = {
+            "scale": args.scale,
+            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "counts": ds.counts,
+            "load_seconds": load_s,
+            "figures": {f.name: {"n": len(f.samples), "p50_ms": f.p50 * 1e3, "p99_ms": f.p99 * 1e3} for f in figs},
+            "multiprocess": mp_res,
+            "ratios": ratios,
+            "tui": tui,
+        }
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _restore(ds: DataSet, pristine: Path, work: Path) -> DataSet:
+    """Put the freshly loaded data set back, so each part measures the same data."""
+    for f in work.glob("parking*.json"):
+        f.unlink()
+    for f in pristine.glob("*.json"):
+        shutil.copy2(f, work / f.name)
+    return ds
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
