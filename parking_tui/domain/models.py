@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -46,7 +47,7 @@ class LotPolicy:
     past_tolerance_minutes: int = 5
     """A window may start this far in the past (the driver filled the form slowly)."""
 
-    @property
+    @cached_property
     def grace(self) -> timedelta:
         return timedelta(minutes=self.grace_minutes)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
@@ -145,13 +146,19 @@ def aware(value: object, field: str = "time") -> datetime:
 
 
 def to_stamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat()
+    """UTC, fixed width (``2026-11-27T09:00:00.000000+00:00``), so stored stamps also sort as text."""
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+@lru_cache(maxsize=65536)
+def _parse_stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 def from_stamp(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(value)
+    return _parse_stamp(value)
 
 
 def validate_window(
@@ -181,9 +188,12 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 # ----------------------------------------------------------------------------- the booking over time
 
 
+_STATUS = {s.value: s for s in BookingStatus}
+
+
 def effective_status(status: str, start: datetime, now: datetime, policy: LotPolicy) -> BookingStatus:
     """The status of a booking at ``now``: a reservation not claimed within the grace period has expired."""
-    st = BookingStatus(status)
+    st = _STATUS.get(status) or BookingStatus(status)
     if st is BookingStatus.RESERVED and now > start + policy.grace:
         return BookingStatus.EXPIRED
     return st

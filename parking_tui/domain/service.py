@@ -207,11 +207,10 @@ class ParkingService:
                 tx.put_booking(dict(rec, status=BookingStatus.EXPIRED.value, expired_at=rules.to_stamp(now)))
 
     def _new_code(self, view) -> str:
-        taken = view.live_codes()
         while True:
             raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
             code = f"{raw[:4]}-{raw[4:]}"
-            if code not in taken:
+            if not view.code_in_use(code):
                 return code
 
     # ------------------------------------------------------------------------------- accounts

@@ -8,7 +8,7 @@ Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON docum
 ``parking.auth.json``           ``sessions`` (token hashes) and ``logins`` (failed-login counters)
 ``parking.lot-<id>.json``       one lot's ``slots`` and its live (reserved / checked-in) ``bookings``
 ``parking.archive-<nnn>.json``  finished bookings, sharded by username so "my bookings" reads one file
-``parking.json.lock``           the cross-process lock (``filelock``), held across every read-check-write
+``parking.json.lock``           the cross-process lock (``flock``), held across every read-check-write
 ==============================  ===========================================================================
 
 Every write goes through :meth:`TinyStore.transaction`: take the lock, re-read whatever changed on disk, let the
@@ -35,12 +35,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..domain.errors import StorageError
+from .lock import LockTimeout, ProcessLock
 
 try:  # orjson is several times faster on big files; the standard library is the fallback
     import orjson
@@ -62,7 +62,7 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 
 
 SCHEMA = 1
-DEFAULT_ARCHIVE_BUCKETS = 64
+DEFAULT_ARCHIVE_BUCKETS = 256
 DEFAULT_LOCK_TIMEOUT = 5.0
 Record = dict[str, Any]
 Stamp = tuple[int, int, int]
@@ -130,7 +130,10 @@ def _multi_by_field(table: str, field: str):
 
 def _put(table: Table, doc_id: int, record: Record) -> None:
     """Insert or replace the record under our own id (records are always written whole)."""
-    table.upsert(Document(record, doc_id=doc_id))
+    if str(doc_id) in table._read_table():  # noqa: SLF001 - a dict lookup; saves a second table rewrite
+        table.update(record, doc_ids=[doc_id])
+    else:
+        table.insert(Document(record, doc_id=doc_id))
 
 
 class TinyStore:
@@ -146,6 +149,7 @@ class TinyStore:
     ) -> None:
         self.path = Path(path).expanduser().absolute()
         self.dir = self.path.parent
+        self._dir_str = str(self.dir)
         name = self.path.name
         self.stem = name[:-5] if name.endswith(".json") else name
         self.file_mode = file_mode
@@ -159,9 +163,7 @@ class TinyStore:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the data folder {self.dir}: {exc.strerror}.") from None
-        self._lock = FileLock(
-            str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode, poll_interval=0.002
-        )
+        self._lock = ProcessLock(str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode)
         self._open(archive_buckets)
 
     # ------------------------------------------------------------------------------------ names
@@ -222,7 +224,7 @@ class TinyStore:
     def _locked(self) -> Iterator[None]:
         try:
             self._lock.acquire()
-        except Timeout:
+        except LockTimeout:
             raise StorageError(
                 f"The data file {self.path.name} is busy: another parking-tui process has held its lock for "
                 f"{self.lock_timeout:g} s. Nothing was changed; try again."
@@ -252,8 +254,16 @@ class TinyStore:
 
     def _load(self, name: str, *, must_exist: bool = False) -> _File:
         """The current parse of ``name``, re-read only if the file changed on disk."""
-        path = self.dir / name
         cached = self._files.get(name)
+        if cached is not None:
+            # The fast path: one stat, and the parse we have is still current.
+            try:
+                st = os.stat(f"{self._dir_str}/{name}")
+            except OSError:
+                st = None
+            if st is not None and cached.stamp == (st.st_ino, st.st_mtime_ns, st.st_size):
+                return cached
+        path = self.dir / name
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -342,6 +352,7 @@ class TinyStore:
         """The one write path: lock, re-read, read-check-write in memory, commit durably or discard."""
         with self._mutex:
             self._check_open()
+            self._prefetch()
             with self._locked():
                 tx = _Transaction(self)
                 try:
@@ -354,6 +365,18 @@ class TinyStore:
                 except BaseException:
                     self._discard(tx)
                     raise
+
+    def _prefetch(self) -> None:
+        """Re-read, before taking the lock, the files this process has cached that changed on disk.
+
+        Parsing is the slow part of a transaction; done here, other processes need not wait for it, and under
+        the lock only what changed in the last moments is read again.
+        """
+        for name in list(self._files):
+            try:
+                self._load(name)
+            except StorageError:
+                self._files.pop(name, None)  # the transaction will meet the problem and report it
 
     def _check_open(self) -> None:
         if self._closed:
@@ -422,14 +445,16 @@ class TinyStore:
             raise StorageError(
                 f"Could not save to {self.dir}: {reason}. Nothing was changed; the data is as it was."
             ) from None
+        # Renames are journalled in order (ext4 and other journalling file systems): the root, with the id
+        # counters, is never behind a file that uses its ids. One fsync of the folder makes them all durable.
         dfd = os.open(self.dir, os.O_RDONLY)
         try:
             for f, tmp, stamp in staged:
                 os.replace(tmp, self.dir / f.name)
-                os.fsync(dfd)
                 f.stamp = stamp
                 f.mem.dirty = False
                 self._files[f.name] = f
+            os.fsync(dfd)
         finally:
             os.close(dfd)
 
@@ -585,6 +610,14 @@ class _View:
             if doc_id is not None:
                 return dict(f.raw("bookings")[str(doc_id)], id=doc_id)
         return None
+
+    def code_in_use(self, code: str) -> bool:
+        """Whether a live booking holds this confirmation code."""
+        for lot_id in self._lot_ids():
+            f = self._lot(lot_id)
+            if code in f.index("bookings.code", _by_field("bookings", "confirmation_code")):
+                return True
+        return False
 
     def live_codes(self) -> set[str]:
         codes: set[str] = set()
