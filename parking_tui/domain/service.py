@@ -206,11 +206,11 @@ class ParkingService:
             if rules.effective_status(rec["status"], start, now, policy) is BookingStatus.EXPIRED:
                 tx.put_booking(dict(rec, status=BookingStatus.EXPIRED.value, expired_at=rules.to_stamp(now)))
 
-    def _new_code(self, view) -> str:
+    def _new_code(self, view, lot_id: int) -> str:
         while True:
             raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
             code = f"{raw[:4]}-{raw[4:]}"
-            if not view.code_in_use(code):
+            if not view.code_in_use(code, lot_id=lot_id):
                 return code
 
     # ------------------------------------------------------------------------------- accounts
@@ -603,7 +603,7 @@ class ParkingService:
                 "start_time": rules.to_stamp(start),
                 "end_time": rules.to_stamp(end),
                 "status": BookingStatus.RESERVED.value,
-                "confirmation_code": self._new_code(tx),
+                "confirmation_code": self._new_code(tx, int(lot["id"])),
                 "created_at": rules.to_stamp(now),
             }
             tx.put_booking(rec)

@@ -37,6 +37,7 @@ def bulk_load(
             return files.setdefault(name, {})
 
         ids = {"lot": 0, "slot": 0, "booking": 0, "user": 0, "session": 0}
+        holds_by_user: dict[str, Record] = {}
         for lot in lots:
             rec = {k: v for k, v in lot.items() if k != "id"}
             rec.setdefault("policy", {})
@@ -51,6 +52,12 @@ def bulk_load(
             rec = {k: v for k, v in b.items() if k != "id"}
             if b["status"] in ("reserved", "checked_in"):
                 f = file(store._lot_name(int(b["lot_id"])))  # noqa: SLF001
+                holds = file(store._holds_name(b["username"])).setdefault("holds", {})  # noqa: SLF001
+                holder = holds_by_user.get(b["username"])
+                if holder is None:
+                    holder = holds_by_user[b["username"]] = {"username": b["username"], "lots": {}}
+                    holds[str(len(holds_by_user))] = holder
+                holder["lots"][str(b["id"])] = int(b["lot_id"])
             else:
                 f = file(store._archive_name(store.archive_bucket(b["username"])))  # noqa: SLF001
             f.setdefault("bookings", {})[str(b["id"])] = rec

@@ -8,14 +8,17 @@ Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON docum
 ``parking.auth.json``           ``sessions`` (token hashes) and ``logins`` (failed-login counters)
 ``parking.lot-<id>.json``       one lot's ``slots`` and its live (reserved / checked-in) ``bookings``
 ``parking.archive-<nnn>.json``  finished bookings, sharded by username so "my bookings" reads one file
+``parking.holds-<nn>.json``      which lots hold each driver's live bookings (a superset), sharded by username
 ``parking.json.lock``           the cross-process lock (``flock``), held across every read-check-write
 ==============================  ===========================================================================
 
 Every write goes through :meth:`TinyStore.transaction`: take the lock, re-read whatever changed on disk, let the
 service read-check-write through TinyDB tables held in memory, then commit - every changed file is written to a
 temporary file and fsynced first (a full disk fails here, with nothing changed), then renamed over the old one
-in a safe order and the directory fsynced. The root goes first: it carries the id counters, so an id is never
-handed out twice even if the machine dies half-way. A finished booking is written to the archive before it is
+in a safe order and the directory fsynced. The root goes first when it changed: it carries the id counters
+(booking ids are handed to each process in blocks, so a booking touches the root only once in a block), so an id
+is never handed out twice even if the machine dies half-way. A driver's holds are written before the lot file,
+so they always list at least every lot where the driver has a live booking. A finished booking is written to the archive before it is
 removed from its lot file; readers drop a live copy whose id is already archived, so a repeated move is
 harmless.
 
@@ -63,6 +66,8 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 
 SCHEMA = 1
 DEFAULT_ARCHIVE_BUCKETS = 256
+HOLDS_BUCKETS = 64
+ID_BLOCK = 32
 DEFAULT_LOCK_TIMEOUT = 5.0
 Record = dict[str, Any]
 Stamp = tuple[int, int, int]
@@ -158,6 +163,7 @@ class TinyStore:
         self._files: dict[str, _File] = {}
         self._slot_lot: dict[int, int] = {}
         self._booking_lot: dict[int, int] = {}
+        self._id_blocks: dict[str, list[int]] = {}
         self._closed = False
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +189,9 @@ class TinyStore:
 
     def _archive_name(self, bucket: int) -> str:
         return f"{self.stem}.archive-{bucket:03d}.json"
+
+    def _holds_name(self, username: str) -> str:
+        return f"{self.stem}.holds-{zlib.crc32(username.encode('utf-8')) % HOLDS_BUCKETS:02d}.json"
 
     def archive_bucket(self, username: str) -> int:
         return zlib.crc32(username.encode("utf-8")) % self._buckets
@@ -326,9 +335,16 @@ class TinyStore:
             )
 
     def version(self, lot_id: int | None = None) -> tuple:
-        """A cheap stamp that changes whenever any write commits (and, given a lot, when that lot changes)."""
+        """A cheap stamp (``stat`` calls only) that changes when the lots or the given lot's slots and live
+        bookings change; without a lot, when any lot changes."""
+        if lot_id is not None:
+            names = [self.root_name, self._lot_name(lot_id)]
+        else:
+            root = self._files.get(self.root_name)
+            lot_ids = sorted(int(k) for k in root.raw("lots")) if root is not None else []
+            names = [self.root_name] + [self._lot_name(i) for i in lot_ids]
         out: list[Any] = []
-        for name in (self.root_name,) + ((self._lot_name(lot_id),) if lot_id is not None else ()):
+        for name in names:
             try:
                 st = os.stat(self.dir / name)
                 out.append((st.st_ino, st.st_mtime_ns, st.st_size))
@@ -361,10 +377,16 @@ class TinyStore:
                     self._discard(tx)
                     raise
                 try:
-                    self._commit(tx)
+                    wrote = self._commit(tx)
                 except BaseException:
                     self._discard(tx)
                     raise
+            if wrote:
+                # The renames are made durable after the lock is let go (the next writer need not wait for
+                # it); the caller hears of success only after this. A writer that read our files before this
+                # fsync syncs the same folder before it answers its own caller, so nothing built on an
+                # unsynced rename is ever acknowledged without it.
+                self._sync_dir()
 
     def _prefetch(self) -> None:
         """Re-read, before taking the lock, the files this process has cached that changed on disk.
@@ -373,6 +395,8 @@ class TinyStore:
         the lock only what changed in the last moments is read again.
         """
         for name in list(self._files):
+            if ".lot-" in name or ".archive-" in name:
+                continue  # many and big: read under the lock only when the transaction asks for them
             try:
                 self._load(name)
             except StorageError:
@@ -389,34 +413,53 @@ class TinyStore:
                 del self._files[name]
         self._slot_lot.clear()
         self._booking_lot.clear()
+        tx.new_blocks.clear()
 
     # -------------------------------------------------------------------------------- writing
 
-    def _commit(self, tx: _Transaction) -> None:
+    def _commit(self, tx: _Transaction) -> bool:
         dirty = [self._files[n] for n in tx._touched if n in self._files and self._files[n].mem.dirty]  # noqa: SLF001
         if not dirty:
-            return
+            return False
         root = tx._file(self.root_name)  # noqa: SLF001
         meta = dict(self._meta(root))
-        meta["version"] = int(meta.get("version", 0)) + 1
-        meta["pending_archive"] = list(tx.moved)
-        root.table("meta").update(meta, doc_ids=[1])
-        if root not in dirty:
-            dirty.append(root)
+        if root in dirty or tx.moved or meta.get("pending_archive"):
+            meta["version"] = int(meta.get("version", 0)) + 1
+            meta["pending_archive"] = list(tx.moved)
+            root.table("meta").update(meta, doc_ids=[1])
+            if root not in dirty:
+                dirty.append(root)
 
         def order(f: _File) -> int:
             if f is root:
                 return 0
             if ".archive-" in f.name:
                 return 1
-            if ".lot-" in f.name:
+            if ".holds-" in f.name:
                 return 2
-            return 3
+            if ".lot-" in f.name:
+                return 3
+            return 4
 
         dirty.sort(key=order)
-        self._write_files(dirty)
+        self._write_files(dirty, sync_dir=False)
+        self._id_blocks.update(tx.new_blocks)
+        return True
 
-    def _write_files(self, files: list[_File]) -> None:
+    def _sync_dir(self) -> None:
+        try:
+            dfd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            raise StorageError(
+                f"The change was written but {self.dir} could not be synced to disk ({exc.strerror}); "
+                "check the disk."
+            ) from None
+
+    def _write_files(self, files: list[_File], *, sync_dir: bool = True) -> None:
         """Write each file to a temporary file and fsync it, then rename them in order and fsync the folder."""
         staged: list[tuple[_File, Path, Stamp]] = []
         try:
@@ -447,16 +490,13 @@ class TinyStore:
             ) from None
         # Renames are journalled in order (ext4 and other journalling file systems): the root, with the id
         # counters, is never behind a file that uses its ids. One fsync of the folder makes them all durable.
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            for f, tmp, stamp in staged:
-                os.replace(tmp, self.dir / f.name)
-                f.stamp = stamp
-                f.mem.dirty = False
-                self._files[f.name] = f
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        for f, tmp, stamp in staged:
+            os.replace(tmp, self.dir / f.name)
+            f.stamp = stamp
+            f.mem.dirty = False
+            self._files[f.name] = f
+        if sync_dir:
+            self._sync_dir()
 
 
 class _View:
@@ -543,8 +583,24 @@ class _View:
     def _live(self, f: _File, lot_id: int) -> list[Record]:
         return [dict(r, id=int(k), lot_id=lot_id) for k, r in f.raw("bookings").items()]
 
+    def _holds(self, username: str) -> _File:
+        return self._file(self.s._holds_name(username))  # noqa: SLF001
+
+    def _held_lots(self, username: str) -> list[int]:
+        f = self._holds(username)
+        doc_id = f.index("holds.username", _by_field("holds", "username")).get(username)
+        if doc_id is None:
+            return []
+        return sorted({int(v) for v in f.raw("holds")[str(doc_id)].get("lots", {}).values()})
+
     def live_bookings(self, *, lot_id: int | None = None, username: str | None = None) -> list[Record]:
-        lots = [lot_id] if lot_id is not None else self._lot_ids()
+        if lot_id is not None:
+            lots = [lot_id]
+        elif username is not None:
+            known = set(self._lot_ids())
+            lots = [i for i in self._held_lots(username) if i in known]
+        else:
+            lots = self._lot_ids()
         out: list[Record] = []
         for lid in lots:
             f = self._lot(lid)
@@ -611,10 +667,16 @@ class _View:
                 return dict(f.raw("bookings")[str(doc_id)], id=doc_id)
         return None
 
-    def code_in_use(self, code: str) -> bool:
-        """Whether a live booking holds this confirmation code."""
-        for lot_id in self._lot_ids():
-            f = self._lot(lot_id)
+    def code_in_use(self, code: str, *, lot_id: int | None = None) -> bool:
+        """Whether a live booking holds this confirmation code.
+
+        The given lot is read fresh; the other lots as this process last read them (a code made elsewhere in
+        the last moments and equal to a random new one is a 1-in-10^12 event; re-reading every lot on each
+        booking would make every kiosk re-read every lot).
+        """
+        for lid in self._lot_ids():
+            name = self.s._lot_name(lid)  # noqa: SLF001
+            f = self._lot(lid) if lid == lot_id else (self.s._files.get(name) or self._lot(lid))  # noqa: SLF001
             if code in f.index("bookings.code", _by_field("bookings", "confirmation_code")):
                 return True
         return False
@@ -648,6 +710,7 @@ class _Transaction(_View):
     def __init__(self, store: TinyStore) -> None:
         super().__init__(store)
         self.moved: list[list[int]] = []
+        self.new_blocks: dict[str, list[int]] = {}
         self._repair()
 
     def _repair(self) -> None:
@@ -665,11 +728,26 @@ class _Transaction(_View):
         return f
 
     def next_id(self, kind: str) -> int:
+        if kind == "booking":
+            return self._next_from_block(kind)
+        return self._next_from_root(kind)
+
+    def _next_from_block(self, kind: str) -> int:
+        """Booking ids come in blocks of ``ID_BLOCK`` per process: the root is written once per block."""
+        block = self.new_blocks.get(kind) or self.s._id_blocks.get(kind)  # noqa: SLF001
+        if block is None or block[0] >= block[1]:
+            first = self._next_from_root(kind, count=ID_BLOCK)
+            block = [first, first + ID_BLOCK]
+        value = block[0]
+        self.new_blocks[kind] = [value + 1, block[1]]
+        return value
+
+    def _next_from_root(self, kind: str, count: int = 1) -> int:
         root = self._root()
         meta = dict(self.s._meta(root))  # noqa: SLF001
         ids = dict(meta.get("ids", {}))
         value = int(ids.get(kind, 0)) + 1
-        ids[kind] = value
+        ids[kind] = value + count - 1
         meta["ids"] = ids
         root.table("meta").update(meta, doc_ids=[1])
         return value
@@ -713,6 +791,27 @@ class _Transaction(_View):
         f.changed()
         _put(f.table("logins"), doc_id, dict(state, username=username))
 
+    def _hold(self, username: str, booking_id: int, lot_id: int | None) -> None:
+        """Record (or, with ``lot_id=None``, forget) which lot holds one of the driver's live bookings."""
+        f = self._holds(username)
+        doc_id = f.index("holds.username", _by_field("holds", "username")).get(username)
+        rec = dict(f.raw("holds")[str(doc_id)]) if doc_id is not None else {"username": username, "lots": {}}
+        lots = dict(rec.get("lots", {}))
+        if lot_id is None:
+            if str(booking_id) not in lots:
+                return
+            lots.pop(str(booking_id))
+        else:
+            if lots.get(str(booking_id)) == lot_id:
+                return
+            lots[str(booking_id)] = lot_id
+        f.changed()
+        if doc_id is None:
+            doc_id = zlib.crc32(username.encode("utf-8")) & 0x7FFFFFFF or 1
+            while str(doc_id) in f.raw("holds"):
+                doc_id += 1
+        _put(f.table("holds"), doc_id, dict(rec, lots=lots))
+
     def put_lot(self, lot: Record) -> None:
         rec = {k: v for k, v in lot.items() if k != "id"}
         root = self._root()
@@ -730,9 +829,11 @@ class _Transaction(_View):
         rec = {k: v for k, v in booking.items() if k != "id"}
         lot = self._write(self.s._lot_name(lot_id))  # noqa: SLF001
         if booking["status"] in ("reserved", "checked_in"):
+            self._hold(booking["username"], booking_id, lot_id)
             _put(lot.table("bookings"), booking_id, rec)
             self.s._booking_lot[booking_id] = lot_id  # noqa: SLF001
             return
+        self._hold(booking["username"], booking_id, None)
         archive = self._archive(booking["username"])
         archive.changed()
         _put(archive.table("bookings"), booking_id, rec)
