@@ -1,8 +1,8 @@
 """A cross-process lock on a separate lock file: ``fcntl.flock``, blocking in the kernel, with a timeout.
 
-Waiters sleep in the kernel and are woken the moment the holder lets go (a polling lock such as
-``filelock.FileLock`` sleeps in steps and, with eight processes on two cores, spent most of the time
-waking up to find the lock taken: 36 bookings/s against 150+ with this one, measured by the benchmark).
+Waiters sleep in the kernel and are woken the moment the holder lets go. A polling lock (such as
+``filelock.FileLock``) sleeps in steps: with eight processes on two cores the benchmark saw waiters spend their
+turns waking up to find the lock taken, and each attempt re-opens the lock file.
 The lock dies with its process (``kill -9`` included): the kernel drops it when the file is closed.
 """
 
