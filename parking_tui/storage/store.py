@@ -10,6 +10,8 @@ Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON docum
 ``parking.archive-<nnn>.json``  finished bookings, sharded by username so "my bookings" reads one file
 ``parking.holds-<nn>.json``      which lots hold each driver's live bookings (a superset), sharded by username
 ``parking.json.lock``           the cross-process lock (``flock``), held across every read-check-write
+``parking.audit.jsonl``         the audit log: one JSON line per change, only ever appended
+``parking.backups/``            snapshots: hard links of the committed files (they are replaced, never edited)
 ==============================  ===========================================================================
 
 Every write goes through :meth:`TinyStore.transaction`: take the lock, re-read whatever changed on disk, let the
@@ -31,7 +33,9 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,6 +155,8 @@ class TinyStore:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         file_mode: int = 0o600,
         archive_buckets: int = DEFAULT_ARCHIVE_BUCKETS,
+        backups: int = 10,
+        backup_interval: float = 900.0,
     ) -> None:
         self.path = Path(path).expanduser().absolute()
         self.dir = self.path.parent
@@ -165,6 +171,9 @@ class TinyStore:
         self._booking_lot: dict[int, int] = {}
         self._id_blocks: dict[str, list[int]] = {}
         self._closed = False
+        #: How many snapshots to keep (0: none), and how often at most to take one after a write.
+        self.backups = backups
+        self.backup_interval = backup_interval
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -381,6 +390,14 @@ class TinyStore:
                 except BaseException:
                     self._discard(tx)
                     raise
+                audit_fd = self._append_audit(tx.events) if tx.events else None
+                if wrote and self.backups > 0:
+                    self._maybe_snapshot()
+            if audit_fd is not None:
+                try:
+                    os.fsync(audit_fd)
+                finally:
+                    os.close(audit_fd)
             if wrote:
                 # The renames are made durable after the lock is let go (the next writer need not wait for
                 # it); the caller hears of success only after this. A writer that read our files before this
@@ -445,6 +462,128 @@ class TinyStore:
         self._write_files(dirty, sync_dir=False)
         self._id_blocks.update(tx.new_blocks)
         return True
+
+    @property
+    def audit_path(self) -> Path:
+        return self.dir / f"{self.stem}.audit.jsonl"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.dir / f"{self.stem}.backups"
+
+    def _append_audit(self, events: list[Record]) -> int | None:
+        """Append the transaction's events, one JSON line each (O_APPEND: never rewritten in place).
+
+        Returns the open descriptor; the caller fsyncs it after letting go of the lock, before it answers."""
+        payload = b"".join(_dumps(e) + b"\n" for e in events)
+        try:
+            fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
+            try:
+                os.write(fd, payload)
+            except BaseException:
+                os.close(fd)
+                raise
+        except OSError as exc:
+            raise StorageError(
+                f"The change was saved but the audit log {self.audit_path} could not be written "
+                f"({exc.strerror}); check the disk."
+            ) from None
+        return fd
+
+    def read_audit(self) -> Iterator[Record]:
+        """Every audit event, oldest first. A torn last line (a crash mid-append) is skipped."""
+        try:
+            with open(self.audit_path, "rb") as fh:
+                for line in fh:
+                    try:
+                        event = _loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict):
+                        yield event
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"Cannot read the audit log {self.audit_path}: {exc.strerror}.") from None
+
+    def _maybe_snapshot(self) -> None:
+        newest = self.snapshots()[-1:] 
+        if newest:
+            try:
+                age = time.time() - newest[0].stat().st_mtime
+            except OSError:
+                age = self.backup_interval
+            if age < self.backup_interval:
+                return
+        try:
+            self._snapshot()
+        except OSError:
+            pass  # a snapshot is a convenience; the write itself succeeded
+
+    def snapshots(self) -> list[Path]:
+        """Snapshot folders, oldest first."""
+        try:
+            return sorted(p for p in self.backup_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return []
+
+    def _snapshot(self) -> Path:
+        """Hard-link every committed data file into a new snapshot folder (call with the lock held)."""
+        root = self._load(self.root_name, must_exist=True)
+        version = int(self._meta(root).get("version", 0))
+        name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version}"
+        self.backup_dir.mkdir(mode=0o700, exist_ok=True)
+        target = self.backup_dir / name
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.backup_dir / f"{name}-{n}"
+        work = self.backup_dir / f".{target.name}.partial"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(mode=0o700)
+        for f in self.companion_files():
+            try:
+                os.link(f, work / f.name)
+            except OSError:
+                shutil.copy2(f, work / f.name)  # another file system: copy
+        os.replace(work, target)
+        for old in self.snapshots()[: -self.backups] if self.backups > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def snapshot(self) -> Path:
+        """Take a snapshot now (``parking-tui backup``)."""
+        with self._mutex, self._locked():
+            return self._snapshot()
+
+    def restore(self, snapshot: str | os.PathLike[str]) -> Path:
+        """Replace the data files with a snapshot's. The current files are first kept as a snapshot of their own.
+
+        Every file of the snapshot is checked before anything is replaced; returns the safety snapshot."""
+        src = Path(snapshot)
+        if not src.is_absolute() and not src.exists():
+            src = self.backup_dir / src
+        if not src.is_dir() or not (src / self.root_name).exists():
+            raise StorageError(f"No snapshot at {src} (expected a folder holding {self.root_name}).")
+        with self._mutex, self._locked():
+            files = sorted(src.glob(f"{self.stem}*.json"))
+            for f in files:
+                data = self._parse(f, f.read_bytes())
+                if f.name == self.root_name:
+                    self._check_schema(f, _File(f.name, None, data))
+            safety = self._snapshot()
+            staged = [_File(f.name, None, _loads(f.read_bytes())) for f in files]
+            keep = {f.name for f in files}
+            self._write_files(staged)
+            for current in self.companion_files():
+                if current.name not in keep:
+                    current.unlink()
+            self._sync_dir()
+            self._files.clear()
+            self._slot_lot.clear()
+            self._booking_lot.clear()
+            self._id_blocks.clear()
+            return safety
 
     def _sync_dir(self) -> None:
         try:
@@ -711,6 +850,7 @@ class _Transaction(_View):
         super().__init__(store)
         self.moved: list[list[int]] = []
         self.new_blocks: dict[str, list[int]] = {}
+        self.events: list[Record] = []
         self._repair()
 
     def _repair(self) -> None:
@@ -726,6 +866,10 @@ class _Transaction(_View):
         f = self._file(name)
         f.changed()
         return f
+
+    def audit(self, event: Record) -> None:
+        """Record an event for the audit log; appended only if the transaction commits."""
+        self.events.append(event)
 
     def next_id(self, kind: str) -> int:
         if kind == "booking":

@@ -1,0 +1,53 @@
+"""The command palette (ctrl+p): the screens and the main actions. Admin commands only for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from .app import ParkingApp
+
+
+class Command(NamedTuple):
+    name: str
+    help: str
+    callback: Callable[[], object]
+
+
+def parking_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+    """What the palette offers on ``screen``: the screen's own commands first, then the app's."""
+    own = getattr(screen, "palette_commands", None)
+    if callable(own):
+        yield from own()
+    if app.token is None:
+        return
+    yield Command("Lots", "Every lot with its free slots (home)", app.action_go_home)
+    yield Command("My bookings", "Check in, check out, cancel or extend your bookings", app.action_open_my_bookings)
+    yield Command("Profile", "Your e-mail, phone and role", app.action_open_profile)
+    yield Command("Sign out", "End your session and return to the sign-in screen", app.action_log_out)
+    yield Command("Help", "The keys that work on this screen", app.action_help)
+    if app.profile is not None and app.profile.is_admin:
+        yield Command("Admin", "Lots, slots, reservations, check-in by code, occupancy", app.action_open_admin)
+
+
+class ParkingCommands(Provider):
+    """Screens and actions of parking-tui."""
+
+    def _commands(self) -> list[Command]:
+        return list(parking_commands(self.app, self.screen))  # type: ignore[arg-type]
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.name, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.name), command.callback, help=command.help)

@@ -1,0 +1,669 @@
+"""Admin: check drivers in and out by code, all reservations, lots and slots, occupancy, CSV export, users.
+
+Only for admins; the service checks the role again on every call.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
+from ...domain.models import Booking, BookingStatus, Lot, User
+from ..widgets.confirm import ConfirmModal
+from .admin_export import ExportModal
+from .admin_lots import LotsPane
+from ..commands import Command
+from ..timefmt import span
+from .my_bookings import STATUS_LABELS, local, status_text, timing
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..app import ParkingApp
+
+TABS = (
+    ("admin-desk", "1 Check in/out"),
+    ("admin-reservations", "2 Reservations"),
+    ("admin-lots", "3 Lots"),
+    ("admin-summary", "4 Summary"),
+    ("admin-users", "5 Users"),
+)
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """``2030-06-15``, ``today``, ``tomorrow``, ``yesterday`` or blank (no date filter)."""
+    raw = text.strip().lower()
+    if not raw:
+        return None
+    named = {"today": 0, "tomorrow": 1, "yesterday": -1}
+    if raw in named:
+        return today + timedelta(days=named[raw])
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError("Type a date like 2030-06-15, or today / tomorrow.", field="date") from None
+
+
+def matches_search(b: Booking, query: str) -> bool:
+    """Case-insensitive match on confirmation code (with or without the dash) or username."""
+    q = query.strip().casefold()
+    if not q:
+        return True
+    code = b.confirmation_code.casefold()
+    return q in code or q.replace("-", "") in code.replace("-", "") or q in b.username.casefold()
+
+
+class AdminScreen(Screen):
+    """The lot manager's desk. Tabs 1-5; the check-in/out desk first because it is used most."""
+
+    TITLE = "Admin"
+    HELP_TEXT = (
+        "1 Check in/out: type a driver's confirmation code and press Enter - a reservation is checked in, a "
+        "parked car checked out. 2 Reservations: filter by lot, status, date (today, 2030-06-15) and search by "
+        "code or username. 3 Lots: create a lot with its slots generated in rows (A-C x 10 gives A1-C10), add a "
+        "slot. 4 Summary: occupancy per lot now and today. 5 Users: grant or withdraw the admin role. "
+        "Mark slots occupied / available / out of service from a lot's map."
+    )
+    HELP_KEYS = [
+        ("1-5", "switch tab (when not typing in a field)"),
+        ("Tab", "next field or table; on the tab bar, ← → switch tabs"),
+        ("Enter", "in a code field: check in or out; in a form: submit"),
+    ]
+
+    DEFAULT_CSS = """
+    AdminScreen TabbedContent {
+        height: 1fr;
+    }
+    AdminScreen TabPane {
+        padding: 0;
+    }
+    AdminScreen .pane-note {
+        color: $text-muted;
+        padding: 0 1;
+        height: auto;
+    }
+    /* check in / out desk */
+    AdminScreen #desk-form {
+        height: auto;
+        padding: 1 1 0 1;
+    }
+    AdminScreen #desk-form Label {
+        padding: 1 1 0 0;
+    }
+    AdminScreen #desk-code {
+        width: 24;
+    }
+    AdminScreen #desk-result {
+        height: auto;
+        min-height: 3;
+        margin: 0 1;
+        padding: 0 1;
+        border: round $panel;
+    }
+    AdminScreen #desk-result.-ok {
+        border: round $success;
+    }
+    AdminScreen #desk-result.-error {
+        border: round $error;
+        color: $error;
+    }
+    AdminScreen #desk-log {
+        height: 1fr;
+        margin: 0 1;
+    }
+    /* reservations */
+    AdminScreen #res-filters {
+        height: 1;
+        margin: 1 1 0 1;
+    }
+    AdminScreen #res-filters Select {
+        width: 1fr;
+        margin-right: 1;
+    }
+    AdminScreen #res-filters Input {
+        width: 1fr;
+        margin-right: 1;
+    }
+    AdminScreen #res-filter-error {
+        color: $error;
+        padding: 0 1;
+        height: auto;
+        display: none;
+    }
+    AdminScreen #res-filter-error.-shown {
+        display: block;
+    }
+    AdminScreen #res-table, AdminScreen #summary-table, AdminScreen #users-table {
+        height: 1fr;
+        margin: 1 1 0 1;
+    }
+    AdminScreen #res-count, AdminScreen #summary-note, AdminScreen #users-note {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="admin.back"),
+        Binding("1", "tab('admin-desk')", "Desk", show=False, id="admin.tab1"),
+        Binding("2", "tab('admin-reservations')", "Reservations", show=False, id="admin.tab2"),
+        Binding("3", "tab('admin-lots')", "Lots", show=False, id="admin.tab3"),
+        Binding("4", "tab('admin-summary')", "Summary", show=False, id="admin.tab4"),
+        Binding("5", "tab('admin-users')", "Users", show=False, id="admin.tab5"),
+        Binding("i", "check_in", "Check in", id="admin.check_in"),
+        Binding("o", "check_out", "Check out", id="admin.check_out"),
+        Binding("c", "cancel_booking", "Cancel", id="admin.cancel"),
+        Binding("g", "toggle_admin", "Grant/withdraw admin", id="admin.toggle_admin"),
+        Binding("x", "export", "Export CSV", id="admin.export"),
+        Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
+    ]
+
+    def __init__(self, name: str | None = None, id: str | None = "admin", classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.lots: dict[int, Lot] = {}
+        self.reservations: dict[int, Booking] = {}
+        self.shown: list[Booking] = []
+        self.users: dict[str, User] = {}
+        self.desk_count = 0
+
+    @property
+    def papp(self) -> ParkingApp:
+        return cast("ParkingApp", self.app)
+
+    # ------------------------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="P")
+        with TabbedContent(initial="admin-desk", id="admin-tabs"):
+            with TabPane(TABS[0][1], id=TABS[0][0]):
+                with Horizontal(id="desk-form"):
+                    yield Label("Confirmation code")
+                    yield Input(placeholder="K7QX-2M9P", id="desk-code", max_length=12)
+                yield Static(
+                    "Type the driver's code and press Enter: a reservation is checked in, a parked car checked out.",
+                    id="desk-result",
+                )
+                yield DataTable(id="desk-log", cursor_type="row", zebra_stripes=True)
+            with TabPane(TABS[1][1], id=TABS[1][0]):
+                with Horizontal(id="res-filters"):
+                    yield Select([], prompt="All lots", id="res-lot", compact=True)
+                    yield Select(
+                        [(STATUS_LABELS[s], s.value) for s in BookingStatus],
+                        prompt="Any status",
+                        id="res-status",
+                        compact=True,
+                    )
+                    yield Input(placeholder="date (today)", id="res-date", compact=True)
+                    yield Input(placeholder="code or user", id="res-search", compact=True)
+                yield Static("", id="res-filter-error")
+                yield DataTable(id="res-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="res-count")
+            with TabPane(TABS[2][1], id=TABS[2][0]):
+                yield LotsPane(id="lots-pane")
+            with TabPane(TABS[3][1], id=TABS[3][0]):
+                yield DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="summary-note")
+            with TabPane(TABS[4][1], id=TABS[4][0]):
+                yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
+                yield Static("g or Enter grants or withdraws the admin role of the highlighted user.", id="users-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        profile = getattr(self.app, "profile", None)
+        if profile is None or not profile.is_admin:
+            # Not reachable from the UI for a driver; refuse anyway if something pushes it.
+            self.notify("Only a lot manager (admin) can open the admin screen.", severity="error", markup=False)
+            self.dismiss()
+            return
+        log = self.query_one("#desk-log", DataTable)
+        log.add_column("Time", key="time")
+        log.add_column("Action", key="action")
+        log.add_column("Code", key="code")
+        log.add_column("User", key="user")
+        log.add_column("Slot", key="slot")
+        res = self.query_one("#res-table", DataTable)
+        res.add_column("Code", key="code")
+        res.add_column("User", key="user")
+        res.add_column("Slot", key="slot")
+        res.add_column("When", key="window")
+        res.add_column("Status", key="status")
+        summary = self.query_one("#summary-table", DataTable)
+        for key, label in (
+            ("lot", "Lot"),
+            ("free", "Free"),
+            ("reserved", "Resvd"),
+            ("occupied", "Occup"),
+            ("oos", "Out"),
+            ("today", "Today"),
+            ("noshow", "No-show"),
+            ("overstay", "Overstay"),
+        ):
+            summary.add_column(label, key=key)
+        users = self.query_one("#users-table", DataTable)
+        users.add_column("Username", key="username")
+        users.add_column("E-mail", key="email")
+        users.add_column("Phone", key="phone")
+        users.add_column("Role", key="role")
+        self.reload_lots()
+        self.query_one("#desk-code", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload_active()
+
+    # -------------------------------------------------------------------------------------- tabs
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.reload_active()
+        self.focus_active()
+        self.refresh_bindings()
+
+    def focus_active(self) -> None:
+        tab = self.active_tab
+        if tab == "admin-desk":
+            self.query_one("#desk-code", Input).focus()
+        elif tab == "admin-reservations":
+            self.query_one("#res-table", DataTable).focus()
+        elif tab == "admin-lots":
+            self.query_one(LotsPane).focus_first()
+        elif tab == "admin-summary":
+            self.query_one("#summary-table", DataTable).focus()
+        elif tab == "admin-users":
+            self.query_one("#users-table", DataTable).focus()
+
+    def reload_active(self) -> None:
+        tab = self.active_tab
+        if tab == "admin-reservations":
+            self.reload_reservations()
+        elif tab == "admin-lots":
+            self.query_one(LotsPane).reload()
+        elif tab == "admin-summary":
+            self.reload_summary()
+        elif tab == "admin-users":
+            self.reload_users()
+
+    def action_reload(self) -> None:
+        self.reload_lots()
+        self.reload_active()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Footer keys follow the tab: booking actions on Reservations, the role toggle on Users."""
+        if not self.is_mounted:
+            return True
+        try:
+            tab = self.active_tab
+        except Exception:
+            return True
+        if action in ("check_in", "check_out", "cancel_booking"):
+            if tab != "admin-reservations":
+                return False
+            b = self.selected_reservation
+            wanted = {
+                "check_in": (BookingStatus.RESERVED,),
+                "check_out": (BookingStatus.CHECKED_IN,),
+                "cancel_booking": (BookingStatus.RESERVED,),
+            }[action]
+            return b is not None and b.status in wanted
+        if action == "toggle_admin":
+            return tab == "admin-users"
+        if action == "export":
+            return tab in ("admin-reservations", "admin-summary")
+        return True
+
+    # ------------------------------------------------------------------------------------ shared
+
+    def reload_lots(self) -> None:
+        app = self.papp
+        lots = app.call_service(app.svc.list_lots, app.token)
+        if lots is None:
+            return
+        self.lots = {lot.id: lot for lot in lots}
+        select = self.query_one("#res-lot", Select)
+        keep = select.value
+        select.set_options((Text(lot.name), lot.id) for lot in lots)
+        if keep in self.lots:
+            select.value = keep
+
+    def slot_label(self, b: Booking) -> str:
+        lot = self.lots.get(b.lot_id)
+        return f"{b.slot_number} {lot.name}" if lot else b.slot_number
+
+    @on(LotsPane.LotsChanged)
+    def _lots_changed(self) -> None:
+        self.reload_lots()
+
+    # ---------------------------------------------------------------------------- check in / out desk
+
+    @on(Input.Submitted, "#desk-code")
+    def _desk_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.desk_process(event.value)
+
+    def desk_process(self, code: str) -> None:
+        """Find the booking by code and do what the driver needs: check in a reservation, check out a car."""
+        app = self.papp
+        result = self.query_one("#desk-result", Static)
+        code_input = self.query_one("#desk-code", Input)
+        try:
+            booking = app.svc.find_booking(app.token, code)
+            if booking.status is BookingStatus.RESERVED:
+                done = app.svc.check_in(app.token, booking.id)
+                verb = "Checked in"
+            elif booking.status is BookingStatus.CHECKED_IN:
+                done = app.svc.check_out(app.token, booking.id)
+                verb = "Checked out"
+            else:
+                raise ParkingError(
+                    f"Booking {booking.confirmation_code} ({booking.username}) is "
+                    f"{STATUS_LABELS[booking.status]}; nothing to do."
+                )
+        except (AuthenticationError, StorageError) as error:
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            result.update(Text(str(error)))
+            result.set_classes("-error")
+            code_input.action_select_all()
+            return
+        lines = [
+            f"{verb}: {done.confirmation_code} · {done.username} · slot {self.slot_label(done)}",
+            span(done.start_time, done.end_time, app.svc.now()),
+        ]
+        if verb == "Checked out" and done.is_overstay:
+            lines.append(f"Overstay: left {int(done.overstay.total_seconds() // 60)} minutes after the end.")
+        result.update(Text("\n".join(lines)))
+        result.set_classes("-ok")
+        self.desk_count += 1
+        log = self.query_one("#desk-log", DataTable)
+        log.add_row(
+            Text(f"{local(app.svc.now()):%H:%M}"),
+            Text(verb.removeprefix("Checked ").lower()),
+            Text(done.confirmation_code),
+            Text(done.username),
+            Text(self.slot_label(done)),
+            key=f"log-{self.desk_count}",
+        )
+        log.move_cursor(row=log.row_count - 1, animate=False)
+        code_input.value = ""
+
+    # ------------------------------------------------------------------------------ reservations
+
+    def reservation_filters(self) -> tuple[int | None, str | None, date | None, str]:
+        lot = self.query_one("#res-lot", Select).value
+        status = self.query_one("#res-status", Select).value
+        day = parse_day(self.query_one("#res-date", Input).value, local(self.papp.svc.now()).date())
+        return (
+            None if lot is Select.NULL else int(lot),  # type: ignore[arg-type]
+            None if status is Select.NULL else str(status),
+            day,
+            self.query_one("#res-search", Input).value,
+        )
+
+    def reload_reservations(self) -> None:
+        app = self.papp
+        error_line = self.query_one("#res-filter-error", Static)
+        try:
+            lot_id, status, day, search = self.reservation_filters()
+        except ParkingError as error:
+            error_line.update(Text(str(error)))
+            error_line.add_class("-shown")
+            return
+        error_line.update("")
+        error_line.remove_class("-shown")
+        since = None
+        day_end = None
+        if day is not None:
+            since = datetime.combine(day, datetime.min.time()).astimezone()
+            day_end = datetime.combine(day + timedelta(days=1), datetime.min.time()).astimezone()
+        bookings = app.call_service(app.svc.list_reservations, app.token, lot_id=lot_id, status=status, since=since)
+        if bookings is None:
+            return
+        if day_end is not None:
+            bookings = [b for b in bookings if b.start_time < day_end]
+        self.reservations = {b.id: b for b in bookings}
+        shown = [b for b in bookings if matches_search(b, search)]
+        self.shown = shown
+        table = self.query_one("#res-table", DataTable)
+        keep = self.selected_reservation
+        table.clear()
+        now = app.svc.now()
+        for b in shown:
+            table.add_row(
+                Text(b.confirmation_code),
+                Text(b.username),
+                Text(self.slot_label(b)),
+                Text(span(b.start_time, b.end_time, now)),
+                status_text(self.app, b.status),
+                key=str(b.id),
+            )
+        if keep is not None and keep.id in {b.id for b in shown}:
+            table.move_cursor(row=table.get_row_index(str(keep.id)), animate=False)
+        total = len(bookings)
+        count = f"{len(shown)} of {total} reservations" if len(shown) != total else f"{total} reservations"
+        b = self.selected_reservation
+        extra = f" · {b.confirmation_code}: {timing(b, now, self.lots.get(b.lot_id))}" if b else ""
+        self.query_one("#res-count", Static).update(Text(count + extra))
+        self.refresh_bindings()
+
+    @property
+    def selected_reservation(self) -> Booking | None:
+        table = self.query_one("#res-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return self.reservations.get(int(key.value)) if key.value is not None else None
+
+    @on(Select.Changed, "#res-lot, #res-status")
+    def _filter_select(self) -> None:
+        if self.is_mounted and self.active_tab == "admin-reservations":
+            self.reload_reservations()
+
+    @on(Input.Changed, "#res-date, #res-search")
+    def _filter_input(self) -> None:
+        if self.active_tab == "admin-reservations":
+            self.reload_reservations()
+
+    @on(Input.Submitted, "#res-date, #res-search")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#res-table", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#res-table")
+    def _res_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def _booking_action(self, fn, done: str) -> None:
+        b = self.selected_reservation
+        if b is None:
+            return
+        app = self.papp
+        result = app.call_service(fn, app.token, b.id)
+        if result is not None:
+            self.notify(done.format(b=result), markup=False)
+        self.reload_reservations()
+
+    def action_check_in(self) -> None:
+        self._booking_action(self.papp.svc.check_in, "Checked in {b.confirmation_code} ({b.username}), slot {b.slot_number}.")
+
+    def action_check_out(self) -> None:
+        self._booking_action(self.papp.svc.check_out, "Checked out {b.confirmation_code} ({b.username}).")
+
+    def action_cancel_booking(self) -> None:
+        b = self.selected_reservation
+        if b is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._booking_action(self.papp.svc.cancel_booking, "Booking {b.confirmation_code} cancelled.")
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Cancel {b.username}'s booking {b.confirmation_code}?",
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.papp.svc.now())}.",
+                yes="Cancel booking",
+                no="Keep it",
+            ),
+            answered,
+        )
+
+    # ---------------------------------------------------------------------------------- summary
+
+    def reload_summary(self) -> None:
+        app = self.papp
+        summaries = app.call_service(app.svc.lot_summary, app.token)
+        if summaries is None:
+            return
+        table = self.query_one("#summary-table", DataTable)
+        table.clear()
+        for s in summaries:
+            table.add_row(
+                Text(s.lot.name),
+                s.free_now,
+                s.reserved_now,
+                s.occupied_now,
+                s.out_of_service,
+                s.bookings_today,
+                s.no_shows_today,
+                s.overstays_today,
+                key=str(s.lot.id),
+            )
+        now = local(app.svc.now())
+        self.query_one("#summary-note", Static).update(
+            Text(f"As of {now:%a %d %b %H:%M} · Today: bookings that start today")
+        )
+
+    # ------------------------------------------------------------------------------------ export
+
+    def action_export(self) -> None:
+        app = self.papp
+        if self.active_tab == "admin-reservations":
+            bookings = list(self.shown)
+            what = "as filtered"
+        else:
+            all_bookings = app.call_service(app.svc.list_reservations, app.token)
+            if all_bookings is None:
+                return
+            bookings = all_bookings
+            what = "all lots"
+        default = f"reservations-{local(app.svc.now()):%Y%m%d-%H%M}.csv"
+
+        def written(result: tuple[Path, int] | None) -> None:
+            if result is not None:
+                path, count = result
+                self.notify(f"Wrote {count} reservation{'s' if count != 1 else ''} to {path}.", markup=False)
+
+        self.app.push_screen(ExportModal(bookings, what, default), written)
+
+    # ------------------------------------------------------------------------------------- users
+
+    def reload_users(self) -> None:
+        app = self.papp
+        users = app.call_service(app.svc.list_users, app.token)
+        if users is None:
+            return
+        self.users = {u.username: u for u in users}
+        table = self.query_one("#users-table", DataTable)
+        keep = self.selected_user
+        table.clear()
+        for u in users:
+            table.add_row(
+                Text(u.username),
+                Text(u.email),
+                Text(u.phone_number),
+                Text("admin", style="bold") if u.is_admin else Text("driver"),
+                key=u.username,
+            )
+        if keep is not None and keep.username in self.users:
+            table.move_cursor(row=table.get_row_index(keep.username), animate=False)
+
+    @property
+    def selected_user(self) -> User | None:
+        table = self.query_one("#users-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return self.users.get(key.value) if key.value is not None else None
+
+    @on(DataTable.RowSelected, "#users-table")
+    def _user_selected(self) -> None:
+        self.action_toggle_admin()
+
+    def action_toggle_admin(self) -> None:
+        user = self.selected_user
+        if user is None:
+            return
+        grant = not user.is_admin
+        question = (
+            f"Make {user.username} an admin (lot manager)?"
+            if grant
+            else f"Withdraw the admin role from {user.username}?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            app = self.papp
+            result = app.call_service(app.svc.set_admin, app.token, user.username, grant)
+            if result is not None:
+                self.notify(
+                    f"{result.username} is now {'an admin' if result.is_admin else 'a driver'}.", markup=False
+                )
+            self.reload_users()
+
+        self.app.push_screen(
+            ConfirmModal(question, yes="Grant" if grant else "Withdraw", no="Keep as is"), answered
+        )
+
+    # -------------------------------------------------------------------------------------- back
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def has_unsaved_input(self) -> bool:
+        """Half-filled lot or slot forms would be lost."""
+        if not self.is_mounted:
+            return False
+        return any(i.value.strip() for i in self.query_one(LotsPane).query(Input))
+
+    def palette_commands(self):
+        yield Command("Check in/out by code", "Type a confirmation code, Enter", lambda: self.action_tab("admin-desk"))
+        yield Command("All reservations", "Filter by lot, status, date; search", lambda: self.action_tab("admin-reservations"))
+        yield Command("Create lot / add slot", "A new lot with rows of slots, or one more slot", lambda: self.action_tab("admin-lots"))
+        yield Command("Occupancy summary", "Free, reserved, occupied, no-shows, overstays per lot", lambda: self.action_tab("admin-summary"))
+        yield Command("Users and roles", "Grant or withdraw the admin role", lambda: self.action_tab("admin-users"))
+        if self.active_tab in ("admin-reservations", "admin-summary"):
+            yield Command("Export reservations as CSV", "Write them to a file you name", self.action_export)

@@ -1,0 +1,180 @@
+"""CSV export of reservations to a file the admin names (written in a thread; errors shown in the dialog)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from ...domain.models import Booking
+from ...domain.service import booking_to_row
+from ..widgets.confirm import ConfirmModal
+
+CSV_FIELDS = (
+    "id",
+    "confirmation_code",
+    "username",
+    "lot_id",
+    "slot_id",
+    "slot_number",
+    "start_time",
+    "end_time",
+    "status",
+    "checked_in_at",
+    "checked_out_at",
+    "overstay_minutes",
+)
+
+
+class ExportError(Exception):
+    """The file could not be written; the message says why, for a person."""
+
+
+def resolve_export_path(raw: str) -> Path:
+    """The file a typed path means (``~`` expanded, relative to the working directory)."""
+    text = raw.strip()
+    if not text:
+        raise ExportError("Type a file path, like reservations.csv.")
+    if "\x00" in text:
+        raise ExportError("The path contains a NUL character.")
+    path = Path(os.path.expanduser(text))
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; add a file name, like {path / 'reservations.csv'}.")
+    return path
+
+
+def write_reservations_csv(path: Path, bookings: Sequence[Booking]) -> int:
+    """Write one row per booking (with a header) and return the number of rows. Raises ``ExportError``."""
+    rows = [booking_to_row(b) for b in bookings]
+    fields = list(rows[0].keys()) if rows else list(CSV_FIELDS)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if not path.parent.exists():
+            raise ExportError(f"The folder {path.parent} does not exist.")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except ExportError:
+        raise
+    except OSError as error:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        reason = error.strerror or str(error)
+        raise ExportError(f"Could not write {path}: {reason}.") from None
+    return len(rows)
+
+
+class ExportModal(ModalScreen["tuple[Path, int] | None"]):
+    """Ask for a file path and write the given reservations there as CSV."""
+
+    DEFAULT_CSS = """
+    ExportModal {
+        align: center middle;
+    }
+    ExportModal > #export-box {
+        width: 70;
+        max-width: 100%;
+        height: auto;
+        padding: 0 1;
+        border: thick $primary;
+        background: $panel;
+    }
+    ExportModal #export-title {
+        text-style: bold;
+        width: 100%;
+    }
+    ExportModal #export-input {
+        margin-top: 1;
+    }
+    ExportModal #export-error {
+        color: $error;
+        height: auto;
+        width: 100%;
+    }
+    ExportModal #export-hint {
+        color: $text-muted;
+        width: 100%;
+    }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Back", id="export.back")]
+
+    def __init__(self, bookings: Sequence[Booking], what: str, default_path: str) -> None:
+        super().__init__()
+        self.bookings = list(bookings)
+        self.what = what
+        self.default_path = default_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            n = len(self.bookings)
+            yield Label(
+                Text(f"Export {n} reservation{'s' if n != 1 else ''} ({self.what}) as CSV"), id="export-title"
+            )
+            yield Input(self.default_path, placeholder="File path, like ~/reservations.csv", id="export-input")
+            yield Static("", id="export-error")
+            yield Static("Enter writes the file · Escape goes back", id="export-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-input", Input).focus()
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#export-error", Static).update(Text(message))
+
+    @on(Input.Submitted, "#export-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            path = resolve_export_path(event.value)
+        except ExportError as error:
+            self.show_error(str(error))
+            return
+        if path.exists():
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.start_write(path)
+
+            self.app.push_screen(
+                ConfirmModal(f"{path} exists. Replace it?", yes="Replace", no="Keep it"), answered
+            )
+            return
+        self.start_write(path)
+
+    def start_write(self, path: Path) -> None:
+        self.show_error("")
+        self.query_one("#export-hint", Static).update(Text(f"Writing {path}…"))
+        self._write(path)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _write(self, path: Path) -> None:
+        try:
+            count = write_reservations_csv(path, self.bookings)
+        except ExportError as error:
+            self.app.call_from_thread(self._failed, str(error))
+        except Exception as error:  # never a traceback on screen
+            self.app.call_from_thread(self._failed, f"Could not write {path}: {error}")
+        else:
+            self.app.call_from_thread(self.dismiss, (path, count))
+
+    def _failed(self, message: str) -> None:
+        self.show_error(message)
+        self.query_one("#export-hint", Static).update("Enter writes the file · Escape goes back")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

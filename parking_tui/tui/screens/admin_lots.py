@@ -1,0 +1,310 @@
+"""Admin: create a lot (optionally with its slots generated in rows) and add a slot to a lot."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ...domain import rules
+from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
+from ...domain.models import Lot
+
+if TYPE_CHECKING:
+    from ..app import ParkingApp
+
+MAX_PER_ROW = 999
+_RANGE_RE = re.compile(r"([A-Za-z])\s*-\s*([A-Za-z])")
+
+
+def parse_rows(text: str) -> list[str]:
+    """Row names from ``A-C`` (A, B, C), ``A,B,D``, ``P1-`` style prefixes or a mix: ``A-C, P``."""
+    rows: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        m = _RANGE_RE.fullmatch(part)
+        if m:
+            first, last = m.group(1).upper(), m.group(2).upper()
+            if first > last:
+                raise ValidationError(f"Row range {part} runs backwards; write {last}-{first}.", field="rows")
+            rows.extend(chr(c) for c in range(ord(first), ord(last) + 1))
+            continue
+        prefix = part.upper()
+        if not re.fullmatch(r"[A-Z0-9]+-?", prefix) or len(prefix) > 8:
+            raise ValidationError(
+                f"Row {part!r} is not a row name; use letters like A-C or A,B,D.", field="rows"
+            )
+        rows.append(prefix)
+    if len(set(rows)) != len(rows):
+        raise ValidationError("A row is named twice.", field="rows")
+    return rows
+
+
+def generate_slot_numbers(rows_text: str, per_row_text: str) -> list[str]:
+    """``A-C`` × ``10`` → A1…A10, B1…B10, C1…C10. Empty rows means no slots."""
+    if not rows_text.strip():
+        if per_row_text.strip():
+            raise ValidationError("Name the rows too, like A-C.", field="rows")
+        return []
+    rows = parse_rows(rows_text)
+    try:
+        per_row = int(per_row_text.strip())
+    except ValueError:
+        raise ValidationError("Slots per row must be a whole number, like 10.", field="per_row") from None
+    if not 1 <= per_row <= MAX_PER_ROW:
+        raise ValidationError(f"Slots per row must be between 1 and {MAX_PER_ROW}.", field="per_row")
+    numbers = [f"{row}{i}" for row in rows for i in range(1, per_row + 1)]
+    for n in numbers[:1] + numbers[-1:]:
+        rules.validate_slot_number(n)
+    return numbers
+
+
+def describe_numbers(numbers: list[str], rows_text: str, per_row_text: str) -> str:
+    if not numbers:
+        return "No slots will be generated; add them later."
+    try:
+        rows = parse_rows(rows_text)
+        per_row = int(per_row_text)
+    except (ValidationError, ValueError):
+        return f"{len(numbers)} slots"
+    shown = ", ".join(f"{r}1–{r}{per_row}" for r in rows[:4])
+    if len(rows) > 4:
+        shown += f", … {rows[-1]}1–{rows[-1]}{per_row}"
+    return f"{len(numbers)} slots: {shown}"
+
+
+class LotsPane(VerticalScroll):
+    """Two small forms: a new lot with generated slots, and one more slot in an existing lot."""
+
+    DEFAULT_CSS = """
+    LotsPane {
+        padding: 0 1;
+    }
+    LotsPane .form-title {
+        text-style: bold;
+        margin-top: 1;
+        color: $primary;
+    }
+    LotsPane .form-row {
+        height: 1;
+    }
+    LotsPane .form-label {
+        width: 16;
+    }
+    LotsPane Input, LotsPane Select {
+        width: 1fr;
+        max-width: 50;
+    }
+    LotsPane .field-error {
+        color: $error;
+        padding-left: 16;
+        height: auto;
+        display: none;
+    }
+    LotsPane .field-error.-shown {
+        display: block;
+    }
+    LotsPane .form-note {
+        color: $text-muted;
+        padding-left: 16;
+        height: auto;
+        margin-bottom: 1;
+    }
+    LotsPane Button {
+        margin: 0 0 0 16;
+    }
+    """
+
+    class LotsChanged(Message):
+        """A lot or slot was added: other tabs reload their lot lists."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lots: list[Lot] = []
+
+    @property
+    def papp(self) -> ParkingApp:
+        return cast("ParkingApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Label("New lot", classes="form-title")
+        for field, label, placeholder in (
+            ("name", "Name", "Riverside Garage"),
+            ("location", "Location", "12 Quay Street"),
+            ("capacity", "Capacity", "slots it holds (default: the slots generated)"),
+            ("rows", "Rows", "A-C  (or A,B,D; blank: no slots yet)"),
+            ("per_row", "Slots per row", "10"),
+        ):
+            with Horizontal(classes="form-row"):
+                yield Label(label, classes="form-label")
+                yield Input(placeholder=placeholder, id=f"lot-{field}", compact=True)
+            yield Static("", id=f"lot-{field}-error", classes="field-error")
+        yield Static("", id="lot-preview", classes="form-note")
+        yield Button("Create lot", id="lot-create", variant="primary", compact=True)
+        yield Label("Add a slot", classes="form-title")
+        with Horizontal(classes="form-row"):
+            yield Label("Lot", classes="form-label")
+            yield Select([], prompt="Choose a lot", id="slot-lot", compact=True)
+        yield Static("", id="slot-lot-error", classes="field-error")
+        with Horizontal(classes="form-row"):
+            yield Label("Slot number", classes="form-label")
+            yield Input(placeholder="like A11 or P2-14", id="slot-number", compact=True)
+        yield Static("", id="slot-number-error", classes="field-error")
+        yield Button("Add slot", id="slot-add", compact=True)
+
+    def on_mount(self) -> None:
+        self.update_preview()
+
+    def focus_first(self) -> None:
+        self.query_one("#lot-name", Input).focus()
+
+    def reload(self) -> None:
+        app = self.papp
+        lots = app.call_service(app.svc.list_lots, app.token)
+        if lots is None:
+            return
+        self.lots = lots
+        select = self.query_one("#slot-lot", Select)
+        keep = select.value
+        select.set_options((Text(f"{lot.name} ({lot.total_slots})"), lot.id) for lot in lots)
+        if keep in {lot.id for lot in lots}:
+            select.value = keep
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#lot-{field}", Input).value
+
+    def _error(self, field: str, message: str) -> None:
+        static = self.query_one(f"#{field}-error", Static)
+        static.update(Text(message))
+        static.set_class(bool(message), "-shown")
+
+    def _clear_errors(self) -> None:
+        for static in self.query(".field-error").results(Static):
+            static.update("")
+            static.remove_class("-shown")
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self._error(event.input.id, "")
+        if event.input.id in ("lot-rows", "lot-per_row"):
+            self.update_preview()
+
+    def update_preview(self) -> None:
+        rows, per_row = self._value("rows"), self._value("per_row")
+        try:
+            numbers = generate_slot_numbers(rows, per_row)
+        except ValidationError as error:
+            text = str(error)
+        else:
+            text = describe_numbers(numbers, rows, per_row)
+        self.query_one("#lot-preview", Static).update(Text(text))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "slot-number":
+            self.add_slot()
+        else:
+            self.create_lot()
+
+    @on(Button.Pressed, "#lot-create")
+    def _create_pressed(self) -> None:
+        self.create_lot()
+
+    @on(Button.Pressed, "#slot-add")
+    def _add_pressed(self) -> None:
+        self.add_slot()
+
+    # ------------------------------------------------------------------------------------ actions
+
+    def create_lot(self) -> None:
+        self._clear_errors()
+        name, location = self._value("name"), self._value("location")
+        try:
+            numbers = generate_slot_numbers(self._value("rows"), self._value("per_row"))
+        except ValidationError as error:
+            self._error(f"lot-{error.field or 'rows'}", str(error))
+            return
+        capacity_text = self._value("capacity").strip()
+        if capacity_text:
+            try:
+                capacity = int(capacity_text)
+            except ValueError:
+                self._error("lot-capacity", "Capacity must be a whole number, like 40.")
+                return
+        elif numbers:
+            capacity = len(numbers)
+        else:
+            self._error("lot-capacity", "Give the capacity, or rows of slots to generate.")
+            return
+        if numbers and len(numbers) > capacity:
+            self._error(
+                "lot-capacity", f"{len(numbers)} slots would be generated but the capacity is {capacity}."
+            )
+            return
+        app = self.papp
+        try:
+            lot = app.svc.create_lot(app.token, name, location, capacity)
+        except (AuthenticationError, StorageError) as error:
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            target = {"name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity"}.get(
+                error.field or ""
+            )
+            if target:
+                self._error(target, str(error))
+            else:
+                self.notify(str(error), title="Lot not created", severity="error", markup=False)
+            return
+        made = 0
+        if numbers:
+            try:
+                made = len(app.svc.add_slots(app.token, lot.id, numbers))
+            except StorageError as error:
+                app.report_error(error)
+            except ParkingError as error:
+                self.notify(
+                    f"Lot {lot.name} was created, but its slots were not: {error}",
+                    title="Slots not added",
+                    severity="error", markup=False,
+                )
+        for field in ("name", "location", "capacity", "rows", "per_row"):
+            self.query_one(f"#lot-{field}", Input).value = ""
+        self.reload()
+        self.post_message(self.LotsChanged())
+        self.notify(f"Lot {lot.name} created with {made} slot{'s' if made != 1 else ''} (capacity {lot.total_slots}).", markup=False)
+        self.query_one("#lot-name", Input).focus()
+
+    def add_slot(self) -> None:
+        self._clear_errors()
+        select = self.query_one("#slot-lot", Select)
+        if select.value is Select.NULL:
+            self._error("slot-lot", "Choose the lot first.")
+            select.focus()
+            return
+        number_input = self.query_one("#slot-number", Input)
+        app = self.papp
+        try:
+            slot = app.svc.add_slot(app.token, int(select.value), number_input.value)  # type: ignore[arg-type]
+        except (AuthenticationError, StorageError) as error:
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            target = "slot-lot" if error.field == "lot_id" else "slot-number"
+            self._error(target, str(error))
+            return
+        lot = next((lot for lot in self.lots if lot.id == slot.lot_id), None)
+        number_input.value = ""
+        self.post_message(self.LotsChanged())
+        self.notify(f"Slot {slot.slot_number} added to {lot.name if lot else 'the lot'}.", markup=False)

@@ -1,0 +1,193 @@
+"""Book a slot (date, start, end) and see the confirmation code, large."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Static
+
+from ...domain.errors import ParkingError, StorageError
+from ...domain.models import Booking, Lot, Slot
+from .. import timefmt
+from ..commands import Command
+from ..widgets.bigtext import BigText
+from ..widgets.window_form import WindowForm
+
+
+class BookingScreen(Screen[None]):
+    """The booking form for one slot."""
+
+    TITLE = "Book a slot"
+    HELP_KEYS = [
+        ("Tab", "next field or button"),
+        ("Enter", "in a field: confirm the booking"),
+    ]
+    HELP_TEXT = "Dates: 2026-11-27, 27.11., 'today', 'tomorrow' or +2. An end before the start means the next day."
+    BINDINGS = [
+        Binding("ctrl+s", "confirm", "Confirm", tooltip="Reserve the slot for this time"),
+        Binding("f1", "preset(1)", "1 h", show=False, tooltip="Make the booking 1 hour long"),
+        Binding("f2", "preset(2)", "2 h", show=False, tooltip="Make the booking 2 hours long"),
+        Binding("f4", "preset(4)", "4 h", show=False, tooltip="Make the booking 4 hours long"),
+    ]
+
+    def __init__(self, lot: Lot, slot: Slot, window: tuple[datetime, datetime]) -> None:
+        super().__init__(id="booking")
+        self.lot = lot
+        self.slot = slot
+        self.window = window
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        now = self.app.svc.now()  # type: ignore[attr-defined]
+        yield Header(icon="P")
+        with VerticalScroll(id="booking-scroll"):
+            with Vertical(id="booking-box"):
+                yield Static(Text.assemble(("Slot ", "bold"), (self.slot.slot_number, "bold")), id="booking-slot")
+                yield Static(f"{self.lot.name} · {self.lot.location}", id="booking-lot", markup=False)
+                yield Static(
+                    f"At most {self.lot.policy.max_duration_hours} h, up to {self.lot.policy.max_advance_days} days ahead.",
+                    classes="hint",
+                )
+                yield WindowForm(*self.window, now, id="booking-form")
+                with Horizontal(classes="buttons"):
+                    yield Button("Confirm booking", id="confirm", variant="primary", compact=True)
+                    yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.lot.name} · slot {self.slot.slot_number}"
+        self.query_one("#start", Input).focus()
+
+    def has_unsaved_input(self) -> bool:
+        return self.query_one(WindowForm).is_dirty()
+
+    def action_preset(self, hours: int) -> None:
+        self.query_one(WindowForm).set_length(hours)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#confirm")
+    def _submit(self, event) -> None:
+        event.stop()
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.app.pop_screen()
+
+    def action_confirm(self) -> None:
+        if self.busy:
+            return
+        form = self.query_one(WindowForm)
+        window = form.window()
+        if window is None:
+            return
+        self.busy = True
+        self.query_one("#confirm", Button).disabled = True
+        self._create(*window)
+
+    @work(thread=True, exclusive=True, group="booking")
+    def _create(self, start: datetime, end: datetime) -> None:
+        svc = self.app.svc  # type: ignore[attr-defined]
+        try:
+            booking = svc.create_booking(self.app.token, self.slot.id, start, end)  # type: ignore[attr-defined]
+        except ParkingError as error:
+            self.app.call_from_thread(self._failed, error)
+            return
+        self.app.call_from_thread(self._booked, booking)
+
+    def _failed(self, error: ParkingError) -> None:
+        self.busy = False
+        self.query_one("#confirm", Button).disabled = False
+        if isinstance(error, StorageError) or error.code == "unauthenticated":
+            self.app.report_error(error)  # type: ignore[attr-defined]
+            return
+        self.query_one(WindowForm).show_error(error)
+
+    def _booked(self, booking: Booking) -> None:
+        self.app.switch_screen(ConfirmationScreen(booking, self.lot))
+
+    def palette_commands(self):
+        yield Command("Confirm booking", "Reserve the slot for this time", self.action_confirm)
+        for hours in (1, 2, 4):
+            yield Command(f"Make it {hours} h", f"Set the end {hours} h after the start", lambda h=hours: self.action_preset(h))
+
+
+class ConfirmationScreen(Screen[None]):
+    """Booked: the code in big letters, the slot, lot and times, and what to do on arrival."""
+
+    TITLE = "Booked"
+    BINDINGS = [
+        Binding("enter", "done", "Done", tooltip="Back to the map"),
+        Binding("m", "my_bookings", "My bookings", show=False, tooltip="Open your bookings"),
+    ]
+
+    def __init__(self, booking: Booking, lot: Lot) -> None:
+        super().__init__(id="confirmation")
+        self.booking = booking
+        self.lot = lot
+
+    def compose(self) -> ComposeResult:
+        b = self.booking
+        now = self.app.svc.now()  # type: ignore[attr-defined]
+        policy = self.lot.policy
+        opens = b.start_time - timedelta(minutes=policy.early_checkin_minutes)
+        held = b.start_time + timedelta(minutes=policy.grace_minutes)
+        yield Header(icon="P")
+        with VerticalScroll(id="confirm-scroll"):
+            yield Static("Booked. Your confirmation code:", id="confirm-title")
+            with Center():
+                yield BigText(b.confirmation_code, id="confirm-code")
+            yield Static(f"Code: {b.confirmation_code}", id="confirm-code-plain", markup=False)
+            yield Static(
+                Text.assemble(
+                    ("Slot ", "bold"),
+                    (b.slot_number or "?", "bold"),
+                    f" in {self.lot.name} · {self.lot.location}\n",
+                    (timefmt.span(b.start_time, b.end_time, now), "bold"),
+                    f"  ({timefmt.duration(b.end_time - b.start_time)})",
+                ),
+                id="confirm-where",
+            )
+            yield Static(
+                f"On arrival: drive to slot {b.slot_number} and check in (My bookings, b) or show this code to "
+                f"the attendant. Check-in opens at {timefmt.hm(opens)}. The slot is held until "
+                f"{timefmt.hm(held)}; after that the booking lapses and the slot is released. "
+                "Check out when you leave.",
+                id="confirm-arrival",
+                markup=False,
+            )
+            with Horizontal(classes="buttons", id="confirm-buttons"):
+                yield Button("Done", id="done", variant="primary", compact=True)
+                yield Button("My bookings", id="bookings", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.lot.name} · slot {self.booking.slot_number}"
+        self.query_one("#done", Button).focus()
+
+    @on(Button.Pressed, "#done")
+    def _done(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_done()
+
+    @on(Button.Pressed, "#bookings")
+    def _bookings(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_my_bookings()
+
+    def action_done(self) -> None:
+        if getattr(self.app, "kiosk", False):
+            self.app.action_log_out()  # type: ignore[attr-defined]
+            return
+        self.app.pop_screen()
+
+    def action_my_bookings(self) -> None:
+        self.app.pop_screen()
+        self.app.action_open_my_bookings()  # type: ignore[attr-defined]

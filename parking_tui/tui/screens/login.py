@@ -1,0 +1,200 @@
+"""Sign in or register. Errors appear under the field they are about; Enter submits, Tab moves."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from ...domain.errors import ParkingError
+from ...domain.models import Profile
+from ..widgets.form import Field, clear_errors, show_error
+
+DEMO_TEXT = (
+    "Demo accounts (username / password):\n"
+    "  driver / driver1234  - a driver      admin / admin1234  - the lot manager"
+)
+
+
+class LoginScreen(Screen[None]):
+    """The first screen: sign in, or create an account."""
+
+    IS_ROOT = True
+    TITLE = "Sign in"
+    HELP_KEYS = [
+        ("Tab", "next field (shift+Tab: previous)"),
+        ("Enter", "sign in / create the account"),
+        ("← →", "on the tabs: switch between Sign in and Register"),
+    ]
+    BINDINGS = [
+        Binding("ctrl+r", "show_tab('register')", "Register", tooltip="Create an account"),
+        Binding("ctrl+s", "show_tab('sign-in')", "Sign in", tooltip="Sign in to an account"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="P")
+        with Vertical(id="login-box"):
+            yield Static("Find a free parking slot and reserve it.", id="login-intro")
+            with TabbedContent(id="login-tabs", initial="sign-in"):
+                with TabPane("Sign in", id="sign-in"):
+                    yield Field("Username", "login-username", max_length=32)
+                    yield Field("Password", "login-password", password=True, max_length=256)
+                    yield Static("", id="login-error", classes="form-error", markup=False)
+                    with Horizontal(classes="buttons"):
+                        yield Button("Sign in", id="login-submit", variant="primary", compact=True)
+                with TabPane("Register", id="register"):
+                    yield Field("Username", "reg-username", max_length=32, placeholder="3-32 letters, digits, _ . -")
+                    yield Field("E-mail", "reg-email", max_length=254, placeholder="name@example.com")
+                    yield Field("Password", "reg-password", password=True, max_length=256, placeholder="at least 8 characters")
+                    yield Field("Phone", "reg-phone", max_length=23, placeholder="optional")
+                    yield Static("", id="reg-error", classes="form-error", markup=False)
+                    with Horizontal(classes="buttons"):
+                        yield Button("Create account", id="reg-submit", variant="primary", compact=True)
+            if self.app.demo:  # type: ignore[attr-defined]
+                yield Static(DEMO_TEXT, id="demo-accounts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#login-username", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        # Back from a session: never leave a password behind.
+        for name in ("login-password", "reg-password"):
+            self.query_one(f"#{name}", Input).value = ""
+        self.set_busy(False)
+
+    def has_unsaved_input(self) -> bool:
+        return any(self.query_one(f"#{n}", Input).value for n in ("reg-username", "reg-email", "reg-password"))
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one("#login-username" if tab == "sign-in" else "#reg-username", Input).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+
+    # ---------------------------------------------------------------------------------- sign in
+
+    def _login_fields(self) -> list[Field]:
+        return [self.query_one("#field-login-username", Field), self.query_one("#field-login-password", Field)]
+
+    def _register_fields(self) -> list[Field]:
+        return [self.query_one(f"#field-reg-{n}", Field) for n in ("username", "email", "password", "phone")]
+
+    @on(Input.Submitted, "#login-username")
+    def _username_entered(self) -> None:
+        if not self.query_one("#login-password", Input).value:
+            self.query_one("#login-password", Input).focus()
+        else:
+            self._submit_login()
+
+    @on(Input.Submitted, "#login-password")
+    @on(Button.Pressed, "#login-submit")
+    def _submit_login(self) -> None:
+        fields = self._login_fields()
+        general = self.query_one("#login-error", Static)
+        clear_errors(fields, general)
+        username, password = (f.value for f in fields)
+        if not username.strip():
+            fields[0].set_error("Enter your username.")
+            fields[0].input.focus()
+            return
+        if not password:
+            fields[1].set_error("Enter your password.")
+            fields[1].input.focus()
+            return
+        self.set_busy(True, "Signing in…")
+        self._sign_in(username, password)
+
+    @work(thread=True, exclusive=True, group="login")
+    def _sign_in(self, username: str, password: str) -> None:
+        self._sign_in_now(username, password, registered=False)
+
+    def _sign_in_now(self, username: str, password: str, *, registered: bool) -> None:
+        """Runs in a worker thread: argon2 is slow on purpose."""
+        svc = self.app.svc  # type: ignore[attr-defined]
+        try:
+            token = svc.login(username, password)
+            profile = svc.profile(token)
+        except ParkingError as error:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._login_failed, error, registered)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._login_ok, token, profile)
+
+    def _login_ok(self, token: str, profile: Profile) -> None:
+        self.set_busy(False)
+        for field in self._login_fields() + self._register_fields():
+            field.value = ""
+        self.app.signed_in(token, profile)  # type: ignore[attr-defined]
+
+    def _login_failed(self, error: ParkingError, registered: bool) -> None:
+        self.set_busy(False)
+        if registered:
+            self.action_show_tab("sign-in")
+        fields = self._login_fields()
+        general = self.query_one("#login-error", Static)
+        from ...domain.errors import StorageError
+
+        if isinstance(error, StorageError):
+            self.app.show_storage_error(error)  # type: ignore[attr-defined]
+            return
+        show_error(error, fields, general, {"username": "login-username", "password": "login-password"})
+        fields[1].value = ""
+        fields[1].input.focus()
+
+    # ---------------------------------------------------------------------------------- register
+
+    @on(Input.Submitted, "#reg-username, #reg-email, #reg-password, #reg-phone")
+    @on(Button.Pressed, "#reg-submit")
+    def _submit_register(self, event: Input.Submitted | Button.Pressed) -> None:
+        event.stop()
+        fields = self._register_fields()
+        general = self.query_one("#reg-error", Static)
+        clear_errors(fields, general)
+        username, email, password, phone = (f.value for f in fields)
+        self.set_busy(True, "Creating your account…")
+        self._register(username, email, password, phone)
+
+    @work(thread=True, exclusive=True, group="login")
+    def _register(self, username: str, email: str, password: str, phone: str) -> None:
+        svc = self.app.svc  # type: ignore[attr-defined]
+        try:
+            user = svc.register(username, email, password, phone)
+        except ParkingError as error:
+            self.app.call_from_thread(self._register_failed, error)
+            return
+        self.app.call_from_thread(self.notify, f"Account {user.username} created.", markup=False)
+        self._sign_in_now(user.username, password, registered=True)
+
+    def _register_failed(self, error: ParkingError) -> None:
+        self.set_busy(False)
+        from ...domain.errors import StorageError
+
+        if isinstance(error, StorageError):
+            self.app.show_storage_error(error)  # type: ignore[attr-defined]
+            return
+        fields = self._register_fields()
+        show_error(
+            error,
+            fields,
+            self.query_one("#reg-error", Static),
+            {"username": "reg-username", "email": "reg-email", "password": "reg-password", "phone_number": "reg-phone"},
+        )
+
+    # ---------------------------------------------------------------------------------- busy
+
+    def set_busy(self, busy: bool, message: str = "") -> None:
+        """While the password is checked: buttons off, a status line instead of an error."""
+        for button in self.query(Button):
+            button.disabled = busy
+        for general in self.query(".form-error").results(Static):
+            if busy:
+                general.update(message)
+            general.set_class(busy, "-shown", "-busy")

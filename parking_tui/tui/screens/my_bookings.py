@@ -1,0 +1,521 @@
+"""My bookings: active, upcoming and past bookings with check in, check out, cancel and extend."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+
+from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
+from ...domain.models import Booking, BookingStatus, Lot
+from ..commands import Command
+from ..timefmt import span
+from ..widgets.confirm import ConfirmModal
+
+if TYPE_CHECKING:
+    from ..app import ParkingApp
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+STATUS_LABELS = {
+    BookingStatus.RESERVED: "reserved",
+    BookingStatus.CHECKED_IN: "checked in",
+    BookingStatus.COMPLETED: "completed",
+    BookingStatus.CANCELLED: "cancelled",
+    BookingStatus.EXPIRED: "no-show",
+}
+
+#: Theme variable that colours each booking status.
+STATUS_COLOURS = {
+    BookingStatus.RESERVED: "warning",
+    BookingStatus.CHECKED_IN: "success",
+    BookingStatus.COMPLETED: "",
+    BookingStatus.CANCELLED: "",
+    BookingStatus.EXPIRED: "error",
+}
+
+
+def local(value: datetime) -> datetime:
+    """The instant in the machine's local zone (what a person at this terminal reads)."""
+    return value.astimezone()
+
+
+def fmt_delta(delta: timedelta) -> str:
+    """A short duration: ``45m``, ``1h 15m``, ``2d 3h``."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins:02d}m" if mins else f"{hours}h"
+    return f"{mins}m"
+
+
+def status_text(app, status: BookingStatus) -> Text:
+    """The status label coloured from the current theme (no colour when the theme has none)."""
+    colour = STATUS_COLOURS.get(status, "")
+    style = ""
+    if colour:
+        style = app.theme_variables.get(colour, "") if hasattr(app, "theme_variables") else ""
+    if status is BookingStatus.CHECKED_IN:
+        style = f"bold {style}".strip()
+    return Text(STATUS_LABELS.get(status, str(status)), style=style)
+
+
+def timing(booking: Booking, now: datetime, lot: Lot | None) -> str:
+    """What a driver wants to know about the clock: time to start or to end, or how it ended."""
+    grace = lot.policy.grace if lot is not None else timedelta(minutes=15)
+    status = booking.status
+    if status is BookingStatus.RESERVED:
+        if now < booking.start_time:
+            return f"starts in {fmt_delta(booking.start_time - now)}"
+        return f"check in by {local(booking.start_time + grace):%H:%M}"
+    if status is BookingStatus.CHECKED_IN:
+        if now < booking.end_time:
+            return f"ends in {fmt_delta(booking.end_time - now)}"
+        return f"overdue {fmt_delta(now - booking.end_time)}"
+    if status is BookingStatus.COMPLETED:
+        if booking.is_overstay:
+            return f"overstayed {fmt_delta(booking.overstay)}"
+        if booking.checked_out_at is not None:
+            return f"left {local(booking.checked_out_at):%H:%M}"
+        return "done"
+    if status is BookingStatus.EXPIRED:
+        return "not claimed"
+    return ""
+
+
+def order_bookings(bookings: list[Booking]) -> list[Booking]:
+    """Active first, then upcoming (soonest first), then past (most recent first)."""
+    active = sorted((b for b in bookings if b.status is BookingStatus.CHECKED_IN), key=lambda b: b.end_time)
+    upcoming = sorted((b for b in bookings if b.status is BookingStatus.RESERVED), key=lambda b: b.start_time)
+    past = sorted(
+        (b for b in bookings if not b.is_live), key=lambda b: (b.start_time, b.id), reverse=True
+    )
+    return active + upcoming + past
+
+
+# --------------------------------------------------------------------------------------- time parsing
+
+_PLUS_RE = re.compile(r"\+\s*(\d{1,4})\s*(m|min|mins|minutes|h|hr|hrs|hours)?", re.IGNORECASE)
+_HM_RE = re.compile(r"(\d{1,2})[:.h]?(\d{2})")
+_FULL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2})[:.h]?(\d{2})")
+
+
+def parse_new_end(text: str, current_end: datetime) -> datetime:
+    """Read a new end time typed by a person.
+
+    ``+30`` / ``+30m`` / ``+2h`` add to the current end; ``14:30`` is that time on the current end's day (the next
+    day when that is not later); ``2030-06-15 14:30`` is absolute. Local time.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ValidationError("Type a new end time, like 14:30 or +30m.", field="end_time")
+    m = _PLUS_RE.fullmatch(raw)
+    if m:
+        amount = int(m.group(1))
+        unit = (m.group(2) or "m").lower()
+        delta = timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
+        return current_end + delta
+    m = _FULL_RE.fullmatch(raw)
+    if m:
+        try:
+            day = date.fromisoformat(m.group(1))
+            at = time(int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            raise ValidationError("That is not a valid date and time.", field="end_time") from None
+        return datetime.combine(day, at).astimezone()
+    m = _HM_RE.fullmatch(raw)
+    if m:
+        try:
+            at = time(int(m.group(1)), int(m.group(2)))
+        except ValueError:
+            raise ValidationError("That is not a valid time (00:00–23:59).", field="end_time") from None
+        end_local = local(current_end)
+        value = datetime.combine(end_local.date(), at).astimezone()
+        if value <= current_end:
+            value = datetime.combine(end_local.date() + timedelta(days=1), at).astimezone()
+        return value
+    raise ValidationError(
+        "Type a time like 14:30, 2030-06-15 14:30, or an amount like +30m or +2h.", field="end_time"
+    )
+
+
+# ----------------------------------------------------------------------------------------- extend modal
+
+
+class ExtendModal(ModalScreen["Booking | None"]):
+    """Pick a new end for a live booking; the service re-checks it and a conflict is shown here."""
+
+    DEFAULT_CSS = """
+    ExtendModal {
+        align: center middle;
+    }
+    ExtendModal > #extend-box {
+        width: 64;
+        max-width: 100%;
+        height: auto;
+        padding: 0 1;
+        border: thick $primary;
+        background: $panel;
+    }
+    ExtendModal #extend-title {
+        text-style: bold;
+        width: 100%;
+    }
+    ExtendModal #extend-presets {
+        height: auto;
+        margin: 1 0 0 0;
+    }
+    ExtendModal #extend-presets Button {
+        min-width: 10;
+        margin-right: 1;
+    }
+    ExtendModal #extend-input {
+        margin-top: 1;
+    }
+    ExtendModal #extend-error {
+        color: $error;
+        width: 100%;
+        height: auto;
+    }
+    ExtendModal #extend-hint {
+        color: $text-muted;
+        width: 100%;
+    }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Back", id="extend.back")]
+
+    PRESETS = (("+15 min", 15), ("+30 min", 30), ("+1 h", 60), ("+2 h", 120))
+
+    def __init__(self, booking: Booking) -> None:
+        super().__init__()
+        self.booking = booking
+
+    @property
+    def papp(self) -> ParkingApp:
+        return cast("ParkingApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        b = self.booking
+        with Vertical(id="extend-box"):
+            yield Label(
+                Text(f"Extend {b.confirmation_code} · slot {b.slot_number} · ends {local(b.end_time):%H:%M}"),
+                id="extend-title",
+            )
+            with Horizontal(id="extend-presets"):
+                for label, minutes in self.PRESETS:
+                    yield Button(label, id=f"extend-plus-{minutes}", compact=True)
+            yield Input(placeholder="New end: 14:30, +45m, 2030-06-15 14:30", id="extend-input")
+            yield Static("", id="extend-error")
+            yield Static("Enter extends · Escape goes back", id="extend-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#extend-input", Input).focus()
+
+    @on(Button.Pressed)
+    def _preset(self, event: Button.Pressed) -> None:
+        if event.button.id and event.button.id.startswith("extend-plus-"):
+            minutes = int(event.button.id.rsplit("-", 1)[1])
+            self.try_extend(self.booking.end_time + timedelta(minutes=minutes))
+
+    @on(Input.Submitted, "#extend-input")
+    def _typed(self, event: Input.Submitted) -> None:
+        try:
+            new_end = parse_new_end(event.value, self.booking.end_time)
+        except ParkingError as error:
+            self.show_error(str(error))
+            return
+        self.try_extend(new_end)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#extend-error", Static).update(Text(message))
+
+    def try_extend(self, new_end: datetime) -> None:
+        app = self.papp
+        try:
+            booking = app.svc.extend_booking(app.token, self.booking.id, new_end)
+        except (AuthenticationError, StorageError) as error:
+            self.dismiss(None)
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            self.show_error(str(error))
+            return
+        self.dismiss(booking)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# ----------------------------------------------------------------------------------------- the screen
+
+
+class MyBookingsScreen(Screen):
+    """The signed-in driver's bookings, newest activity first, with what can be done to each."""
+
+    TITLE = "My bookings"
+    HELP_TEXT = (
+        "Your bookings: the car that is parked first, then upcoming reservations, then past ones. "
+        "Check in when you arrive (from 15 minutes before the start), check out when you leave. "
+        "A reservation nobody checks in within the grace period becomes a no-show and the slot is released."
+    )
+    HELP_KEYS = [("↑ ↓", "move between bookings")]
+
+    DEFAULT_CSS = """
+    MyBookingsScreen #bookings-table {
+        height: 1fr;
+    }
+    MyBookingsScreen #bookings-empty {
+        height: 1fr;
+        padding: 1 2;
+        color: $text-muted;
+        display: none;
+    }
+    MyBookingsScreen.-empty #bookings-empty {
+        display: block;
+    }
+    MyBookingsScreen.-empty #bookings-table {
+        display: none;
+    }
+    MyBookingsScreen #booking-detail {
+        height: 3;
+        padding: 0 1;
+        background: $panel;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="bookings.back"),
+        Binding("i", "check_in", "Check in", id="bookings.check_in"),
+        Binding("o", "check_out", "Check out", id="bookings.check_out"),
+        Binding("e", "extend", "Extend", id="bookings.extend"),
+        Binding("c", "cancel_booking", "Cancel", id="bookings.cancel"),
+        Binding("r", "reload", "Refresh", show=False, id="bookings.refresh"),
+    ]
+
+    #: Seconds between refreshes of the times shown ("starts in 14m") and of changes made elsewhere.
+    REFRESH_SECONDS = 30.0
+
+    def __init__(self, name: str | None = None, id: str | None = "my-bookings", classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.bookings: dict[int, Booking] = {}
+        self.lots: dict[int, Lot] = {}
+
+    @property
+    def papp(self) -> ParkingApp:
+        return cast("ParkingApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="P")
+        table: DataTable = DataTable(id="bookings-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static(
+            "You have no bookings yet. Press Escape, pick a lot and a free slot to book one.",
+            id="bookings-empty",
+        )
+        yield Static("", id="booking-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Code", key="code")
+        table.add_column("Status", key="status")
+        table.add_column("Slot", key="slot")
+        table.add_column("When", key="window")
+        table.add_column("", key="timing")
+        self.reload()
+        table.focus()
+        self.set_interval(self.REFRESH_SECONDS, self._tick)
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.reload(quiet=True)
+
+    # -------------------------------------------------------------------------------------- data
+
+    def reload(self, *, quiet: bool = False) -> None:
+        """Fetch the bookings again and redraw, keeping the cursor on the same booking."""
+        app = self.papp
+        try:
+            bookings = app.svc.my_bookings(app.token)
+            lots = {lot.id: lot for lot in app.svc.list_lots(app.token)}
+        except ParkingError as error:
+            if not quiet or isinstance(error, (AuthenticationError, StorageError)):
+                app.report_error(error)
+            return
+        self.lots = lots
+        ordered = order_bookings(bookings)
+        self.bookings = {b.id: b for b in ordered}
+        table = self.query_one(DataTable)
+        selected = self.selected
+        now = app.svc.now()
+        table.clear()
+        for b in ordered:
+            table.add_row(
+                Text(b.confirmation_code),
+                status_text(self.app, b.status),
+                Text(b.slot_number or "?"),
+                Text(span(b.start_time, b.end_time, now)),
+                Text(timing(b, now, lots.get(b.lot_id))),
+                key=str(b.id),
+            )
+        self.set_class(not ordered, "-empty")
+        if selected is not None and selected.id in self.bookings:
+            table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False)
+        self.show_detail()
+        self.refresh_bindings()
+
+    @property
+    def selected(self) -> Booking | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # the cursor is off the rows
+            return None
+        if key.value is None:
+            return None
+        return self.bookings.get(int(key.value))
+
+    def show_detail(self) -> None:
+        detail = self.query_one("#booking-detail", Static)
+        b = self.selected
+        if b is None:
+            detail.update("")
+            return
+        lot = self.lots.get(b.lot_id)
+        where = f"{lot.name}, {lot.location}" if lot else f"lot {b.lot_id}"
+        lines = [
+            f"{b.confirmation_code}  ·  slot {b.slot_number}  ·  {where}",
+            f"{span(b.start_time, b.end_time, self.papp.svc.now())}  ·  {STATUS_LABELS[b.status]}"
+            f"  ·  {timing(b, self.papp.svc.now(), lot)}",
+        ]
+        hint = self._hint(b, lot)
+        if hint:
+            lines.append(hint)
+        detail.update(Text("\n".join(lines)))
+
+    def _hint(self, b: Booking, lot: Lot | None) -> str:
+        if b.status is BookingStatus.RESERVED:
+            early = lot.policy.early_checkin if lot else timedelta(minutes=15)
+            opens = b.start_time - early
+            if self.papp.svc.now() < opens:
+                return f"Check-in opens at {local(opens):%H:%M}. Show the code at the barrier."
+            return "Press i when you arrive to check in."
+        if b.status is BookingStatus.CHECKED_IN:
+            return "Press o when you leave; e extends the booking."
+        return ""
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the actions that make sense for the highlighted booking."""
+        wanted = {
+            "check_in": (BookingStatus.RESERVED,),
+            "check_out": (BookingStatus.CHECKED_IN,),
+            "cancel_booking": (BookingStatus.RESERVED,),
+            "extend": (BookingStatus.RESERVED, BookingStatus.CHECKED_IN),
+        }.get(action)
+        if wanted is None:
+            return True
+        if not self.is_mounted:
+            return False
+        b = self.selected
+        return b is not None and b.status in wanted
+
+    # ----------------------------------------------------------------------------------- actions
+
+    def _act(self, fn, booking: Booking, done: str) -> None:
+        app = self.papp
+        result = app.call_service(fn, app.token, booking.id)
+        if result is not None:
+            self.notify(done.format(b=result), markup=False)
+        self.reload()
+
+    def action_check_in(self) -> None:
+        b = self.selected
+        if b is not None:
+            self._act(self.papp.svc.check_in, b, "Checked in at slot {b.slot_number}. Enjoy your stay.")
+
+    def action_check_out(self) -> None:
+        b = self.selected
+        if b is not None:
+            self._act(self.papp.svc.check_out, b, "Checked out of slot {b.slot_number}. Thank you.")
+
+    def action_cancel_booking(self) -> None:
+        b = self.selected
+        if b is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(self.papp.svc.cancel_booking, b, "Booking {b.confirmation_code} cancelled.")
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Cancel booking {b.confirmation_code}?",
+                f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.papp.svc.now())}. "
+                "The slot is released for others.",
+                yes="Cancel booking",
+                no="Keep it",
+            ),
+            answered,
+        )
+
+    def action_extend(self) -> None:
+        b = self.selected
+        if b is None:
+            return
+
+        def extended(result: Booking | None) -> None:
+            if result is not None:
+                self.notify(f"Booking {result.confirmation_code} now ends at {local(result.end_time):%H:%M}.", markup=False)
+            self.reload()
+
+        self.app.push_screen(ExtendModal(b), extended)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def has_unsaved_input(self) -> bool:
+        return False
+
+    def palette_commands(self):
+        b = self.selected
+        if b is None:
+            return
+        for action, name in (
+            ("check_in", "Check in"),
+            ("check_out", "Check out"),
+            ("extend", "Extend"),
+            ("cancel_booking", "Cancel"),
+        ):
+            if self.check_action(action, ()):
+                yield Command(
+                    f"{name} {b.confirmation_code}",
+                    f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.papp.svc.now())}",
+                    getattr(self, f"action_{action}"),
+                )
+        yield Command("Refresh my bookings", "Load your bookings again", self.action_reload)

@@ -1,0 +1,214 @@
+"""Profile: who is signed in, their contact details (editable) and role; log out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from ...domain import rules
+from ...domain.errors import AuthenticationError, ParkingError, StorageError
+from ...domain.models import Profile
+from ..commands import Command
+from ..widgets.confirm import ConfirmModal
+
+if TYPE_CHECKING:
+    from ..app import ParkingApp
+
+
+class ProfileScreen(Screen):
+    """The signed-in user's profile. Ctrl+S saves e-mail and phone; errors show under the field."""
+
+    TITLE = "Profile"
+    HELP_TEXT = "Your account. Change your e-mail or phone and save with ctrl+s (or Enter in a field)."
+    HELP_KEYS = [("Tab", "next field (shift+Tab: previous)"), ("Enter", "save")]
+
+    DEFAULT_CSS = """
+    ProfileScreen #profile-body {
+        padding: 1 2;
+    }
+    ProfileScreen .profile-row {
+        height: auto;
+    }
+    ProfileScreen .profile-label {
+        width: 12;
+        padding: 0 1 0 0;
+    }
+    ProfileScreen .profile-value {
+        width: 1fr;
+    }
+    ProfileScreen .profile-input-label {
+        width: 12;
+        padding: 1 1 0 0;
+    }
+    ProfileScreen Input {
+        width: 1fr;
+        max-width: 60;
+    }
+    ProfileScreen .field-error {
+        color: $error;
+        padding-left: 12;
+        height: auto;
+    }
+    ProfileScreen #profile-role.-admin {
+        color: $warning;
+        text-style: bold;
+    }
+    ProfileScreen #profile-buttons {
+        height: auto;
+        margin-top: 1;
+    }
+    ProfileScreen #profile-buttons Button {
+        margin-right: 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="profile.back"),
+        Binding("ctrl+s", "save", "Save", id="profile.save"),
+        Binding("ctrl+l", "logout", "Log out", id="profile.logout"),
+    ]
+
+    def __init__(self, name: str | None = None, id: str | None = "profile", classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.current: Profile | None = None
+
+    @property
+    def papp(self) -> ParkingApp:
+        return cast("ParkingApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="P")
+        with VerticalScroll(id="profile-body"):
+            with Horizontal(classes="profile-row"):
+                yield Label("Username", classes="profile-label")
+                yield Label("", id="profile-username", classes="profile-value")
+            with Horizontal(classes="profile-row"):
+                yield Label("Role", classes="profile-label")
+                yield Label("", id="profile-role", classes="profile-value")
+            with Horizontal(classes="profile-row"):
+                yield Label("E-mail", classes="profile-input-label")
+                yield Input(id="profile-email", placeholder="name@example.com", max_length=254)
+            yield Static("", id="profile-email-error", classes="field-error")
+            with Horizontal(classes="profile-row"):
+                yield Label("Phone", classes="profile-input-label")
+                yield Input(id="profile-phone", placeholder="optional, like +44 20 7946 0000", max_length=23)
+            yield Static("", id="profile-phone-error", classes="field-error")
+            with Horizontal(id="profile-buttons"):
+                yield Button("Save (ctrl+s)", id="profile-save", variant="primary")
+                yield Button("Log out (ctrl+l)", id="profile-logout")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#profile-email", Input).focus()
+
+    def load(self) -> None:
+        app = self.papp
+        profile = app.call_service(app.svc.profile, app.token)
+        if profile is None:
+            return
+        self.current = profile
+        self.query_one("#profile-username", Label).update(Text(profile.username))
+        role = self.query_one("#profile-role", Label)
+        role.update("admin (lot manager)" if profile.is_admin else "driver")
+        role.set_class(profile.is_admin, "-admin")
+        self.query_one("#profile-email", Input).value = profile.email
+        self.query_one("#profile-phone", Input).value = profile.phone_number
+
+    # ------------------------------------------------------------------------------------ editing
+
+    def has_unsaved_input(self) -> bool:
+        """True when the fields differ from what is saved."""
+        if self.current is None:
+            return False
+        email = self.query_one("#profile-email", Input).value.strip()
+        phone = self.query_one("#profile-phone", Input).value.strip()
+        return email != self.current.email or phone != self.current.phone_number
+
+    def _set_error(self, field: str, message: str) -> None:
+        self.query_one(f"#profile-{field}-error", Static).update(Text(message))
+
+    @on(Input.Changed)
+    def _clear_error(self, event: Input.Changed) -> None:
+        if event.input.id in ("profile-email", "profile-phone"):
+            self._set_error(event.input.id.removeprefix("profile-"), "")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    @on(Button.Pressed, "#profile-save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#profile-logout")
+    def _logout_pressed(self) -> None:
+        self.action_logout()
+
+    def action_save(self) -> None:
+        email = self.query_one("#profile-email", Input).value
+        phone = self.query_one("#profile-phone", Input).value
+        # Check both fields first so both errors show at once; the service checks again when saving.
+        ok = True
+        for field, check, value in (("email", rules.validate_email, email), ("phone", rules.validate_phone, phone)):
+            try:
+                check(value)
+                self._set_error(field, "")
+            except ParkingError as error:
+                self._set_error(field, str(error))
+                ok = False
+        if not ok:
+            return
+        app = self.papp
+        try:
+            profile = app.svc.update_profile(app.token, email=email, phone_number=phone)
+        except (AuthenticationError, StorageError) as error:
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            target = {"email": "email", "phone_number": "phone"}.get(error.field or "")
+            if target:
+                self._set_error(target, str(error))
+            else:
+                self.notify(str(error), title="Not saved", severity="error", markup=False)
+            return
+        self.current = profile
+        app.profile = profile
+        self.query_one("#profile-email", Input).value = profile.email
+        self.query_one("#profile-phone", Input).value = profile.phone_number
+        self.notify("Profile saved.", markup=False)
+
+    def action_logout(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.papp.action_log_out()
+
+        if self.has_unsaved_input():
+            self.app.push_screen(
+                ConfirmModal("Log out without saving your changes?", yes="Log out", no="Stay"), answered
+            )
+        else:
+            self.papp.action_log_out()
+
+    def action_back(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss()
+
+        if self.has_unsaved_input():
+            self.app.push_screen(
+                ConfirmModal("Discard your changes to the profile?", yes="Discard", no="Keep editing"), answered
+            )
+        else:
+            self.dismiss()
+
+    def palette_commands(self):
+        yield Command("Save profile", "Save your e-mail and phone", self.action_save)

@@ -1,0 +1,401 @@
+"""The live slot map of one lot: the grid, a legend with counts, the selected slot's details, a time window.
+
+It refreshes by itself: a thread worker polls the store's version (a ``stat``) and reloads when it changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Input, Static
+
+from ...domain.errors import ParkingError
+from ...domain.models import Booking, BookingStatus, Lot, Slot, SlotStatus
+from .. import timefmt
+from ..commands import Command
+from ..widgets.live import Poller
+from ..widgets.slot_grid import BUSY_IN_WINDOW, FREE_IN_WINDOW, GLYPHS, LABELS, SlotGrid, component_for
+from ..widgets.window_form import WindowForm
+
+Window = tuple[datetime, datetime]
+MapData = tuple[list[Slot], "set[int] | None", "Window | None"]
+
+MARKS = {
+    "occupied": "occupied (a car without a booking)",
+    "available": "available (the manual mark is cleared)",
+    "out_of_service": "out of service",
+}
+
+
+class SlotMapScreen(Screen[None]):
+    """One lot's slots, live."""
+
+    TITLE = "Slot map"
+    HELP_TEXT = (
+        "Colours and marks: ' ' free, '•' reserved, '■' occupied, '×' out of service; in a time window, "
+        "'·' is a slot taken at that time. The map refreshes by itself when anyone books or releases a slot."
+    )
+    HELP_KEYS = [
+        ("← → ↑ ↓", "move between slots (or h l k j)"),
+        ("Home End", "first / last slot"),
+        ("PgUp PgDn", "a page up or down"),
+    ]
+    BINDINGS = [
+        Binding("w", "choose_window", "When?", tooltip="Show which slots are free for a date and time"),
+        Binding("n", "show_now", "Now", tooltip="Back to the slots as they are now"),
+        Binding("o", "mark('occupied')", "Occupied", tooltip="Admin: mark the slot occupied (walk-in)"),
+        Binding("v", "mark('available')", "Available", tooltip="Admin: clear the slot's manual mark"),
+        Binding("x", "mark('out_of_service')", "Out of svc", tooltip="Admin: mark the slot out of service"),
+    ]
+
+    def __init__(self, lot_id: int) -> None:
+        super().__init__(id="slot-map")
+        self.lot_id = lot_id
+        self.lot: Lot | None = None
+        self.window: Window | None = None
+        self.free_ids: set[int] | None = None
+        self.poller: Poller[MapData] | None = None
+
+    # ------------------------------------------------------------------------------------------ parts
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="P")
+        with Horizontal(id="map-top"):
+            yield Static("", id="map-title")
+            yield Static("", id="map-when")
+        yield Static("", id="map-legend")
+        with Horizontal(id="map-body"):
+            yield SlotGrid(id="slot-grid")
+            yield Static("", id="slot-details")
+        yield Footer(compact=True)
+
+    @property
+    def svc(self):
+        return self.app.svc  # type: ignore[attr-defined]
+
+    @property
+    def token(self) -> str | None:
+        return self.app.token  # type: ignore[attr-defined]
+
+    @property
+    def is_admin(self) -> bool:
+        profile = self.app.profile  # type: ignore[attr-defined]
+        return profile is not None and profile.is_admin
+
+    @property
+    def grid(self) -> SlotGrid:
+        return self.query_one(SlotGrid)
+
+    @property
+    def selected_slot(self) -> Slot | None:
+        """The slot under the cursor."""
+        return self.grid.selected_slot
+
+    # --------------------------------------------------------------------------------------- loading
+
+    def on_mount(self) -> None:
+        self.lot = self.app.call_service(self.svc.get_lot, self.token, self.lot_id)  # type: ignore[attr-defined]
+        if self.lot is None:
+            self.app.pop_screen()
+            return
+        self.sub_title = self.lot.name
+        self.query_one("#map-title", Static).update(Text.assemble((self.lot.name, "bold"), "  ", self.lot.location))
+        stamp = self._stamp()
+        self.refresh_slots()
+        self.grid.focus()
+        self.poller = Poller(
+            self,
+            probe=self._stamp,
+            load=self._load,
+            apply=self._apply,
+            failed=self.app.report_error,  # type: ignore[attr-defined]
+            name="map-poll",
+        )
+        self.poller.start(stamp)
+
+    def on_unmount(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+
+    def on_screen_resume(self) -> None:
+        if self.lot is not None and self.token is not None:
+            self.refresh_slots()
+
+    def _stamp(self) -> tuple:
+        """Changes when any process writes to this lot, and every minute (reservations start and lapse)."""
+        return (self.svc.version(self.lot_id), self.svc.now().replace(second=0, microsecond=0))
+
+    def _load(self) -> MapData:
+        """Read the lot (runs in the poll thread, or on the UI thread for ``refresh_slots``)."""
+        window = self.window
+        slots = self.svc.lot_slots(self.token, self.lot_id)
+        free = None
+        if window is not None:
+            free = {s.id for s in self.svc.available_slots(self.token, self.lot_id, window[0], window[1])}
+        return slots, free, window
+
+    def refresh_slots(self) -> None:
+        """Reload the slots now (after a change made here; other processes' changes arrive by polling)."""
+        try:
+            data = self._load()
+        except ParkingError as error:
+            self.app.report_error(error)  # type: ignore[attr-defined]
+            return
+        if self.poller is not None:
+            self.poller.stamp = self._stamp()
+        self._apply(data)
+
+    def _apply(self, data: MapData) -> None:
+        slots, free, window = data
+        if window != self.window:
+            return  # loaded for a window that is no longer shown; the next poll brings the right one
+        self.free_ids = free
+        if window is None:
+            kinds = [s.status.value for s in slots]
+        else:
+            kinds = [
+                FREE_IN_WINDOW
+                if s.id in (free or ())
+                else SlotStatus.OUT_OF_SERVICE.value
+                if s.status is SlotStatus.OUT_OF_SERVICE
+                else BUSY_IN_WINDOW
+                for s in slots
+            ]
+        self.grid.set_slots(slots, kinds)
+        self._show_when()
+        self._show_legend()
+        self._show_details(self.grid.selected_slot)
+
+    # --------------------------------------------------------------------------------------- display
+
+    def _show_when(self) -> None:
+        now = self.svc.now()
+        if self.window is None:
+            text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now)} {timefmt.hm(now)}")
+        else:
+            text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now)}")
+        self.query_one("#map-when", Static).update(text)
+
+    def _show_legend(self) -> None:
+        grid = self.grid
+        counts: dict[str, int] = {}
+        for kind in grid.kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+        if self.window is None:
+            order = [s.value for s in SlotStatus]
+        else:
+            order = [FREE_IN_WINDOW, BUSY_IN_WINDOW, SlotStatus.OUT_OF_SERVICE.value]
+        legend = Text()
+        for kind in order:
+            if legend:
+                legend.append("  ")
+            legend.append(f" {GLYPHS[kind]} ", grid.get_component_rich_style(component_for(kind)))
+            legend.append(f" {LABELS[kind]} {counts.get(kind, 0)}")
+        if not grid.slots:
+            legend = Text("This lot has no slots yet.")
+        self.query_one("#map-legend", Static).update(legend)
+
+    @on(SlotGrid.CursorMoved)
+    def _cursor_moved(self, event: SlotGrid.CursorMoved) -> None:
+        self._show_details(event.slot)
+
+    def _show_details(self, slot: Slot | None) -> None:
+        panel = self.query_one("#slot-details", Static)
+        if slot is None:
+            panel.update("No slot selected.")
+            return
+        now = self.svc.now()
+        text = Text()
+        text.append(f"Slot {slot.slot_number}\n", "bold")
+        kind = self.grid.kinds[self.grid.cursor] if self.grid.kinds else slot.status.value
+        text.append(f" {GLYPHS[slot.status.value]} ", self.grid.get_component_rich_style(component_for(slot.status.value)))
+        text.append(f" {LABELS[slot.status.value]} now\n")
+        if slot.admin_status is SlotStatus.OCCUPIED and slot.status is not SlotStatus.OUT_OF_SERVICE:
+            text.append("Marked occupied by the attendant\n", "italic")
+        if self.window is not None:
+            free = kind == FREE_IN_WINDOW
+            text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now)}\n", "bold" if free else "")
+        text.append("\n")
+        try:
+            schedule = self.svc.slot_schedule(self.token, slot.id)
+        except ParkingError as error:
+            self.app.report_error(error)  # type: ignore[attr-defined]
+            schedule = []
+        text.append_text(self._schedule_text(schedule, now))
+        text.append("\n")
+        text.append_text(self._hint(slot, kind))
+        panel.update(text)
+
+    def _schedule_text(self, schedule: list[Booking], now: datetime) -> Text:
+        text = Text()
+        if not schedule:
+            text.append("No bookings ahead.\n", "italic")
+            return text
+        me = self.app.profile.username if self.app.profile else ""  # type: ignore[attr-defined]
+        current = [b for b in schedule if b.start_time <= now < b.end_time or b.status is BookingStatus.CHECKED_IN]
+        upcoming = [b for b in schedule if b not in current and b.start_time > now]
+        shown = 0
+        for label, bookings in (("Now", current), ("Next", upcoming)):
+            for booking in bookings:
+                if shown >= 4:
+                    break
+                shown += 1
+                text.append(f"{label}: ", "bold")
+                text.append(f"{timefmt.span(booking.start_time, booking.end_time, now)}\n")
+                who = ""
+                if booking.username == me:
+                    who = f"your booking {booking.confirmation_code}"
+                elif booking.username:
+                    who = f"{booking.username} · {booking.confirmation_code}"
+                state = "checked in" if booking.status is BookingStatus.CHECKED_IN else "reserved"
+                text.append(f"  {state}" + (f", {who}" if who else "") + "\n")
+                label = "Then"
+        more = len(current) + len(upcoming) - shown
+        if more > 0:
+            text.append(f"… and {more} more\n")
+        return text
+
+    def _hint(self, slot: Slot, kind: str) -> Text:
+        if slot.status is SlotStatus.OUT_OF_SERVICE:
+            return Text("Out of service: not bookable.", "italic")
+        if kind in (SlotStatus.AVAILABLE.value, FREE_IN_WINDOW):
+            return Text.assemble(("Enter", "bold"), " book this slot")
+        if self.window is None:
+            return Text.assemble(("w", "bold"), " look for a time it is free")
+        return Text("Taken at that time: choose another slot or time.", "italic")
+
+    # ---------------------------------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mark":
+            return self.is_admin
+        if action == "show_now":
+            return self.window is not None
+        return True
+
+    @on(SlotGrid.SlotChosen)
+    def _chosen(self, event: SlotGrid.SlotChosen) -> None:
+        self.book(event.slot)
+
+    def book(self, slot: Slot) -> None:
+        """Open the booking form for ``slot`` if it is free (now, or in the chosen window)."""
+        from .booking import BookingScreen
+
+        if self.lot is None:
+            return
+        index = self.grid.slots.index(slot) if slot in self.grid.slots else -1
+        kind = self.grid.kinds[index] if index >= 0 else slot.status.value
+        if slot.status is SlotStatus.OUT_OF_SERVICE:
+            self.notify(f"Slot {slot.slot_number} is out of service; choose another slot.", severity="warning", markup=False)
+            return
+        if kind == BUSY_IN_WINDOW:
+            self.notify(f"Slot {slot.slot_number} is taken at that time; choose a free slot.", severity="warning", markup=False)
+            return
+        if kind != FREE_IN_WINDOW and kind != SlotStatus.AVAILABLE.value:
+            self.notify(
+                f"Slot {slot.slot_number} is {LABELS[kind].lower()} now. Press w to see which slots are free later.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        window = self.window or timefmt.default_window(self.svc.now())
+        self.app.push_screen(BookingScreen(self.lot, slot, window))
+
+    def action_choose_window(self) -> None:
+        now = self.svc.now()
+        start, end = self.window or timefmt.default_window(now)
+
+        def chosen(result: object) -> None:
+            if result == NOW:
+                self.set_window(None)
+            elif isinstance(result, tuple):
+                self.set_window(result)  # type: ignore[arg-type]
+
+        self.app.push_screen(WindowScreen(start, end, now), chosen)
+
+    def set_window(self, window: Window | None) -> None:
+        """Show the slots free for ``window`` (``None``: as they are now)."""
+        self.window = window
+        self.refresh_slots()
+        self.refresh_bindings()
+
+    def action_show_now(self) -> None:
+        self.set_window(None)
+
+    def action_mark(self, status: str) -> None:
+        if not self.is_admin:
+            return
+        slot = self.selected_slot
+        if slot is None:
+            return
+        result = self.app.call_service(self.svc.set_slot_status, self.token, slot.id, status)  # type: ignore[attr-defined]
+        if result is not None:
+            self.notify(f"Slot {slot.slot_number} marked {MARKS[status]}.", markup=False)
+            self.refresh_slots()
+
+    def palette_commands(self):
+        yield Command("Choose a time window", "Show which slots are free for a date and time", self.action_choose_window)
+        if self.window is not None:
+            yield Command("Show the map now", "Back to the slots as they are now", self.action_show_now)
+        slot = self.selected_slot
+        if slot is not None:
+            yield Command(f"Book slot {slot.slot_number}", "Open the booking form for the selected slot", lambda: self.book(slot))
+            if self.is_admin:
+                for status, text in MARKS.items():
+                    yield Command(f"Mark slot {slot.slot_number} {status.replace('_', ' ')}", f"Admin: {text}", lambda s=status: self.action_mark(s))
+
+
+NOW = "now"
+
+
+class WindowScreen(ModalScreen[object]):
+    """Choose a date, start and end; the map then shows which slots are free for that window.
+
+    Dismisses with the window, ``NOW`` (back to now), or ``None`` (cancelled)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, start: datetime, end: datetime, now: datetime) -> None:
+        super().__init__(id="window-dialog")
+        self._start, self._end, self._now = start, end, now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="window-box", classes="notice-box"):
+            yield Static("Which slots are free…", classes="notice-title")
+            yield WindowForm(self._start, self._end, self._now, id="window-form")
+            with Horizontal(classes="buttons"):
+                yield Button("Show free slots", id="apply", variant="primary", compact=True)
+                yield Button("Now", id="now", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#date", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def _apply(self, event) -> None:
+        event.stop()
+        window = self.query_one(WindowForm).window()
+        if window is not None:
+            if window[1] <= window[0]:
+                return
+            self.dismiss(window)
+
+    @on(Button.Pressed, "#now")
+    def _now(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(NOW)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,113 @@
+"""Reading and showing times in the local zone. "Now" always comes from the service's clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+QUARTER = timedelta(minutes=15)
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone()
+
+
+def next_quarter(now: datetime) -> datetime:
+    """``now`` rounded up to the quarter hour, local (09:00 stays 09:00; 09:01 becomes 09:15)."""
+    now = local(now)
+    base = now.replace(second=0, microsecond=0)
+    if base < now:
+        base += timedelta(minutes=1)
+    return base + timedelta(minutes=(-base.minute) % 15)
+
+
+def default_window(now: datetime, hours: int = 1) -> tuple[datetime, datetime]:
+    start = next_quarter(now)
+    return start, start + timedelta(hours=hours)
+
+
+def parse_date(text: str, today: date) -> date:
+    """``2026-11-27``, ``27.11.2026``, ``27/11``, ``today``, ``tomorrow`` or ``+2`` (days from today)."""
+    value = text.strip().lower()
+    if value in ("", "today"):
+        return today
+    if value == "tomorrow":
+        return today + timedelta(days=1)
+    if re.fullmatch(r"\+\d{1,3}", value):
+        return today + timedelta(days=int(value[1:]))
+    try:
+        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
+            y, m, d = (int(p) for p in value.split("-"))
+            return date(y, m, d)
+        match = re.fullmatch(r"(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?\.?", value)
+        if match:
+            d, m = int(match.group(1)), int(match.group(2))
+            y = int(match.group(3)) if match.group(3) else today.year
+            if y < 100:
+                y += 2000
+            candidate = date(y, m, d)
+            if not match.group(3) and candidate < today:
+                candidate = date(y + 1, m, d)
+            return candidate
+    except ValueError:
+        pass
+    raise ValueError("Enter a date like 2026-11-27, 27.11. or 'tomorrow'.")
+
+
+def parse_time(text: str) -> time:
+    """``9:30``, ``09:30``, ``0930``, ``9.30`` or ``9`` (24-hour clock)."""
+    value = text.strip().replace(".", ":").replace("h", ":")
+    match = re.fullmatch(r"(\d{1,2})(?::?(\d{2}))?:?", value)
+    if match:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        if hour == 24 and minute == 0:
+            hour = 0
+        if 0 <= hour < 24 and 0 <= minute < 60:
+            return time(hour, minute)
+    raise ValueError("Enter a time like 09:30 (24-hour clock).")
+
+
+def combine(day: date, at: time) -> datetime:
+    """The local aware datetime of ``day`` at ``at``."""
+    return datetime.combine(day, at).astimezone()
+
+
+def window_from(day: date, start: time, end: time) -> tuple[datetime, datetime]:
+    """A window on ``day``; an end at or before the start means the next day (an overnight stay)."""
+    begin = combine(day, start)
+    finish = combine(day, end)
+    if finish <= begin:
+        finish = combine(day + timedelta(days=1), end)
+    return begin, finish
+
+
+def hm(moment: datetime) -> str:
+    return f"{local(moment):%H:%M}"
+
+
+def day_label(moment: datetime, now: datetime) -> str:
+    """``today``, ``tomorrow`` or ``Fri 27 Nov``."""
+    d = local(moment).date()
+    today = local(now).date()
+    if d == today:
+        return "today"
+    if d == today + timedelta(days=1):
+        return "tomorrow"
+    return f"{local(moment):%a %d %b}"
+
+
+def span(start: datetime, end: datetime, now: datetime) -> str:
+    """``today 09:00-10:00`` or ``Fri 27 Nov 22:00 - Sat 28 Nov 06:00``."""
+    if local(start).date() == local(end).date() or (local(end) - local(start) <= timedelta(hours=24) and hm(end) == "00:00"):
+        return f"{day_label(start, now)} {hm(start)}–{hm(end)}"
+    return f"{day_label(start, now)} {hm(start)} – {day_label(end, now)} {hm(end)}"
+
+
+def duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours} h {minutes:02d} min"
+    if hours:
+        return f"{hours} h"
+    return f"{minutes} min"

@@ -1,0 +1,101 @@
+"""A labelled input with its error shown inline underneath; and a helper that routes errors to fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Static
+
+from ...domain.errors import ParkingError
+
+
+class Field(Vertical):
+    """``Label  [input]`` on one line, the error (if any) on the next."""
+
+    DEFAULT_CSS = """
+    Field { height: auto; }
+    Field > Horizontal { height: 1; }
+    Field .field-label { width: 12; }
+    Field Input { width: 1fr; }
+    Field .field-error { display: none; padding-left: 12; height: auto; }
+    Field .field-error.-shown { display: block; }
+    """
+
+    def __init__(
+        self,
+        label: str,
+        name: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        password: bool = False,
+        max_length: int = 0,
+        restrict: str | None = None,
+        label_width: int | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id or f"field-{name}", classes="field")
+        self.field_name = name
+        self._label = label
+        self._label_width = label_width
+        self.input = Input(
+            value=value,
+            placeholder=placeholder,
+            password=password,
+            max_length=max_length,
+            restrict=restrict,
+            compact=True,
+            id=name,
+        )
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            label = Label(self._label, classes="field-label")
+            if self._label_width:
+                label.styles.width = self._label_width
+            yield label
+            yield self.input
+        error = Static("", classes="field-error", markup=False)
+        if self._label_width:
+            error.styles.padding = (0, 0, 0, self._label_width)
+        yield error
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.input.value = text
+
+    @property
+    def error(self) -> str:
+        return str(self.query_one(".field-error", Static).content)
+
+    def set_error(self, message: str | None) -> None:
+        error = self.query_one(".field-error", Static)
+        error.update(message or "")
+        error.set_class(bool(message), "-shown")
+        self.input.set_class(bool(message), "-invalid")
+
+
+def clear_errors(fields: Iterable[Field], general: Static | None = None) -> None:
+    for field in fields:
+        field.set_error(None)
+    if general is not None:
+        general.update("")
+        general.remove_class("-shown")
+
+
+def show_error(error: ParkingError, fields: Iterable[Field], general: Static, aliases: dict[str, str] | None = None) -> None:
+    """Put the error under the field it names (``error.field``), else in the form's general error line."""
+    name = (aliases or {}).get(error.field or "", error.field)
+    for field in fields:
+        if name and field.field_name == name:
+            field.set_error(str(error))
+            field.input.focus()
+            return
+    general.update(str(error))
+    general.add_class("-shown")

@@ -1,0 +1,111 @@
+"""Live views: poll the store's version in a thread worker and reload only when it changed.
+
+The timer is re-armed only after a poll finished, so polls never pile up and input is never blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from textual.dom import DOMNode
+from textual.timer import Timer
+from textual.worker import get_current_worker
+
+from ...domain.errors import ParkingError
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.5
+
+
+class Poller(Generic[T]):
+    """Every ``interval`` seconds run ``probe()`` in a thread; when its result changed, run ``load()`` there
+    too and hand the data to ``apply(data)`` on the UI thread. Errors go to ``failed(error)``."""
+
+    def __init__(
+        self,
+        owner: DOMNode,
+        *,
+        probe: Callable[[], Any],
+        load: Callable[[], T],
+        apply: Callable[[T], None],
+        failed: Callable[[ParkingError], None],
+        interval: float = POLL_SECONDS,
+        name: str = "poll",
+    ) -> None:
+        self.owner = owner
+        self.probe = probe
+        self.load = load
+        self.apply = apply
+        self.failed = failed
+        self.interval = interval
+        self.name = name
+        self.stamp: Any = None
+        self._timer: Timer | None = None
+        self._stopped = False
+        self.polls = 0
+
+    def start(self, stamp: Any = None) -> None:
+        """Start polling; ``stamp`` is the probe result the current data was loaded at (if known)."""
+        self.stamp = stamp
+        self._stopped = False
+        self._arm()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _arm(self) -> None:
+        if not self._stopped and self.owner.is_attached:
+            self._timer = self.owner.set_timer(self.interval, self._tick, name=self.name)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self._stopped:
+            return
+        self.owner.run_worker(self._work, thread=True, group=self.name, exclusive=True, exit_on_error=False)
+
+    def _work(self) -> None:
+        worker = get_current_worker()
+        app = self.owner.app
+        try:
+            stamp = self.probe()
+            data = self.load() if stamp != self.stamp else None
+        except ParkingError as error:
+            self._back(app, worker, self._failed, error)
+            return
+        except OSError as error:  # the data file went away under us: report it like the store would
+            from ...domain.errors import StorageError
+
+            self._back(app, worker, self._failed, StorageError(f"The data file cannot be read: {error}"))
+            return
+        self._back(app, worker, self._done, stamp, data)
+
+    @staticmethod
+    def _back(app, worker, fn, *args) -> None:
+        if worker.is_cancelled:
+            return
+        try:
+            app.call_from_thread(fn, *args)
+        except RuntimeError:  # the app is shutting down
+            pass
+
+    def _done(self, stamp: Any, data: T | None) -> None:
+        self.polls += 1
+        if self._stopped:
+            return
+        if data is not None:
+            self.stamp = stamp
+            self.apply(data)
+        self._arm()
+
+    def _failed(self, error: ParkingError) -> None:
+        if self._stopped:
+            return
+        self.failed(error)
+        # Keep trying, slower: a busy lock or a file being replaced usually passes.
+        if not self._stopped and self.owner.is_attached:
+            self._timer = self.owner.set_timer(self.interval * 4, self._tick, name=self.name)

@@ -1,0 +1,129 @@
+"""Date, start and end of a time window, with 1 h / 2 h / 4 h presets and inline validation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Static
+
+from ...domain.errors import ParkingError
+from .. import timefmt
+from .form import Field, clear_errors, show_error
+
+#: Which field a service error is about.
+ERROR_FIELDS = {"start_time": "start", "end_time": "end", "date": "date"}
+
+
+class WindowForm(Vertical):
+    """Three fields and the presets. ``window()`` returns the window, or ``None`` after marking the errors."""
+
+    DEFAULT_CSS = """
+    WindowForm { height: auto; }
+    WindowForm .presets { height: 1; margin-bottom: 1; }
+    WindowForm .presets Label { width: 12; }
+    WindowForm .presets Button { margin-right: 1; min-width: 6; }
+    WindowForm #window-summary { margin-bottom: 1; padding-left: 12; }
+    """
+
+    def __init__(self, start: datetime, end: datetime, now: datetime, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.now = now
+        self.initial = (f"{timefmt.local(start):%Y-%m-%d}", timefmt.hm(start), timefmt.hm(end))
+
+    def compose(self) -> ComposeResult:
+        date_text, start_text, end_text = self.initial
+        yield Field("Date", "date", value=date_text, max_length=16, placeholder="YYYY-MM-DD, 'tomorrow'")
+        yield Field("Start", "start", value=start_text, max_length=5, placeholder="HH:MM")
+        yield Field("End", "end", value=end_text, max_length=5, placeholder="HH:MM")
+        with Horizontal(classes="presets"):
+            yield Label("Length", classes="field-label")
+            for hours in (1, 2, 4):
+                yield Button(f"{hours} h", id=f"preset-{hours}", compact=True)
+        yield Static("", id="window-summary", classes="hint")
+        yield Static("", id="window-error", classes="form-error", markup=False)
+
+    def on_mount(self) -> None:
+        self._update_summary()
+
+    @property
+    def fields(self) -> list[Field]:
+        return [self.query_one(f"#field-{name}", Field) for name in ("date", "start", "end")]
+
+    @property
+    def general(self) -> Static:
+        return self.query_one("#window-error", Static)
+
+    def is_dirty(self) -> bool:
+        return tuple(f.value for f in self.fields) != self.initial
+
+    def _parse(self, mark: bool) -> tuple[datetime, datetime] | None:
+        date_f, start_f, end_f = self.fields
+        today = timefmt.local(self.now).date()
+        result = []
+        for field, parse in (
+            (date_f, lambda v: timefmt.parse_date(v, today)),
+            (start_f, timefmt.parse_time),
+            (end_f, timefmt.parse_time),
+        ):
+            try:
+                result.append(parse(field.value))
+                if mark:
+                    field.set_error(None)
+            except ValueError as error:
+                if mark:
+                    field.set_error(str(error))
+                result.append(None)
+        if None in result:
+            return None
+        return timefmt.window_from(*result)
+
+    def _update_summary(self) -> None:
+        window = self._parse(mark=True)
+        summary = self.query_one("#window-summary", Static)
+        if window is None:
+            summary.update("")
+            return
+        start, end = window
+        text = f"{timefmt.span(start, end, self.now)}  ({timefmt.duration(end - start)})"
+        if start < self.now - timedelta(minutes=5):
+            text += " - starts in the past"
+        summary.update(text)
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        clear_errors([], self.general)
+        self._update_summary()
+
+    @on(Button.Pressed, ".presets Button")
+    def _preset(self, event: Button.Pressed) -> None:
+        event.stop()
+        hours = int((event.button.id or "preset-1").split("-")[1])
+        self.set_length(hours)
+
+    def set_length(self, hours: int) -> None:
+        date_f, start_f, end_f = self.fields
+        try:
+            start = timefmt.parse_time(start_f.value)
+        except ValueError:
+            start_f.set_error("Enter the start first, like 09:30.")
+            start_f.input.focus()
+            return
+        end = (datetime.combine(datetime(2000, 1, 1), start) + timedelta(hours=hours)).time()
+        end_f.value = f"{end:%H:%M}"
+
+    def window(self) -> tuple[datetime, datetime] | None:
+        """The window, or ``None`` (the bad fields show why, and the first one gets the focus)."""
+        clear_errors(self.fields, self.general)
+        window = self._parse(mark=True)
+        if window is None:
+            for field in self.fields:
+                if field.error:
+                    field.input.focus()
+                    break
+        return window
+
+    def show_error(self, error: ParkingError) -> None:
+        show_error(error, self.fields, self.general, ERROR_FIELDS)

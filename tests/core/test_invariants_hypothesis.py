@@ -1,0 +1,204 @@
+"""Hypothesis: random sequences of operations by several users never break invariant 1.
+
+Invariant 1 (DESIGN.md): no two live bookings (reserved / checked_in) of one slot overlap in time. The machine
+also checks the no-hoarding rule (one live booking per driver at any instant) and that every booking the service
+acknowledged is still there, including after re-opening the store from disk.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import parking_tui
+from parking_tui.domain import ParkingError
+
+from .conftest import T0, FrozenClock, cheap_hasher, live_overlaps, make_user
+
+DRIVERS = ("ann", "ben", "cid", "dee")
+TTL = timedelta(days=400)
+_TEMPLATE: dict = {}
+
+
+def _template() -> dict:
+    """Build the starting data once; every example copies the files (sessions included)."""
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="parking-hyp-template-"))
+        svc = parking_tui.open_service(
+            folder / "parking.json", clock=FrozenClock(T0), password_hasher=cheap_hasher(), session_ttl=TTL
+        )
+        tokens = {"admin": make_user(svc, "admin", admin=True)}
+        for name in DRIVERS:
+            tokens[name] = make_user(svc, name)
+        lot = svc.create_lot(tokens["admin"], "Lot", "x", 10)
+        slots = [s.id for s in svc.add_slots(tokens["admin"], lot.id, ["A1", "A2", "A3"])]
+        _TEMPLATE.update(folder=folder, tokens=tokens, slots=slots)
+    return _TEMPLATE
+
+
+def _live_per_user_overlaps(bookings):
+    live = [b for b in bookings if b.status in ("reserved", "checked_in")]
+    return [
+        (a.id, b.id)
+        for i, a in enumerate(live)
+        for b in live[i + 1 :]
+        if a.username == b.username and a.start_time < b.end_time and b.start_time < a.end_time
+    ]
+
+
+class BookingMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        tpl = _template()
+        self.folder = Path(tempfile.mkdtemp(prefix="parking-hyp-"))
+        for p in tpl["folder"].glob("parking*.json"):
+            shutil.copy2(p, self.folder / p.name)
+        self.path = self.folder / "parking.json"
+        self.clock = FrozenClock(T0)
+        # Two services on one file: like two processes (each with its own cache).
+        self.services = [self._open(), self._open()]
+        self.tokens = tpl["tokens"]
+        self.slots = tpl["slots"]
+        self.acked: dict[int, str] = {}  # booking id -> owner
+        self.errors = 0
+
+    def _open(self):
+        return parking_tui.open_service(self.path, clock=self.clock, password_hasher=cheap_hasher(), session_ttl=TTL)
+
+    def _svc(self, which: int):
+        return self.services[which % 2]
+
+    @rule(
+        which=st.integers(0, 1),
+        user=st.sampled_from(DRIVERS),
+        slot=st.integers(0, 2),
+        start=st.integers(-10, 8 * 60),
+        minutes=st.integers(1, 6 * 60),
+    )
+    def book(self, which, user, slot, start, minutes):
+        begin = self.clock.now + timedelta(minutes=start)
+        try:
+            b = self._svc(which).create_booking(
+                self.tokens[user], self.slots[slot], begin, begin + timedelta(minutes=minutes)
+            )
+        except ParkingError:
+            self.errors += 1
+            return
+        assert b.status == "reserved" and b.id not in self.acked
+        self.acked[b.id] = user
+
+    def _act(self, which, pick, as_admin, action, *args):
+        if not self.acked:
+            return
+        ids = sorted(self.acked)
+        booking_id = ids[pick % len(ids)]
+        token = self.tokens["admin" if as_admin else self.acked[booking_id]]
+        try:
+            getattr(self._svc(which), action)(token, booking_id, *args)
+        except ParkingError:
+            self.errors += 1
+
+    @rule(which=st.integers(0, 1), pick=st.integers(0, 10_000), as_admin=st.booleans())
+    def cancel(self, which, pick, as_admin):
+        self._act(which, pick, as_admin, "cancel_booking")
+
+    @rule(which=st.integers(0, 1), pick=st.integers(0, 10_000), as_admin=st.booleans())
+    def check_in(self, which, pick, as_admin):
+        self._act(which, pick, as_admin, "check_in")
+
+    @rule(which=st.integers(0, 1), pick=st.integers(0, 10_000))
+    def check_out(self, which, pick):
+        self._act(which, pick, False, "check_out")
+
+    @rule(which=st.integers(0, 1), pick=st.integers(0, 10_000), minutes=st.integers(1, 5 * 60))
+    def extend(self, which, pick, minutes):
+        if not self.acked:
+            return
+        ids = sorted(self.acked)
+        booking_id = ids[pick % len(ids)]
+        owner = self.acked[booking_id]
+        svc = self._svc(which)
+        try:
+            current = svc.get_booking(self.tokens[owner], booking_id)
+            svc.extend_booking(self.tokens[owner], booking_id, current.end_time + timedelta(minutes=minutes))
+        except ParkingError:
+            self.errors += 1
+
+    @rule(slot=st.integers(0, 2), status=st.sampled_from(["available", "occupied", "out_of_service"]))
+    def set_status(self, slot, status):
+        try:
+            self.services[0].set_slot_status(self.tokens["admin"], self.slots[slot], status)
+        except ParkingError:
+            self.errors += 1
+
+    @rule(minutes=st.sampled_from([1, 5, 14, 15, 16, 30, 59, 60, 90, 180]))
+    def advance(self, minutes):
+        self.clock.advance(minutes=minutes)
+
+    @rule()
+    def reopen(self):
+        self.services[1] = self._open()
+
+    def _check(self, svc):
+        everything = svc.list_reservations(self.tokens["admin"])
+        assert live_overlaps(everything) == []
+        assert _live_per_user_overlaps(everything) == []
+        assert set(self.acked) <= {b.id for b in everything}
+        for b in everything:
+            assert b.username == self.acked[b.id]
+
+    @invariant()
+    def no_overlap(self):
+        self._check(self.services[0])
+
+    def teardown(self):
+        try:
+            if self.acked or self.errors:
+                self._check(self._open())  # from disk, as a fresh process
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+BookingMachine.TestCase.settings = settings(
+    max_examples=100,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestBookingInvariants = BookingMachine.TestCase
+
+
+def teardown_module(module):
+    if _TEMPLATE:
+        shutil.rmtree(_TEMPLATE["folder"], ignore_errors=True)
+        _TEMPLATE.clear()
+
+
+def test_machine_exercises_successes_and_refusals():
+    """A fixed run of the machine: the rules do change state and do get refused (so the invariant is tested)."""
+    m = BookingMachine()
+    try:
+        m.book(0, "ann", 0, 60, 60)
+        m.book(1, "ben", 0, 90, 60)  # overlap: refused
+        m.book(1, "ben", 0, 120, 60)  # back to back: fine
+        m.book(0, "ann", 1, 90, 30)  # hoarding: refused
+        assert len(m.acked) == 2 and m.errors == 2
+        m.advance(60)
+        m.check_in(0, 0, False)
+        m.extend(1, 0, 30)  # into ben's booking: refused
+        m.advance(60)
+        m.check_out(1, 0)
+        m.reopen()
+        m.no_overlap()
+        statuses = sorted(b.status for b in m.services[1].list_reservations(m.tokens["admin"]))
+        assert statuses == ["completed", "reserved"]
+        assert m.errors == 3
+    finally:
+        m.teardown()

@@ -1,0 +1,213 @@
+"""Damaged, foreign or newer data files stop the program with a clear message and are left byte-for-byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+import parking_tui
+from parking_tui.domain import StorageError
+
+from .conftest import PASSWORD, cheap_hasher, make_user
+
+DAMAGE = {
+    "empty": b"",
+    "blank": b"   \n",
+    "truncated": None,  # filled in from the real file
+    "nul-filled": None,
+    "garbage": b"\x89PNG\r\n\x1a\n not json",
+    "not-a-dict": b"[1, 2, 3]",
+    "table-not-a-dict": b'{"users": [1, 2]}',
+    "record-not-a-dict": b'{"users": {"1": "alice"}}',
+}
+
+
+@pytest.fixture
+def populated(svc, db_path, clock):
+    """A store with a user, a session, a lot, a slot, a live and an archived booking."""
+    from datetime import timedelta
+
+    admin = make_user(svc, "admin", admin=True)
+    alice = make_user(svc, "alice")
+    lot = svc.create_lot(admin, "Lot", "x", 5)
+    slot = svc.add_slot(admin, lot.id, "A1")
+    start = clock.now + timedelta(hours=1)
+    b = svc.create_booking(alice, slot.id, start, start + timedelta(hours=1))
+    svc.cancel_booking(alice, b.id)
+    svc.create_booking(alice, slot.id, start, start + timedelta(hours=1))
+    names = sorted(p.name for p in db_path.parent.glob("parking*.json"))
+    assert {"parking.json", "parking.users.json", "parking.auth.json", f"parking.lot-{lot.id}.json"} <= set(names)
+    assert any(".archive-" in n for n in names)
+    return svc, admin, alice, lot, slot
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.endswith(".lock")}
+
+
+def _companions(db_path):
+    return sorted(p.name for p in db_path.parent.glob("parking*.json"))
+
+
+@pytest.mark.parametrize("which", ["root", "users", "auth", "lot", "archive"])
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_file_is_storage_error_and_left_alone(populated, db_path, clock, which, damage):
+    svc, admin, alice, lot, slot = populated
+    target = {
+        "root": db_path,
+        "users": db_path.with_name("parking.users.json"),
+        "auth": db_path.with_name("parking.auth.json"),
+        "lot": db_path.with_name(f"parking.lot-{lot.id}.json"),
+        "archive": next(db_path.parent.glob("parking.archive-*.json")),
+    }[which]
+    original = target.read_bytes()
+    bad = DAMAGE[damage]
+    if damage == "truncated":
+        bad = original[: len(original) // 2]
+    elif damage == "nul-filled":
+        bad = b"\x00" * len(original)
+    target.write_bytes(bad)
+
+    attempts = {
+        "open": lambda: parking_tui.open_service(db_path, clock=clock, password_hasher=cheap_hasher()),
+        "login": lambda: svc.login("alice", PASSWORD),
+        "my_bookings": lambda: svc.my_bookings(alice),
+        "list_reservations": lambda: svc.list_reservations(admin),
+        "register": lambda: svc.register("zed", "z@example.com", PASSWORD),
+        "create_lot": lambda: svc.create_lot(admin, "Other", "y", 3),
+        "add_slot": lambda: svc.add_slot(admin, lot.id, "B1"),
+    }
+    # What must fail: everything needing the damaged file (every call authenticates through the auth file).
+    must_fail = {
+        "root": set(attempts),
+        "users": {"login", "my_bookings", "list_reservations", "register", "create_lot", "add_slot"},
+        "auth": {"login", "my_bookings", "list_reservations", "create_lot", "add_slot"},
+        "lot": {"my_bookings", "list_reservations", "add_slot"},
+        "archive": {"my_bookings", "list_reservations"},
+    }[which]
+    failed = set()
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+        except StorageError as exc:
+            failed.add(name)
+            msg = str(exc)
+            assert target.name in msg, msg
+            assert "\n" not in msg
+        assert target.read_bytes() == bad, f"{name} wrote to the damaged {target.name}"
+    assert failed == must_fail
+
+
+def test_damaged_root_refuses_open(db_path, svc):
+    svc.register("alice", "a@example.com", PASSWORD)
+    db_path.write_bytes(b'{"meta": {"1": {"schema": 1')
+    before = db_path.read_bytes()
+    with pytest.raises(StorageError) as exc:
+        parking_tui.open_service(db_path, password_hasher=cheap_hasher())
+    assert str(db_path) in str(exc.value) and "damaged" in str(exc.value)
+    assert db_path.read_bytes() == before
+
+
+def test_newer_schema_refused(svc, db_path):
+    svc.register("alice", "a@example.com", PASSWORD)
+    data = json.loads(db_path.read_bytes())
+    data["meta"]["1"]["schema"] = 99
+    db_path.write_bytes(json.dumps(data).encode())
+    before = _snapshot(db_path.parent)
+    with pytest.raises(StorageError) as exc:
+        parking_tui.open_service(db_path, password_hasher=cheap_hasher())
+    assert "newer" in str(exc.value) and db_path.name in str(exc.value)
+    with pytest.raises(StorageError):
+        svc.register("bob", "b@example.com", PASSWORD)
+    assert _snapshot(db_path.parent) == before
+
+
+def test_missing_schema_refused(svc, db_path):
+    db_path.write_bytes(b'{"meta": {"1": {"version": 3}}}')
+    with pytest.raises(StorageError) as exc:
+        parking_tui.open_service(db_path, password_hasher=cheap_hasher())
+    assert db_path.name in str(exc.value)
+    assert db_path.read_bytes() == b'{"meta": {"1": {"version": 3}}}'
+
+
+def test_missing_root_with_companions_refused(populated, db_path):
+    db_path.unlink()
+    before = _snapshot(db_path.parent)
+    with pytest.raises(StorageError) as exc:
+        parking_tui.open_service(db_path, password_hasher=cheap_hasher())
+    assert db_path.name in str(exc.value)
+    assert not db_path.exists()
+    assert _snapshot(db_path.parent) == before
+
+
+def test_root_removed_under_a_running_service(populated, db_path):
+    svc, admin, *_ = populated
+    db_path.unlink()
+    with pytest.raises(StorageError):
+        svc.create_lot(admin, "Other", "y", 3)
+    assert not db_path.exists()
+
+
+def test_stray_temp_files_cleaned_at_open(svc, db_path):
+    svc.register("alice", "a@example.com", PASSWORD)
+    stray = [db_path.parent / ".parking.json.123.abcd.tmp", db_path.parent / ".parking.lot-1.json.9.ff.tmp"]
+    for p in stray:
+        p.write_bytes(b'{"half": ')
+    unrelated = db_path.parent / ".other.json.1.tmp"
+    unrelated.write_bytes(b"keep")
+    parking_tui.open_service(db_path, password_hasher=cheap_hasher())
+    assert not any(p.exists() for p in stray)
+    assert unrelated.read_bytes() == b"keep"
+
+
+def test_data_files_created_0600(populated, db_path):
+    files = list(db_path.parent.glob("parking*.json"))
+    assert len(files) >= 5
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+
+
+def test_fresh_file_created_and_reopened(db_path, clock):
+    assert not db_path.exists()
+    svc = parking_tui.open_service(db_path, clock=clock, password_hasher=cheap_hasher())
+    assert db_path.exists()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    data = json.loads(db_path.read_bytes())
+    assert data["meta"]["1"]["schema"] == parking_tui.storage.SCHEMA
+    svc.register("alice", "a@example.com", PASSWORD)
+    again = parking_tui.open_service(db_path, clock=clock, password_hasher=cheap_hasher())
+    assert again.login("alice", PASSWORD)
+
+
+def test_version_changes_on_write_only(svc, db_path):
+    v0 = svc.version()
+    svc.register("alice", "a@example.com", PASSWORD)
+    v1 = svc.version()
+    assert v1 != v0
+    token = svc.login("alice", PASSWORD)
+    v2 = svc.version()
+    svc.profile(token)
+    svc.list_lots(token)
+    assert svc.version() == v2
+
+
+def test_no_temp_files_left_after_writes(populated, db_path):
+    leftovers = [p.name for p in db_path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_unwritable_folder_is_storage_error(tmp_path, clock):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores folder permissions")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    svc = parking_tui.open_service(folder / "parking.json", clock=clock, password_hasher=cheap_hasher())
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(StorageError):
+            svc.register("alice", "a@example.com", PASSWORD)
+    finally:
+        folder.chmod(0o700)

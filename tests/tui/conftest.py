@@ -1,0 +1,161 @@
+"""Fixtures for the TUI tests.
+
+* A service on a temp data file with a FIXED clock (``T0`` = Friday 27 Nov 2026, 09:00 in Europe/Berlin; the
+  tests run in that zone) and a cheap argon2 hasher, holding the demo data (``parking_tui.demo``): users
+  ``admin``/``admin1234`` and ``driver``/``driver1234`` (plus alice, bruno, chen), three lots, a few bookings.
+* Confirmation codes are drawn from a seeded generator, so screens showing them never churn.
+* The Input cursor does not blink (stable snapshots).
+
+Fixtures: ``clock``, ``db_path``, ``open_svc`` (another service on the same file, as another process would
+open it), ``svc``, ``admin_token``, ``driver_token``, ``app_factory`` and ``lots`` (demo lots by name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import secrets as real_secrets
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import argon2
+import pytest
+from textual.widgets import Input
+
+import parking_tui
+from parking_tui.demo import ensure_demo_data
+from parking_tui.domain import service as service_module
+from parking_tui.domain.models import Lot
+from parking_tui.domain.service import ParkingService
+from parking_tui.tui.app import ParkingApp, make_app
+
+ZONE = "Europe/Berlin"
+#: 09:00 local (08:00 UTC) on Friday 27 November 2026.
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+PASSWORDS = {"admin": "admin1234", "driver": "driver1234"}
+
+
+def cheap_hasher() -> argon2.PasswordHasher:
+    """argon2id, but fast enough for tests."""
+    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class FrozenClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now = self.now + timedelta(**kwargs)
+        return self.now
+
+
+class SeededSecrets:
+    """Stands in for ``secrets`` in the service: codes are reproducible, tokens stay random."""
+
+    def __init__(self, seed: int = 2026) -> None:
+        self._random = random.Random(seed)
+
+    def choice(self, seq):
+        return self._random.choice(seq)
+
+    token_urlsafe = staticmethod(real_secrets.token_urlsafe)
+    token_hex = staticmethod(real_secrets.token_hex)
+    token_bytes = staticmethod(real_secrets.token_bytes)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """Run ``async def`` tests (the Pilot tests) in a fresh event loop; no async plugin needed."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        names = pyfuncitem._fixtureinfo.argnames
+        kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+        asyncio.run(pyfuncitem.obj(**kwargs))
+        return True
+    return None
+
+
+@pytest.fixture(autouse=True)
+def local_zone(monkeypatch: pytest.MonkeyPatch):
+    """Run every TUI test in Europe/Berlin, so the times on screen are the same on every machine."""
+    monkeypatch.setenv("TZ", ZONE)
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor makes screenshots differ from run to run."""
+    monkeypatch.setattr(Input, "cursor_blink", False)
+
+
+@pytest.fixture(autouse=True)
+def fixed_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Confirmation codes from a seeded generator (the same codes in every run)."""
+    monkeypatch.setattr(service_module, "secrets", SeededSecrets())
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "parking.json"
+
+
+@pytest.fixture
+def open_svc(db_path: Path, clock: FrozenClock) -> Callable[..., ParkingService]:
+    """Open another service on the test's data file, as a second process would."""
+
+    def _open(**options) -> ParkingService:
+        options.setdefault("password_hasher", cheap_hasher())
+        return parking_tui.open_service(db_path, clock=clock, **options)
+
+    return _open
+
+
+@pytest.fixture
+def svc(open_svc) -> ParkingService:
+    """The service the app runs on, holding the demo data."""
+    service = open_svc()
+    ensure_demo_data(service)
+    return service
+
+
+@pytest.fixture
+def admin_token(svc: ParkingService) -> str:
+    return svc.login("admin", PASSWORDS["admin"])
+
+
+@pytest.fixture
+def driver_token(svc: ParkingService) -> str:
+    return svc.login("driver", PASSWORDS["driver"])
+
+
+@pytest.fixture
+def lots(svc: ParkingService, admin_token: str) -> dict[str, Lot]:
+    return {lot.name: lot for lot in svc.list_lots(admin_token)}
+
+
+@pytest.fixture
+def app_factory(svc: ParkingService) -> Callable[..., ParkingApp]:
+    """``app_factory(token=None, demo=False, kiosk=False)``: the real app (``make_app``) on ``svc``.
+
+    With ``token`` the app starts signed in with that session, on the lot browser.
+    """
+
+    def _make(token: str | None = None, *, demo: bool = False, kiosk: bool = False) -> ParkingApp:
+        return make_app(svc, demo=demo, kiosk=kiosk, session_token=token)
+
+    return _make
