@@ -105,8 +105,11 @@ class ParkingService:
         clock: Clock | None = None,
         password_hasher: PasswordHasher | None = None,
         session_ttl: timedelta = SESSION_TTL,
+        terminal: str = "local",
     ) -> None:
         self.store = store
+        #: Where this process's users sit (``ssh:203.0.113.9``, ``tty:/dev/pts/2``, a kiosk id): audit log.
+        self.terminal = str(terminal)[:120]
         self._clock = clock or system_clock
         if password_hasher is None:
             from argon2 import PasswordHasher as Argon2Hasher  # argon2id with the library's defaults
@@ -199,12 +202,28 @@ class ParkingService:
             raise NotFound(f"No booking #{booking_id}.", field="booking_id")
         return rec
 
+    def _audit(self, tx, now: datetime, user: str, op: str, **details: Any) -> None:
+        """One audit event: when, who, from where, what (ids, before -> after). Never a password or token."""
+        tx.audit({"at": rules.to_stamp(now), "user": user, "terminal": self.terminal, "op": op, **details})
+
+    def _booking_event(self, rec: Record) -> dict[str, Any]:
+        return {
+            "booking_id": int(rec["id"]),
+            "code": rec.get("confirmation_code", ""),
+            "owner": rec.get("username", ""),
+            "lot_id": int(rec.get("lot_id", 0)),
+            "slot_id": int(rec.get("slot_id", 0)),
+        }
+
     def _release_expired(self, tx, lot_id: int, now: datetime, policy: LotPolicy) -> None:
         """Move the lot's no-shows (reserved, past the grace period) to the archive as ``expired``."""
         for rec in tx.live_bookings(lot_id=lot_id):
             start = rules.from_stamp(rec["start_time"])
             if rules.effective_status(rec["status"], start, now, policy) is BookingStatus.EXPIRED:
                 tx.put_booking(dict(rec, status=BookingStatus.EXPIRED.value, expired_at=rules.to_stamp(now)))
+                self._audit(
+                    tx, now, "system", "expire", **self._booking_event(rec), before="reserved", after="expired"
+                )
 
     def _new_code(self, view, lot_id: int) -> str:
         while True:
@@ -244,6 +263,7 @@ class ParkingService:
                 "created_at": rules.to_stamp(now),
             }
             tx.put_user(rec)
+            self._audit(tx, now, username, "create_admin" if is_admin else "register", target=username)
         return _user(rec)
 
     def login(self, username: str, password: str) -> str:
@@ -272,12 +292,14 @@ class ParkingService:
                 if failures >= LOCKOUT_THRESHOLD:
                     until = now + LOCKOUT_DURATION
                     tx.put_login_state(username, {"failures": 0, "locked_until": rules.to_stamp(until)})
+                    self._audit(tx, now, username, "login_locked", failures=failures)
                     failure = AuthenticationError(
                         f"Too many failed sign-ins: {username!r} is locked for "
                         f"{int(LOCKOUT_DURATION.total_seconds() // 60)} minutes."
                     )
                 else:
                     tx.put_login_state(username, {"failures": failures, "last_failure": rules.to_stamp(now)})
+                    self._audit(tx, now, username, "login_failed", failures=failures)
                     failure = AuthenticationError(BAD_LOGIN)
             else:
                 tx.put_login_state(username, None)
@@ -292,6 +314,7 @@ class ParkingService:
                         "expires_at": rules.to_stamp(now + self._session_ttl),
                     }
                 )
+                self._audit(tx, now, username, "login")
                 if self._hasher.check_needs_rehash(stored):
                     tx.put_user(dict(user, password_hash=self._hasher.hash(password)))
         if failure is not None:
@@ -316,8 +339,9 @@ class ParkingService:
     def logout(self, token: str) -> None:
         now = self.now()
         with self.store.transaction() as tx:
-            self._authenticate(tx, token, now)
+            user = self._authenticate(tx, token, now)
             tx.delete_session(_hash_token(token))
+            self._audit(tx, now, user.username, "logout")
 
     def profile(self, token: str) -> Profile:
         with self.store.view() as view:
@@ -331,11 +355,14 @@ class ParkingService:
         with self.store.transaction() as tx:
             user = self._authenticate(tx, token, now)
             rec = tx.get_user(user.username)
+            before = {"email": rec["email"], "phone_number": rec.get("phone_number", "")}
             if new_email is not None:
                 rec["email"] = new_email
             if new_phone is not None:
                 rec["phone_number"] = new_phone
             tx.put_user(rec)
+            after = {"email": rec["email"], "phone_number": rec.get("phone_number", "")}
+            self._audit(tx, now, user.username, "update_profile", before=before, after=after)
         return self.profile(token)
 
     def set_admin(self, token: str, username: str, is_admin: bool) -> User:
@@ -351,8 +378,10 @@ class ParkingService:
                 raise NotFound(f"No user {username!r}.", field="username")
             if rec["username"] == actor.username and not is_admin:
                 raise Conflict("You cannot remove your own admin role.")
+            before = bool(rec.get("is_admin", False))
             rec["is_admin"] = is_admin
             tx.put_user(rec)
+            self._audit(tx, now, actor.username, "set_admin", target=rec["username"], before=before, after=is_admin)
         return _user(rec)
 
     def list_users(self, token: str) -> list[User]:
@@ -372,7 +401,8 @@ class ParkingService:
             raise ValidationError("policy must be a LotPolicy.")
         now = self.now()
         with self.store.transaction() as tx:
-            self._require_admin(self._authenticate(tx, token, now))
+            actor = self._authenticate(tx, token, now)
+            self._require_admin(actor)
             if any(r["name"].casefold() == name.casefold() for r in tx.lots()):
                 raise Conflict(f"A lot named {name!r} already exists.", field="name")
             rec = {
@@ -384,6 +414,7 @@ class ParkingService:
                 "created_at": rules.to_stamp(now),
             }
             tx.put_lot(rec)
+            self._audit(tx, now, actor.username, "create_lot", lot_id=rec["id"], name=name, total_slots=total)
         return _lot(rec)
 
     def list_lots(self, token: str) -> list[Lot]:
@@ -411,7 +442,8 @@ class ParkingService:
         now = self.now()
         out: list[Slot] = []
         with self.store.transaction() as tx:
-            self._require_admin(self._authenticate(tx, token, now))
+            actor = self._authenticate(tx, token, now)
+            self._require_admin(actor)
             lot = self._get_lot(tx, lot_id)
             existing = {s["slot_number"] for s in tx.slots(lot["id"])}
             for number in numbers:
@@ -434,6 +466,10 @@ class ParkingService:
                 out.append(
                     Slot(rec["id"], lot["id"], number, SlotStatus.AVAILABLE, admin_status=SlotStatus.AVAILABLE)
                 )
+            self._audit(
+                tx, now, actor.username, "add_slots", lot_id=int(lot["id"]),
+                slots={s.slot_number: s.id for s in out},
+            )
         return out
 
     def _lot_state(self, view, lot: Record, now: datetime) -> tuple[list[Record], dict[int, list[Record]]]:
@@ -553,7 +589,8 @@ class ParkingService:
             raise ValidationError("'reserved' comes from bookings; it cannot be set by hand.", field="status")
         now = self.now()
         with self.store.transaction() as tx:
-            self._require_admin(self._authenticate(tx, token, now))
+            actor = self._authenticate(tx, token, now)
+            self._require_admin(actor)
             slot = self._get_slot(tx, slot_id)
             lot = self._get_lot(tx, slot["lot_id"])
             policy = _policy(lot)
@@ -563,8 +600,13 @@ class ParkingService:
                 raise Conflict(
                     f"Slot {slot['slot_number']} is already occupied by a checked-in booking.", field="status"
                 )
+            before = slot.get("admin_status", "available")
             slot = dict(slot, admin_status=wanted.value, admin_status_at=rules.to_stamp(now))
             tx.put_slot(slot)
+            self._audit(
+                tx, now, actor.username, "set_slot_status", slot_id=int(slot["id"]), lot_id=int(lot["id"]),
+                slot_number=slot["slot_number"], before=before, after=wanted.value,
+            )
             return self._slot(slot, live, now, policy)
 
     # ------------------------------------------------------------------------------------ bookings
@@ -607,6 +649,10 @@ class ParkingService:
                 "created_at": rules.to_stamp(now),
             }
             tx.put_booking(rec)
+            self._audit(
+                tx, now, user.username, "create_booking", **self._booking_event(rec),
+                start_time=rec["start_time"], end_time=rec["end_time"], after="reserved",
+            )
         return self._booking(rec, now, policy)
 
     def _check_hoarding(
@@ -665,7 +711,7 @@ class ParkingService:
                 raise NotFound(f"No booking with code {code}.", field="confirmation_code")
             return self._booking(rec, now, _policy(view.get_lot(int(rec["lot_id"])) or {}))
 
-    def _change_booking(self, token: str, booking_id: int, change) -> Booking:
+    def _change_booking(self, token: str, booking_id: int, change, op: str) -> Booking:
         """Run ``change(tx, rec, policy, now) -> new record`` on a booking; no-shows are released first."""
         now = self.now()
         error: ParkingError | None = None
@@ -683,8 +729,14 @@ class ParkingService:
                     f"{policy.grace_minutes} minutes of the start. The slot has been released."
                 )
             else:
+                before = rec
                 rec = change(tx, rec, status, policy, now, user)
                 tx.put_booking(rec)
+                extra = {"end_before": before["end_time"], "end_after": rec["end_time"]} if op == "extend" else {}
+                self._audit(
+                    tx, now, user.username, op, **self._booking_event(rec),
+                    before=before["status"], after=rec["status"], **extra,
+                )
         if error is not None:
             raise error
         return self._booking(rec, now, policy)
@@ -710,7 +762,7 @@ class ParkingService:
                     )
             return dict(rec, status=BookingStatus.CHECKED_IN.value, checked_in_at=rules.to_stamp(now))
 
-        return self._change_booking(token, booking_id, change)
+        return self._change_booking(token, booking_id, change, op="check_in")
 
     def check_out(self, token: str, booking_id: int) -> Booking:
         """Complete the booking and free the slot. Leaving after ``end_time`` is recorded as an overstay."""
@@ -719,7 +771,7 @@ class ParkingService:
             rules.check_can_check_out(status)
             return dict(rec, status=BookingStatus.COMPLETED.value, checked_out_at=rules.to_stamp(now))
 
-        return self._change_booking(token, booking_id, change)
+        return self._change_booking(token, booking_id, change, op="check_out")
 
     def cancel_booking(self, token: str, booking_id: int) -> Booking:
         def change(tx, rec, status, policy, now, user):
@@ -731,7 +783,7 @@ class ParkingService:
                 cancelled_by=user.username,
             )
 
-        return self._change_booking(token, booking_id, change)
+        return self._change_booking(token, booking_id, change, op="cancel")
 
     def extend_booking(self, token: str, booking_id: int, new_end: datetime) -> Booking:
         """Move the end of a live booking later, re-checked against the slot's other bookings."""
@@ -754,18 +806,55 @@ class ParkingService:
             live = [b for b in tx.live_bookings(lot_id=int(rec["lot_id"])) if b["slot_id"] == rec["slot_id"]]
             clash = self._clash(live, old_end, end, now, policy, exclude=int(rec["id"]))
             if clash is not None:
-                raise Conflict(
-                    f"Slot {rec.get('slot_number', '?')} is booked by someone else from "
-                    f"{self._hm(clash['start_time'])}; the latest you can extend to is "
-                    f"{self._hm(clash['start_time'])}.",
-                    field="end_time",
-                )
+                number = rec.get("slot_number", "?")
+                if rules.from_stamp(clash["start_time"]) <= old_end:
+                    msg = (
+                        f"Slot {number} is booked by someone else from {self._hm(clash['start_time'])}, right "
+                        "after yours; this booking cannot be extended."
+                    )
+                else:
+                    msg = (
+                        f"Slot {number} is booked by someone else from {self._hm(clash['start_time'])}; the "
+                        f"latest you can extend to is {self._hm(clash['start_time'])}."
+                    )
+                raise Conflict(msg, field="end_time")
             self._check_hoarding(tx, rec["username"], old_end, end, now, exclude=int(rec["id"]))
             return dict(rec, end_time=rules.to_stamp(end), extended_at=rules.to_stamp(now))
 
-        return self._change_booking(token, booking_id, change)
+        return self._change_booking(token, booking_id, change, op="extend")
 
     # ------------------------------------------------------------------------------------- admin
+
+    def audit_log(
+        self,
+        token: str,
+        *,
+        username: str | None = None,
+        op: str | None = None,
+        code: str | None = None,
+        booking_id: int | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """The audit log (admin), oldest first, filtered; at most ``limit`` of the newest matching events.
+
+        ``code`` traces a booking from creation to completion by its confirmation code."""
+        wanted_code = rules.normalize_code(code) if code else None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValidationError("limit must be a positive whole number.", field="limit")
+        with self.store.view() as view:
+            self._require_admin(self._authenticate(view, token, self.now()))
+        out: list[dict[str, Any]] = []
+        for event in self.store.read_audit():
+            if username is not None and event.get("user") != username and event.get("owner") != username:
+                continue
+            if op is not None and event.get("op") != op:
+                continue
+            if wanted_code is not None and event.get("code") != wanted_code:
+                continue
+            if booking_id is not None and event.get("booking_id") != booking_id:
+                continue
+            out.append(event)
+        return out[-limit:]
 
     def list_reservations(
         self,
@@ -777,7 +866,8 @@ class ParkingService:
         since: datetime | None = None,
         include_finished: bool = True,
     ) -> list[Booking]:
-        """Every reservation (admin), filtered by lot, slot, status, and start time not before ``since``."""
+        """Every reservation (admin), filtered by lot, slot, status, and - with ``since`` - only those still
+        running at or after that instant (end time not before it)."""
         wanted = None
         if status is not None:
             try:

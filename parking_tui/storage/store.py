@@ -265,10 +265,35 @@ class TinyStore:
     # -------------------------------------------------------------------------------- reading
 
     def _damaged(self, path: Path, what: str) -> StorageError:
-        return StorageError(
-            f"The data file {path} is damaged ({what}). It has been left exactly as it was. Restore it from a "
-            "backup (parking-tui restore) or move it aside; parking-tui will not overwrite it."
+        good = self.newest_good_snapshot(path.name)
+        hint = (
+            f"The newest good snapshot is {good}: restore it with `parking-tui restore {good.name}`."
+            if good is not None
+            else "Restore it from a backup or move it aside."
         )
+        return StorageError(
+            f"The data file {path} is damaged ({what}). It has been left exactly as it was; "
+            f"parking-tui will not overwrite it. {hint}"
+        )
+
+    def newest_good_snapshot(self, name: str) -> Path | None:
+        """The newest snapshot whose copy of ``name`` (and root) reads cleanly, if any."""
+        for snap in reversed(self.snapshots()):
+            try:
+                for n in {name, self.root_name}:
+                    f = snap / n
+                    if f.exists():
+                        self._parse_quiet(f.read_bytes())
+                return snap
+            except (OSError, ValueError):
+                continue
+        return None
+
+    @staticmethod
+    def _parse_quiet(raw: bytes) -> None:
+        data = _loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a dict")
 
     def _load(self, name: str, *, must_exist: bool = False) -> _File:
         """The current parse of ``name``, re-read only if the file changed on disk."""
@@ -531,13 +556,13 @@ class TinyStore:
         """Hard-link every committed data file into a new snapshot folder (call with the lock held)."""
         root = self._load(self.root_name, must_exist=True)
         version = int(self._meta(root).get("version", 0))
-        name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version}"
+        name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version:09d}"
         self.backup_dir.mkdir(mode=0o700, exist_ok=True)
         target = self.backup_dir / name
         n = 1
         while target.exists():
             n += 1
-            target = self.backup_dir / f"{name}-{n}"
+            target = self.backup_dir / f"{name}-{n:03d}"
         work = self.backup_dir / f".{target.name}.partial"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(mode=0o700)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -95,14 +96,27 @@ def make_user(svc: ParkingService, username: str, *, admin: bool = False) -> str
     return svc.login(username, PASSWORD)
 
 
-@pytest.fixture
-def world(svc: ParkingService, clock: FrozenClock) -> World:
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory) -> tuple[Path, dict]:
+    """The world's files, built once (at ``T0``); each test gets a copy, sessions included."""
+    folder = tmp_path_factory.mktemp("world-template")
+    svc = parking_tui.open_service(folder / "parking.json", clock=FrozenClock(T0), password_hasher=cheap_hasher())
     admin = make_user(svc, "admin", admin=True)
-    alice = make_user(svc, "alice")
-    bob = make_user(svc, "bob")
+    tokens = {"admin": admin, "alice": make_user(svc, "alice"), "bob": make_user(svc, "bob")}
     lot = svc.create_lot(admin, "Central", "Main Street 1", 10)
     slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
-    return World(svc, clock, admin, alice, bob, lot, slots)
+    return folder, {"tokens": tokens, "lot": lot, "slots": slots}
+
+
+@pytest.fixture
+def world(world_template, db_path: Path, open_svc, clock: FrozenClock) -> World:
+    """A lot with three slots, an admin and two drivers, all signed in (at ``T0``)."""
+    folder, made = world_template
+    assert clock.now == T0
+    for p in folder.glob("parking*.json"):
+        shutil.copy2(p, db_path.parent / p.name)
+    t = made["tokens"]
+    return World(open_svc(), clock, t["admin"], t["alice"], t["bob"], made["lot"], list(made["slots"]))
 
 
 def data_files(path: Path) -> list[Path]:

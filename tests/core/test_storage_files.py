@@ -211,3 +211,49 @@ def test_unwritable_folder_is_storage_error(tmp_path, clock):
             svc.register("alice", "a@example.com", PASSWORD)
     finally:
         folder.chmod(0o700)
+
+
+def test_lock_busy_is_storage_error(populated, db_path, clock):
+    import fcntl
+
+    svc, admin, *_ = populated
+    impatient = parking_tui.open_service(db_path, clock=clock, password_hasher=cheap_hasher(), lock_timeout=0.2)
+    before = _snapshot(db_path.parent)
+    fd = os.open(str(db_path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process holds the lock
+        started = __import__("time").monotonic()
+        with pytest.raises(StorageError) as exc:
+            impatient.create_lot(admin, "Other", "y", 3)
+        assert __import__("time").monotonic() - started < 3
+        assert "busy" in str(exc.value) and db_path.name in str(exc.value)
+        assert [lot.name for lot in impatient.list_lots(admin)] == ["Lot"]  # reads need no lock
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert _snapshot(db_path.parent) == before
+    assert impatient.create_lot(admin, "Other", "y", 3).name == "Other"
+
+
+def test_disk_full_changes_nothing(populated, db_path, monkeypatch):
+    import errno
+
+    svc, admin, alice, lot, slot = populated
+    before = _snapshot(db_path.parent)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError) as exc:
+        svc.create_lot(admin, "Other", "y", 3)
+    assert "disk is full" in str(exc.value)
+    with pytest.raises(StorageError):
+        svc.add_slot(admin, lot.id, "B1")
+    monkeypatch.undo()
+    assert _snapshot(db_path.parent) == before
+    assert not [p for p in db_path.parent.iterdir() if p.name.endswith(".tmp")]
+    # The service goes on from the state on disk; the failed writes never happened.
+    assert [x.name for x in svc.list_lots(admin)] == ["Lot"]
+    assert [s.slot_number for s in svc.lot_slots(admin, lot.id)] == ["A1"]
+    assert svc.add_slot(admin, lot.id, "B1").slot_number == "B1"
