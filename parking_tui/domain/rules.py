@@ -105,6 +105,23 @@ def validate_slot_number(value: object) -> str:
     return number
 
 
+POLICY_LIMITS = {
+    "grace_minutes": (0, 240, "Grace period", "minutes"),
+    "early_checkin_minutes": (0, 240, "Early check-in", "minutes"),
+    "max_duration_hours": (1, 168, "Longest booking", "hours"),
+    "max_advance_days": (1, 365, "Booking horizon", "days"),
+    "past_tolerance_minutes": (0, 60, "Start-time tolerance", "minutes"),
+}
+
+
+def validate_policy(policy: LotPolicy) -> LotPolicy:
+    for name, (low, high, label, unit) in POLICY_LIMITS.items():
+        value = getattr(policy, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(f"{label} must be {low}-{high} {unit}.", field=name)
+    return policy
+
+
 def validate_id(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{what} id must be a whole number.", field=f"{what.lower()}_id")

@@ -43,6 +43,7 @@ Clock = Callable[[], datetime]
 SESSION_TTL = timedelta(hours=12)
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_DURATION = timedelta(minutes=5)
+FAILURE_WINDOW = timedelta(minutes=15)  # failures older than this are forgotten
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a barrier
 BAD_LOGIN = "Wrong username or password."
 
@@ -247,13 +248,11 @@ class ParkingService:
         password = rules.validate_password(password)
         phone = rules.validate_phone(phone_number)
         with self.store.view() as view:
-            if view.get_user(username) is not None:
-                raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
+            self._check_username_free(view, username)
         hashed = self._hasher.hash(password)  # slow on purpose: outside the lock
         now = self.now()
         with self.store.transaction() as tx:
-            if tx.get_user(username) is not None:
-                raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
+            self._check_username_free(tx, username)
             rec = {
                 "username": username,
                 "email": email,
@@ -265,6 +264,15 @@ class ParkingService:
             tx.put_user(rec)
             self._audit(tx, now, username, "create_admin" if is_admin else "register", target=username)
         return _user(rec)
+
+    @staticmethod
+    def _check_username_free(view, username: str) -> None:
+        """Usernames are unique ignoring case: ``Bob`` and ``bob`` would be one person at the barrier."""
+        folded = username.casefold()
+        if view.get_user(username) is not None or any(
+            u["username"].casefold() == folded for u in view.users()
+        ):
+            raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
 
     def login(self, username: str, password: str) -> str:
         """Check the password and return a new session token. Five failures lock the username for 5 minutes."""
@@ -288,7 +296,9 @@ class ParkingService:
             state = tx.get_login_state(username)
             self._check_lockout(state, now)
             if not ok:
-                failures = int((state or {}).get("failures", 0)) + 1
+                last = rules.from_stamp((state or {}).get("last_failure"))
+                recent = last is not None and now - last < FAILURE_WINDOW
+                failures = (int((state or {}).get("failures", 0)) if recent else 0) + 1
                 if failures >= LOCKOUT_THRESHOLD:
                     until = now + LOCKOUT_DURATION
                     tx.put_login_state(username, {"failures": 0, "locked_until": rules.to_stamp(until)})
@@ -397,8 +407,10 @@ class ParkingService:
         name = rules.validate_text(name, "name")
         location = rules.validate_text(location, "location", max_len=120)
         total = rules.validate_total_slots(total_slots)
-        if policy is not None and not isinstance(policy, LotPolicy):
-            raise ValidationError("policy must be a LotPolicy.")
+        if policy is not None:
+            if not isinstance(policy, LotPolicy):
+                raise ValidationError("policy must be a LotPolicy.")
+            rules.validate_policy(policy)
         now = self.now()
         with self.store.transaction() as tx:
             actor = self._authenticate(tx, token, now)

@@ -237,6 +237,12 @@ class TinyStore:
                 self._write_files([root])
             root = self._load(self.root_name, must_exist=True)
             self._buckets = int(self._meta(root).get("archive_buckets", DEFAULT_ARCHIVE_BUCKETS))
+            # Read the hot files now, so that a damaged one stops the program at start with a clear message
+            # (archives are read when first needed and report the same way then).
+            self._load(self._users_name())
+            self._load(self._auth_name())
+            for lot_id in root.raw("lots"):
+                self._load(self._lot_name(int(lot_id)))
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -575,6 +581,25 @@ class TinyStore:
         for old in self.snapshots()[: -self.backups] if self.backups > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
         return target
+
+    @classmethod
+    def for_restore(cls, path: str | os.PathLike[str]) -> TinyStore:
+        """A store object for ``restore`` that does not read the (possibly damaged) current data."""
+        store = cls.__new__(cls)
+        store.path = Path(path).expanduser().absolute()
+        store.dir = store.path.parent
+        store._dir_str = str(store.dir)
+        name = store.path.name
+        store.stem = name[:-5] if name.endswith(".json") else name
+        store.file_mode = 0o600
+        store.lock_timeout = DEFAULT_LOCK_TIMEOUT
+        store._mutex = threading.RLock()
+        store._files, store._slot_lot, store._booking_lot, store._id_blocks = {}, {}, {}, {}
+        store._closed = False
+        store.backups, store.backup_interval = 10, 900.0
+        store._buckets = DEFAULT_ARCHIVE_BUCKETS
+        store._lock = ProcessLock(str(store.path) + ".lock", timeout=store.lock_timeout, mode=store.file_mode)
+        return store
 
     def snapshot(self) -> Path:
         """Take a snapshot now (``parking-tui backup``)."""

@@ -168,7 +168,7 @@ class BookingMachine(RuleBasedStateMachine):
 
 BookingMachine.TestCase.settings = settings(
     max_examples=100,
-    stateful_step_count=25,
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

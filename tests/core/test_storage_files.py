@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -81,11 +82,13 @@ def test_damaged_file_is_storage_error_and_left_alone(populated, db_path, clock,
         "add_slot": lambda: svc.add_slot(admin, lot.id, "B1"),
     }
     # What must fail: everything needing the damaged file (every call authenticates through the auth file).
+    # Opening reads the hot files (root, users, auth, lots) so that damage stops the program at start;
+    # archives are read when first needed.
     must_fail = {
         "root": set(attempts),
-        "users": {"login", "my_bookings", "list_reservations", "register", "create_lot", "add_slot"},
-        "auth": {"login", "my_bookings", "list_reservations", "create_lot", "add_slot"},
-        "lot": {"my_bookings", "list_reservations", "add_slot"},
+        "users": {"open", "login", "my_bookings", "list_reservations", "register", "create_lot", "add_slot"},
+        "auth": {"open", "login", "my_bookings", "list_reservations", "create_lot", "add_slot"},
+        "lot": {"open", "my_bookings", "list_reservations", "add_slot"},
         "archive": {"my_bookings", "list_reservations"},
     }[which]
     failed = set()
@@ -222,10 +225,10 @@ def test_lock_busy_is_storage_error(populated, db_path, clock):
     fd = os.open(str(db_path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another process holds the lock
-        started = __import__("time").monotonic()
+        started = time.monotonic()
         with pytest.raises(StorageError) as exc:
             impatient.create_lot(admin, "Other", "y", 3)
-        assert __import__("time").monotonic() - started < 3
+        assert time.monotonic() - started < 3
         assert "busy" in str(exc.value) and db_path.name in str(exc.value)
         assert [lot.name for lot in impatient.list_lots(admin)] == ["Lot"]  # reads need no lock
     finally:
