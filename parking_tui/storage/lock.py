@@ -28,6 +28,12 @@ class ProcessLock:
 
     def _open(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.mode)
+        try:
+            st = os.fstat(fd)
+            if st.st_uid == os.getuid() and (st.st_mode & 0o777) != self.mode:
+                os.fchmod(fd, self.mode)  # exactly the configured mode, whatever the umask
+        except OSError:
+            pass
         return fd
 
     def acquire(self) -> None:

@@ -510,6 +510,8 @@ class TinyStore:
         try:
             fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
             try:
+                if os.fstat(fd).st_size == 0:
+                    os.fchmod(fd, self.file_mode)
                 os.write(fd, payload)
             except BaseException:
                 os.close(fd)
@@ -658,6 +660,7 @@ class TinyStore:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
                 staged.append((f, tmp, (0, 0, 0)))
                 try:
+                    os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask
                     view = memoryview(payload)
                     while view:
                         n = os.write(fd, view)
