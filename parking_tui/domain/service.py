@@ -924,11 +924,18 @@ class ParkingService:
             self._authenticate(view, token, now)
             for lot in view.lots():
                 policy = _policy(lot)
-                slots, by_slot = self._lot_state(view, lot, now)
+                # The same rule as rules.slot_status_at, counted without building a Slot per slot.
+                busy: set[int] = set()
+                for b in view.live_bookings(lot_id=lot["id"]):
+                    start = rules.from_stamp(b["start_time"])
+                    status = rules.effective_status(b["status"], start, now, policy)
+                    if status is BookingStatus.CHECKED_IN or (
+                        status is BookingStatus.RESERVED and start <= now < rules.from_stamp(b["end_time"])
+                    ):
+                        busy.add(int(b["slot_id"]))
+                slots = view.slots(lot["id"])
                 free = sum(
-                    1
-                    for s in slots
-                    if self._slot(s, by_slot.get(int(s["id"]), ()), now, policy).status is SlotStatus.AVAILABLE
+                    1 for s in slots if s.get("admin_status", "available") == "available" and int(s["id"]) not in busy
                 )
                 out.append((_lot(lot), free, len(slots)))
         out.sort(key=lambda t: (t[0].name.casefold(), t[0].id))
