@@ -1,20 +1,24 @@
-"""The ``parking-tui`` command. Errors print one line to stderr and exit non-zero - never a traceback."""
+"""The ``parking-tui`` command. Errors print one line to stderr and exit non-zero - never a traceback.
+
+Settings come from the config file (``parking_tui.config``), then ``PARKING_TUI_*`` environment variables,
+then the flags here: a flag wins.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__, default_db_path, open_service
+from .config import Config, ConfigError, config_path, parse_file_mode, parse_idle
+from .config import load as load_config
 from .domain.errors import ParkingError
-
-
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if args.db else default_db_path()
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -22,8 +26,40 @@ def _add_db(p: argparse.ArgumentParser) -> None:
         "--db",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help="data file (default: $PARKING_TUI_DB or data/parking.json under the working directory)",
+        help="data file (default: db in the config file, $PARKING_TUI_DB, or data/parking.json under the "
+        "working directory)",
     )
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $PARKING_TUI_CONFIG or the one `parking-tui config path` prints)",
+    )
+    p.add_argument(
+        "--file-mode",
+        metavar="MODE",
+        default=argparse.SUPPRESS,
+        help="permissions of the data files it creates, in octal (default 600; 660 to share with the group)",
+    )
+    p.add_argument(
+        "--terminal",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="name of this terminal in the audit log (e.g. entrance-1)",
+    )
+
+
+def _add_app_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--demo", action="store_true", help="create the demo data if missing and show the demo accounts", **default)
+    p.add_argument("--kiosk", action="store_true", help="kiosk mode for a terminal at the lot entrance", **default)
+    p.add_argument(
+        "--idle",
+        metavar="SECONDS",
+        default=argparse.SUPPRESS,
+        help="kiosk: sign out and clear the screen after this long without a key press (default 60)",
+    )
+    p.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS, help="colour theme (e.g. textual-dark)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,14 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"parking-tui {__version__}")
     _add_db(parser)
-    parser.add_argument("--demo", action="store_true", help="create the demo data if missing and show the demo accounts")
-    parser.add_argument("--kiosk", action="store_true", help="kiosk mode for a terminal at the lot entrance")
+    _add_app_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="open the app (the default)", description="Open the app.")
     _add_db(run)
-    run.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="create and show the demo data")
-    run.add_argument("--kiosk", action="store_true", default=argparse.SUPPRESS, help="kiosk mode")
+    _add_app_options(run, suppress=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the app to a web browser (needs the 'serve' extra)",
+        description="Serve the app to web browsers with textual-serve: each browser tab runs its own "
+        "session on the same data file. Install with: pip install 'parking-tui[serve]'.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        default=None,
+        help="the address browsers use, when it differs from http://HOST:PORT (behind a proxy)",
+    )
+    _add_db(serve)
+    _add_app_options(serve, suppress=True)
 
     demo = sub.add_parser(
         "demo-data",
@@ -61,20 +112,80 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("--email", required=True)
     _add_db(create)
+
+    config = sub.add_parser("config", help="the config file", description="The config file (TOML).")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    path = config_sub.add_parser(
+        "path",
+        help="print where the config file is read from",
+        description="Print the config file's path ($PARKING_TUI_CONFIG, or the per-user config folder).",
+    )
+    path.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    show = config_sub.add_parser(
+        "show",
+        help="print the settings in effect (file, environment and flags together)",
+        description="Check the config file and print the settings in effect.",
+    )
+    _add_db(show)
+    _add_app_options(show, suppress=True)
     return parser
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+def settings(args: argparse.Namespace) -> Config:
+    """The config file and environment, with the flags laid on top."""
+    cfg = load_config(getattr(args, "config", None))
+    changes: dict[str, object] = {}
+    if getattr(args, "db", None):
+        changes["db"] = Path(args.db).expanduser()
+    if getattr(args, "kiosk", False):
+        changes["kiosk"] = True
+    if getattr(args, "idle", None) is not None:
+        changes["idle_seconds"] = parse_idle(args.idle, "--idle")
+    if getattr(args, "theme", None):
+        changes["theme"] = args.theme
+    if getattr(args, "terminal", None):
+        changes["terminal"] = args.terminal
+    if getattr(args, "file_mode", None) is not None:
+        changes["file_mode"] = parse_file_mode(args.file_mode, "--file-mode")
+    cfg = replace(cfg, **changes)  # type: ignore[arg-type]
+    if not cfg.terminal and os.environ.get("SSH_CONNECTION"):
+        # An attendant over SSH: name the client's address in the audit log.
+        cfg = replace(cfg, terminal="ssh:" + os.environ["SSH_CONNECTION"].split()[0])
+    return cfg
+
+
+def _db(cfg: Config) -> Path:
+    return cfg.db if cfg.db is not None else default_db_path()
+
+
+def _open(cfg: Config):
+    if cfg.file_mode is not None:
+        # The configured mode is what the files get: take its bits out of the umask (e.g. 022 -> 002 for 660).
+        current = os.umask(0)
+        os.umask(current & ~cfg.file_mode)
+    return open_service(_db(cfg), **cfg.service_options())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "db"):
-        args.db = None
     try:
+        if args.command == "config":
+            return _config(args)
+        cfg = settings(args)
         if args.command == "demo-data":
-            return _demo_data(args)
+            return _demo_data(cfg)
         if args.command == "admin":
-            return _admin_create(args)
-        return _run(args)
+            return _admin_create(args, cfg)
+        if args.command == "serve":
+            return _serve(args, cfg)
+        return _run(args, cfg)
+    except ConfigError as exc:
+        print(f"parking-tui: {exc}", file=sys.stderr)
+        return 2
     except ParkingError as exc:
         print(f"parking-tui: {exc}", file=sys.stderr)
         return 1
@@ -83,10 +194,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _demo_data(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace) -> int:
+    if args.config_command == "path":
+        print(config_path(getattr(args, "config", None)))
+        return 0
+    cfg = settings(args)
+    print(f"config file: {cfg.source or str(config_path(getattr(args, 'config', None))) + ' (not present)'}")
+    print(f"db: {_db(cfg)}")
+    print(f"kiosk: {'on' if cfg.kiosk else 'off'}, idle_seconds: {cfg.idle_seconds:g}")
+    print(f"theme: {cfg.theme or '(default)'}")
+    print(f"terminal: {cfg.terminal or '(default)'}")
+    print(f"file_mode: {oct(cfg.file_mode) if cfg.file_mode is not None else '(default, 0o600)'}")
+    for binding_id, keys in sorted(cfg.keys.items()):
+        print(f"keys.{binding_id}: {keys}")
+    return 0
+
+
+def _demo_data(cfg: Config) -> int:
     from .demo import ensure_demo_data
 
-    svc = open_service(_db(args))
+    svc = _open(cfg)
     made = ensure_demo_data(svc)
     where = svc.store.path
     if made:
@@ -97,7 +224,7 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_create(args: argparse.Namespace) -> int:
+def _admin_create(args: argparse.Namespace, cfg: Config) -> int:
     password = os.environ.get("PARKING_TUI_ADMIN_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
@@ -110,14 +237,14 @@ def _admin_create(args: argparse.Namespace) -> int:
         if getpass.getpass("Repeat it: ") != password:
             print("parking-tui: the passwords differ; nothing was created.", file=sys.stderr)
             return 1
-    svc = open_service(_db(args))
+    svc = _open(cfg)
     user = svc.create_admin(args.username, args.email, password)
     print(f"Admin {user.username} created in {svc.store.path}.")
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    svc = open_service(_db(args))
+def _run(args: argparse.Namespace, cfg: Config) -> int:
+    svc = _open(cfg)
     if getattr(args, "demo", False):
         from .demo import ensure_demo_data
 
@@ -130,4 +257,49 @@ def _run(args: argparse.Namespace) -> int:
             "use `python -m parking_tui --help` for the commands that are.",
         )
         return 0
-    return run_app(svc, demo=getattr(args, "demo", False), kiosk=getattr(args, "kiosk", False))
+    return run_app(
+        svc,
+        demo=getattr(args, "demo", False),
+        kiosk=cfg.kiosk,
+        idle_timeout=cfg.idle_seconds,
+        theme=cfg.theme,
+        keymap=cfg.keys,
+    )
+
+
+def serve_command(args: argparse.Namespace, cfg: Config) -> str:
+    """The shell command each browser session runs: this program, on the same settings."""
+    cmd = [sys.executable, "-m", "parking_tui"]
+    if getattr(args, "config", None):
+        cmd += ["--config", str(args.config)]
+    cmd += ["--db", str(Path(_db(cfg)).absolute())]
+    if cfg.file_mode is not None:
+        cmd += ["--file-mode", oct(cfg.file_mode)[2:]]
+    cmd += ["--terminal", cfg.terminal or "web"]
+    if cfg.kiosk:
+        cmd += ["--kiosk", "--idle", f"{cfg.idle_seconds:g}"]
+    if cfg.theme:
+        cmd += ["--theme", cfg.theme]
+    if getattr(args, "demo", False):
+        cmd.append("--demo")
+    return shlex.join(cmd)
+
+
+def _serve(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print(
+            "parking-tui: serving to a browser needs textual-serve; install it with "
+            "pip install 'parking-tui[serve]' (or pip install textual-serve).",
+            file=sys.stderr,
+        )
+        return 2
+    svc = _open(cfg)  # fail here, once, with one line, if the data file is unusable
+    if getattr(args, "demo", False):
+        from .demo import ensure_demo_data
+
+        ensure_demo_data(svc)
+    server = Server(serve_command(args, cfg), host=args.host, port=args.port, title="parking-tui", public_url=args.public_url)
+    server.serve()
+    return 0

@@ -60,6 +60,10 @@ def validate_password(value: object) -> str:
         raise ValidationError(f"Password must be at most {MAX_PASSWORD} characters.", field="password")
     if "\x00" in password:
         raise ValidationError("Password must not contain a NUL character.", field="password")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no keyboard types it, and the hasher cannot encode it
+        raise ValidationError("Password holds a character that cannot be stored.", field="password") from None
     return password
 
 

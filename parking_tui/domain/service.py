@@ -444,7 +444,7 @@ class ParkingService:
 
     def add_slots(self, token: str, lot_id: int, slot_numbers: Iterable[str]) -> list[Slot]:
         """Add several slots in one write (the admin's row generator); all or nothing."""
-        if isinstance(slot_numbers, str):
+        if isinstance(slot_numbers, (str, bytes)) or not isinstance(slot_numbers, Iterable):
             raise ValidationError("Give a list of slot numbers.", field="slot_number")
         numbers = [rules.validate_slot_number(n) for n in slot_numbers]
         if not numbers:

@@ -7,16 +7,22 @@ domain error becomes a notification and a storage failure a screen - never a tra
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Callable
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.theme import Theme
 
-from ..domain.errors import AuthenticationError, ParkingError, StorageError
+from ..domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
 from ..domain.models import Profile
 from ..domain.service import ParkingService
 from .commands import ParkingCommands
@@ -26,12 +32,36 @@ T = TypeVar("T")
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
 
+#: Kiosk: sign out after this many seconds without a key press or click (the config file may change it).
+DEFAULT_IDLE_SECONDS = 60.0
+#: How often the kiosk looks at the idle time.
+IDLE_CHECK_SECONDS = 1.0
+#: After a hang-up (the SSH connection dropped) the process is gone at the latest this much later.
+HANGUP_GRACE_SECONDS = 3.0
+
+#: A high-contrast theme: white on black, yellow focus. The kiosk uses it unless a theme is configured.
+KIOSK_THEME = Theme(
+    name="parking-kiosk",
+    primary="#FFD700",
+    secondary="#00BFFF",
+    accent="#FFD700",
+    warning="#FFB000",
+    error="#FF5F5F",
+    success="#00E676",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1C1C1C",
+    dark=True,
+    text_alpha=1.0,
+)
+
 
 class ParkingApp(App[int]):
     """Find a free slot, reserve it, check in and out."""
 
     TITLE = "parking-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "kiosk.tcss"]
     COMMANDS = App.COMMANDS | {ParkingCommands}
     COMMAND_PALETTE_DISPLAY = "^p"
 
@@ -42,10 +72,25 @@ class ParkingApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="The keys that work here"),
         Binding("escape", "back", "Back", id="back", tooltip="Go back to the previous screen"),
         Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, id="quit", tooltip="Leave parking-tui"),
+        Binding("f10", "quit_kiosk", "Quit kiosk", id="quit_kiosk", tooltip="Admin: close this kiosk terminal"),
+        # Kiosk: arrows move between fields and buttons, so Tab is never needed (see ``check_action``).
+        Binding("down", "kiosk_focus('next')", show=False, priority=True, id="kiosk.down"),
+        Binding("up", "kiosk_focus('previous')", show=False, priority=True, id="kiosk.up"),
+        Binding("right", "kiosk_focus_button('next')", show=False, priority=True, id="kiosk.right"),
+        Binding("left", "kiosk_focus_button('previous')", show=False, priority=True, id="kiosk.left"),
     ]
 
     def __init__(
-        self, svc: ParkingService, *, demo: bool = False, kiosk: bool = False, session_token: str | None = None
+        self,
+        svc: ParkingService,
+        *,
+        demo: bool = False,
+        kiosk: bool = False,
+        session_token: str | None = None,
+        idle_timeout: float = DEFAULT_IDLE_SECONDS,
+        idle_clock: Callable[[], float] | None = None,
+        theme: str | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self._session_token = session_token
@@ -55,6 +100,23 @@ class ParkingApp(App[int]):
         self.demo = demo
         self.kiosk = kiosk
         self._too_small_dismissed: tuple[int, int] | None = None
+        #: Kiosk: seconds without input before the session ends and the sign-in screen is cleared.
+        self.idle_timeout = float(idle_timeout)
+        #: Where the idle time is measured (seconds); tests swap in a clock they move by hand.
+        self.idle_clock: Callable[[], float] = idle_clock or time.monotonic
+        self.last_activity = self.idle_clock()
+        #: The kiosk ignores every way out but these: an admin's "Quit kiosk" and a hang-up.
+        self._exit_allowed = not kiosk
+        self._hangup_handler = False
+        self.register_theme(KIOSK_THEME)
+        if theme:
+            self.theme = theme
+        elif kiosk:
+            self.theme = KIOSK_THEME.name
+        if keymap:
+            self.set_keymap(dict(keymap))
+        if kiosk:
+            self.add_class("kiosk")
 
     # ------------------------------------------------------------------------------ start and size
 
@@ -64,6 +126,13 @@ class ParkingApp(App[int]):
         return LoginScreen()
 
     def on_mount(self) -> None:
+        if self.kiosk:
+            self.set_interval(IDLE_CHECK_SECONDS, self.check_idle_timeout, name="kiosk-idle")
+        if self._hangup_handler:
+            try:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hung_up)
+            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+                pass  # no SIGHUP here (Windows) or not the main thread: the default action applies
         if self._session_token is not None:
             # Start inside an existing session (a token from an earlier sign-in).
             profile = self.call_service(self.svc.profile, self._session_token)
@@ -162,12 +231,25 @@ class ParkingApp(App[int]):
         return type(self.screen).__name__ == class_name
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        here = {"open_my_bookings": "MyBookingsScreen", "open_profile": "ProfileScreen", "open_admin": "AdminScreen"}
+        if action in here and self._screen_named(here[action]):
+            return False  # already there: no footer key for it
         if action in ("open_my_bookings", "open_profile"):
             return self.token is not None
         if action == "open_admin":
             return self.token is not None and self.profile is not None and self.profile.is_admin
         if action == "back":
             return not getattr(self.screen, "IS_ROOT", False) and len(self.screen_stack) > 1
+        if action in ("quit", "help_quit"):
+            return not self.kiosk
+        if action == "quit_kiosk":
+            return self.kiosk and self._is_admin() and self._screen_named("AdminScreen")
+        if action in ("kiosk_focus", "kiosk_focus_button"):
+            # Only where the focused widget has no use for the arrow (lists and the slot grid keep theirs).
+            from textual.widgets import Button, Input, Tabs
+
+            kinds = (Button,) if action == "kiosk_focus_button" else (Button, Input, Tabs)
+            return self.kiosk and isinstance(self.focused, kinds)
         return True
 
     def _open(self, module: str, class_name: str) -> None:
@@ -240,18 +322,161 @@ class ParkingApp(App[int]):
         self.exit(0)
 
 
+    # -------------------------------------------------------------------------------- kiosk
+
+    def _is_admin(self) -> bool:
+        return self.token is not None and self.profile is not None and self.profile.is_admin
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
+            self.last_activity = self.idle_clock()
+        await super().on_event(event)
+
+    def check_idle_timeout(self) -> bool:
+        """Kiosk: after ``idle_timeout`` seconds without input, end the session and clear the sign-in screen.
+
+        Runs every second on a timer (tests call it after moving ``idle_clock``). True when it reset."""
+        if not self.kiosk:
+            return False
+        now = self.idle_clock()
+        if now - self.last_activity < self.idle_timeout:
+            return False
+        self.last_activity = now
+        if self._at_rest():
+            return False
+        self.reset_kiosk()
+        return True
+
+    def _at_rest(self) -> bool:
+        """Nobody signed in, the sign-in screen alone and empty: nothing for the idle timeout to clear."""
+        if self.token is not None or len(self.screen_stack) > 1:
+            return False
+        from textual.widgets import Input
+
+        return not any(i.value for i in self.screen_stack[0].query(Input))
+
+    def reset_kiosk(self) -> None:
+        """End the session (revoked in the data file too), close every screen, empty every field."""
+        from textual.widgets import Input, Static, TabbedContent
+
+        if self.token is not None:
+            try:
+                self.svc.logout(self.token)
+            except ParkingError:
+                pass  # expired, or the file is busy: the session is forgotten here all the same
+        self._forget_session()
+        login = self.screen_stack[0]
+        self.workers.cancel_node(login)  # a sign-in still checking a password must not land afterwards
+        set_busy = getattr(login, "set_busy", None)
+        if callable(set_busy):
+            set_busy(False)
+        for field in login.query(Input):
+            field.value = ""
+        for message in login.query(".field-error, .form-error").results(Static):
+            message.update("")
+            message.remove_class("-shown", "-busy")
+        for tabs in login.query(TabbedContent):
+            tabs.active = "sign-in"
+        first = login.query("#login-username")
+        if first:
+            first.first().focus()
+        self.clear_notifications()
+        self.notify("Signed out after a while without use.", title="Kiosk", markup=False)
+
+    def action_kiosk_focus(self, direction: str) -> None:
+        if direction == "next":
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    action_kiosk_focus_button = action_kiosk_focus
+
+    def action_quit_kiosk(self) -> None:
+        """An admin closes the kiosk (the only way out of kiosk mode)."""
+        if not (self.kiosk and self._is_admin()):
+            return
+        self._exit_allowed = True
+        self.exit(0)
+
+    def action_help_quit(self) -> None:
+        if not self.kiosk:
+            super().action_help_quit()
+
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        if not self._exit_allowed:
+            self.notify("This terminal stays open; a lot manager can close it from Admin.", markup=False)
+            return
+        super().exit(result, return_code, message)
+
+    def hung_up(self) -> None:
+        """The terminal went away (SIGHUP: the SSH connection dropped): leave now, holding no lock.
+
+        A write in progress finishes first (the store's transaction runs on this thread); should closing hang
+        on the dead terminal, the process ends anyway after ``HANGUP_GRACE_SECONDS``."""
+        self._exit_allowed = True
+        watchdog = threading.Timer(HANGUP_GRACE_SECONDS, os._exit, args=(129,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit(None, return_code=129)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if not self.kiosk:
+            yield from super().get_system_commands(screen)
+            return
+        # A kiosk offers no way out, no files written, and no theme changes left for the next driver.
+        keep = {"Keys", "Maximize", "Minimize"} | ({"Theme"} if self._is_admin() else set())
+        for command in super().get_system_commands(screen):
+            if command.title in keep:
+                yield command
+        if self._is_admin():
+            yield SystemCommand("Quit kiosk", "Admin: close this kiosk terminal", self.action_quit_kiosk)
+
+
 def make_app(
-    svc: ParkingService, *, demo: bool = False, kiosk: bool = False, session_token: str | None = None
+    svc: ParkingService,
+    *,
+    demo: bool = False,
+    kiosk: bool = False,
+    session_token: str | None = None,
+    idle_timeout: float = DEFAULT_IDLE_SECONDS,
+    idle_clock: Callable[[], float] | None = None,
+    theme: str | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> ParkingApp:
     """Build the app over a service (the CLI and the tests share this).
 
     ``session_token`` starts the app signed in with that session (tests use it to open a screen directly).
+    ``idle_timeout``/``idle_clock``: the kiosk's idle sign-out; ``theme`` and ``keymap`` come from the config.
     """
-    return ParkingApp(svc, demo=demo, kiosk=kiosk, session_token=session_token)
+    return ParkingApp(
+        svc,
+        demo=demo,
+        kiosk=kiosk,
+        session_token=session_token,
+        idle_timeout=idle_timeout,
+        idle_clock=idle_clock,
+        theme=theme,
+        keymap=keymap,
+    )
 
 
-def run_app(svc: ParkingService, *, demo: bool = False, kiosk: bool = False) -> int:
-    """Run the app in the terminal; return the exit status."""
-    app = make_app(svc, demo=demo, kiosk=kiosk)
+def run_app(
+    svc: ParkingService,
+    *,
+    demo: bool = False,
+    kiosk: bool = False,
+    idle_timeout: float = DEFAULT_IDLE_SECONDS,
+    theme: str | None = None,
+    keymap: Mapping[str, str] | None = None,
+) -> int:
+    """Run the app in the terminal; return the exit status. It ends by itself when the terminal hangs up."""
+    probe = make_app(svc)
+    if theme and theme not in probe.available_themes:
+        names = ", ".join(sorted(probe.available_themes))
+        raise ValidationError(f"Unknown theme {theme!r}; choose one of: {names}.")
+    app = make_app(svc, demo=demo, kiosk=kiosk, idle_timeout=idle_timeout, theme=theme, keymap=keymap)
+    app._hangup_handler = True
     result = app.run()
+    if app.return_code == 129:
+        return 129
     return int(result or 0) if app.return_code in (0, None) else int(app.return_code or 1)

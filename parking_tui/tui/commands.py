@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+from textual.markup import escape
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -35,6 +37,16 @@ def parking_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
         yield Command("Admin", "Lots, slots, reservations, check-in by code, occupancy", app.action_open_admin)
 
 
+def highlight(matcher: Matcher, name: str) -> Content:
+    """``name`` as plain text (never markup: names may hold user text) with the matched letters styled."""
+    content = Content(name)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, name)
+    for offset in offsets:
+        if not name[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class ParkingCommands(Provider):
     """Screens and actions of parking-tui."""
 
@@ -43,11 +55,11 @@ class ParkingCommands(Provider):
 
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.name, command.callback, help=command.help)
+            yield DiscoveryHit(Content(command.name), command.callback, text=command.name, help=escape(command.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
             score = matcher.match(command.name)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.name), command.callback, help=command.help)
+                yield Hit(score, highlight(matcher, command.name), command.callback, text=command.name, help=escape(command.help))

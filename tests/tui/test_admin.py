@@ -61,6 +61,20 @@ def booking_of(svc, admin_token, username: str):
 
 
 class TestAccess:
+    async def test_no_admin_key_in_the_footer_on_the_admin_screen(self, app_factory, admin_token):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            app = pilot.app
+            await pilot.pause()
+            shown = {k for k, b in app.screen.active_bindings.items() if b.binding.show and b.enabled}
+            assert "a" in shown  # on the lot browser: a opens the admin screen
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "2")  # the focus on a table, not in a text field
+            shown = {k for k, b in screen.active_bindings.items() if b.binding.show}
+            assert "a" not in shown and "b" in shown and "p" in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert "a" in {k for k, b in app.screen.active_bindings.items() if b.binding.show}
+
     async def test_a_driver_cannot_reach_the_admin_screen(self, app_factory, driver_token):
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             app = pilot.app

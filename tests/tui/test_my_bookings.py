@@ -161,7 +161,7 @@ class TestActions:
             await pilot.pause()
             assert pilot.app.screen is modal, "a refused extension keeps the dialog open"
             message = text_of(modal, "#extend-error")
-            assert "booked by someone else" in message and "latest you can extend to" in message
+            assert "booked by someone else" in message and "cannot be extended" in message
             assert svc.get_booking(driver_token, now_booking.id).end_time == end
 
             await pilot.press("escape")

@@ -113,6 +113,36 @@ class TestProfile:
             with pytest.raises(AuthenticationError):
                 svc.profile(driver_token)
 
+    async def test_after_log_out_typing_goes_to_the_username(self, app_factory):
+        """ctrl+l on the profile, then typing: the keys land in the username field, ready for the next person."""
+        async with app_factory().run_test(size=SIZE) as pilot:
+            await pilot.press(*"driver", "enter", *"driver1234", "enter")  # signed in from the password field
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            await open_profile(pilot)
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+            await pilot.pause()
+            assert isinstance(pilot.app.screen, LoginScreen) and pilot.app.token is None
+            await pilot.press(*"alice")
+            assert pilot.app.screen.query_one("#login-username", Input).value == "alice"
+
+    async def test_log_out_from_the_register_tab_returns_to_sign_in(self, app_factory, driver_token):
+        """Signed in after registering (the Register tab was last shown): sign-out shows Sign in, username focused."""
+        async with app_factory().run_test(size=SIZE) as pilot:
+            app = pilot.app
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            app.signed_in(driver_token, app.svc.profile(driver_token))
+            await pilot.pause()
+            app.action_log_out()
+            await pilot.pause()
+            await pilot.pause()
+            assert isinstance(app.screen, LoginScreen)
+            await pilot.press(*"bruno")
+            assert app.screen.query_one("#login-username", Input).value == "bruno"
+            assert app.screen.query_one("#reg-username", Input).value == ""
+
 
 # ---------------------------------------------------------------------------------------------- snapshots
 

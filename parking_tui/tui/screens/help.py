@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="notice-box"):
-            yield Static(f"Keys: {self._title}", classes="notice-title")
+            yield Static(Content(f"Keys: {self._title}"), classes="notice-title")
             with VerticalScroll(id="help-keys"):
                 width = min(16, max((len(k) for k, _ in self._rows), default=4))
                 lines = [

@@ -61,11 +61,18 @@ class LoginScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#login-username", Input).focus()
 
+    def on_screen_suspend(self) -> None:
+        self._left_for_session = self.app.token is not None  # type: ignore[attr-defined]
+
     def on_screen_resume(self) -> None:
         # Back from a session: never leave a password behind.
         for name in ("login-password", "reg-password"):
             self.query_one(f"#{name}", Input).value = ""
         self.set_busy(False)
+        if getattr(self, "_left_for_session", False) and self.app.token is None:  # type: ignore[attr-defined]
+            # Signed out: the next person types a username straight away.
+            self._left_for_session = False
+            self.action_show_tab("sign-in")
 
     def has_unsaved_input(self) -> bool:
         return any(self.query_one(f"#{n}", Input).value for n in ("reg-username", "reg-email", "reg-password"))

@@ -129,7 +129,7 @@ class LotBrowserScreen(Screen[None]):
             admin = self.app.profile is not None and self.app.profile.is_admin  # type: ignore[attr-defined]
             empty.update("No lots yet." + (" Create one in Admin (a)." if admin else " Ask the lot manager to add one."))
         elif not shown:
-            empty.update(f"No lot matches {query.strip()!r}. Esc clears the filter.")
+            empty.update(Text(f"No lot matches {query.strip()!r}. Esc clears the filter."))
         else:
             empty.update("")
         empty.display = not shown

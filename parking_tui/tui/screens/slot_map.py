@@ -118,12 +118,16 @@ class SlotMapScreen(Screen[None]):
             name="map-poll",
         )
         self.poller.start(stamp)
+        self._fresh = True  # just loaded: the resume that follows the first mount needs no reload
 
     def on_unmount(self) -> None:
         if self.poller is not None:
             self.poller.stop()
 
     def on_screen_resume(self) -> None:
+        if getattr(self, "_fresh", False):
+            self._fresh = False
+            return
         if self.lot is not None and self.token is not None:
             self.refresh_slots()
 

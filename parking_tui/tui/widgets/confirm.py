@@ -6,12 +6,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Ask a question; ``y``/Enter on Yes answers True, ``n``/Escape answers False."""
+    """Ask a question; ``y``/Enter on Yes answers True, ``n``/Escape answers False.
+
+    The question and detail are shown as plain text (they often hold lot names and usernames: never markup)."""
 
     DEFAULT_CSS = """
     ConfirmModal {
@@ -59,12 +62,12 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.question, id="confirm-question")
+            yield Label(Content(self.question), id="confirm-question")
             if self.detail:
-                yield Label(self.detail, id="confirm-detail")
+                yield Label(Content(self.detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.no_label} (n)", id="no")
-                yield Button(f"{self.yes_label} (y)", variant="primary", id="yes")
+                yield Button(Content(f"{self.no_label} (n)"), id="no")
+                yield Button(Content(f"{self.yes_label} (y)"), variant="primary", id="yes")
         yield Footer()
 
     def on_mount(self) -> None:

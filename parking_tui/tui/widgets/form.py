@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Input, Label, Static
 
 from ...domain.errors import ParkingError
@@ -76,7 +77,7 @@ class Field(Vertical):
 
     def set_error(self, message: str | None) -> None:
         error = self.query_one(".field-error", Static)
-        error.update(message or "")
+        error.update(Content(message or ""))
         error.set_class(bool(message), "-shown")
         self.input.set_class(bool(message), "-invalid")
 
@@ -97,5 +98,5 @@ def show_error(error: ParkingError, fields: Iterable[Field], general: Static, al
             field.set_error(str(error))
             field.input.focus()
             return
-    general.update(str(error))
+    general.update(Content(str(error)))
     general.add_class("-shown")

@@ -108,6 +108,9 @@ class SlotGrid(ScrollView, can_focus=True):
         self._where: list[tuple[int, int]] = []  # slot index -> (visual line, column)
         self._layout_width = -1
         self._rich_styles: dict[str, Style] = {}
+        self._prefixes: list[str] = []
+        #: Lines drawn since the slots were last set (the benchmark waits for the first paint).
+        self.lines_rendered = 0
 
     # ------------------------------------------------------------------------------------------ data
 
@@ -126,6 +129,8 @@ class SlotGrid(ScrollView, can_focus=True):
         keep = self.selected_slot.id if self.selected_slot is not None else None
         self.slots = list(slots)
         self.kinds = list(kinds) if kinds is not None else [s.status.value for s in slots]
+        self.lines_rendered = 0
+        self._prefixes = [row_prefix(s.slot_number) for s in self.slots]  # once per load, not per relayout
         self._label_width = max((len(s.slot_number) for s in slots), default=2)
         self._layout_width = -1
         self._relayout()
@@ -155,9 +160,9 @@ class SlotGrid(ScrollView, can_focus=True):
         self._layout_width = width
         per_line = max(1, (width + GAP) // (self.cell_width + GAP))
         # Balance wrapped groups: 12 slots on 7 columns become 6 + 6, not 7 + 5.
+        prefixes = self._prefixes
         sizes: dict[str, int] = {}
-        for slot in self.slots:
-            key = row_prefix(slot.slot_number)
+        for key in prefixes:
             sizes[key] = sizes.get(key, 0) + 1
         widest = max(sizes.values(), default=1)
         if widest > per_line:
@@ -167,8 +172,7 @@ class SlotGrid(ScrollView, can_focus=True):
         where: list[tuple[int, int]] = [(0, 0)] * len(self.slots)
         prefix: str | None = None
         line: list[int] = []
-        for i, slot in enumerate(self.slots):
-            p = row_prefix(slot.slot_number)
+        for i, p in enumerate(prefixes):
             if line and (p != prefix or len(line) >= per_line):
                 rows.append(line)
                 if p != prefix:
@@ -213,6 +217,7 @@ class SlotGrid(ScrollView, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
+        self.lines_rendered += 1
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         base = self.rich_style

@@ -1,0 +1,250 @@
+"""The config file (TOML) and the environment: what the ``parking-tui`` command starts with.
+
+Precedence, lowest first: built-in defaults, the config file, environment variables, command-line flags.
+The file lives where ``platformdirs`` puts per-user config (``parking-tui config path`` prints it); the
+environment variable ``PARKING_TUI_CONFIG`` or the flag ``--config`` names another one.
+
+This module never imports textual: it is read before the app is built, and a bad file stops the command with
+one line (``ConfigError``), never a traceback.
+
+Example::
+
+    db = "/srv/parking/parking.json"   # the data file
+    theme = "textual-dark"
+    terminal = "entrance-1"            # names this terminal in the audit log
+    file_mode = 0o660                  # data files readable and writable by the group
+
+    [kiosk]
+    enabled = true
+    idle_seconds = 60
+
+    [keys]                             # binding id = keys (comma-separated for several)
+    my_bookings = "b,f2"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "parking-tui"
+CONFIG_NAME = "config.toml"
+DEFAULT_IDLE_SECONDS = 60.0
+#: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
+MIN_IDLE_SECONDS = 5.0
+
+TOP_KEYS = {"db", "theme", "terminal", "file_mode", "kiosk", "keys"}
+KIOSK_KEYS = {"enabled", "idle_seconds"}
+
+ENV_CONFIG = "PARKING_TUI_CONFIG"
+ENV_DB = "PARKING_TUI_DB"
+ENV_KIOSK = "PARKING_TUI_KIOSK"
+ENV_IDLE = "PARKING_TUI_IDLE_SECONDS"
+ENV_THEME = "PARKING_TUI_THEME"
+ENV_TERMINAL = "PARKING_TUI_TERMINAL"
+ENV_FILE_MODE = "PARKING_TUI_FILE_MODE"
+
+
+class ConfigError(Exception):
+    """The config file or an environment variable holds something unusable. ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the command runs with. ``None`` means "not set": the built-in default applies."""
+
+    db: Path | None = None
+    kiosk: bool = False
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
+    theme: str | None = None
+    terminal: str | None = None
+    file_mode: int | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    #: The file it was read from (``None``: no file was read).
+    source: Path | None = None
+
+    def service_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``open_service`` (only what was set)."""
+        options: dict[str, Any] = {}
+        if self.file_mode is not None:
+            options["file_mode"] = self.file_mode
+        if self.terminal:
+            options["terminal"] = self.terminal
+        return options
+
+
+def default_config_path() -> Path:
+    """The per-user config file, as ``platformdirs`` places it on this system."""
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME, appauthor=False) / CONFIG_NAME
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The config file in use: ``explicit`` (``--config``), else ``$PARKING_TUI_CONFIG``, else the default."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG]).expanduser()
+    return default_config_path()
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def parse_file_mode(value: object, where: str) -> int:
+    """``0o660`` (a TOML integer) or ``"660"``/``"0660"``/``"0o660"`` (a string of octal digits)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: file_mode must be an octal mode such as 0o660 or \"660\".")
+    if isinstance(value, int):
+        mode = value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        text = text[2:] if text.startswith("0o") else text
+        if not text or any(ch not in "01234567" for ch in text):
+            raise ConfigError(f"{where}: file_mode {value!r} is not an octal mode such as \"660\".")
+        mode = int(text, 8)
+    else:
+        raise ConfigError(f"{where}: file_mode must be an octal mode such as 0o660 or \"660\".")
+    if mode & ~0o777:
+        raise ConfigError(f"{where}: file_mode {oct(mode)} has bits beyond 0o777.")
+    if mode & 0o600 != 0o600:
+        raise ConfigError(f"{where}: file_mode {oct(mode)} must let the owner read and write (0o600).")
+    return mode
+
+
+def parse_idle(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: the kiosk idle time must be a number of seconds.")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}: the kiosk idle time {value!r} is not a number of seconds.") from None
+    if not seconds >= MIN_IDLE_SECONDS or seconds == float("inf"):
+        raise ConfigError(f"{where}: the kiosk idle time must be at least {MIN_IDLE_SECONDS:g} seconds, not {value}.")
+    return seconds
+
+
+def parse_bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+    raise ConfigError(f"{where}: expected true or false, not {value!r}.")
+
+
+def _text(value: object, where: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {name} must be a non-empty string.")
+    return value.strip()
+
+
+# ------------------------------------------------------------------------------------------------ load
+
+
+def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None) -> Config:
+    """Check a parsed TOML document and lay it over ``base``. Unknown keys are errors (they are typos)."""
+    cfg = base or Config()
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))}).")
+    changes: dict[str, Any] = {}
+    if "db" in data:
+        changes["db"] = Path(_text(data["db"], where, "db")).expanduser()
+    if "theme" in data:
+        changes["theme"] = _text(data["theme"], where, "theme")
+    if "terminal" in data:
+        changes["terminal"] = _text(data["terminal"], where, "terminal")
+    if "file_mode" in data:
+        changes["file_mode"] = parse_file_mode(data["file_mode"], where)
+    if "kiosk" in data:
+        kiosk = data["kiosk"]
+        if isinstance(kiosk, bool):
+            changes["kiosk"] = kiosk
+        elif isinstance(kiosk, dict):
+            bad = sorted(set(kiosk) - KIOSK_KEYS)
+            if bad:
+                raise ConfigError(f"{where}: unknown key 'kiosk.{bad[0]}' (known: enabled, idle_seconds).")
+            if "enabled" in kiosk:
+                changes["kiosk"] = parse_bool(kiosk["enabled"], f"{where}: kiosk.enabled")
+            if "idle_seconds" in kiosk:
+                changes["idle_seconds"] = parse_idle(kiosk["idle_seconds"], where)
+        else:
+            raise ConfigError(f"{where}: kiosk must be a table ([kiosk] with enabled, idle_seconds) or true/false.")
+    if "keys" in data:
+        keys = data["keys"]
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{where}: keys must be a table of binding id = \"keys\".")
+        for binding_id, keyspec in keys.items():
+            if not isinstance(keyspec, str) or not keyspec.strip():
+                raise ConfigError(f"{where}: keys.{binding_id} must be a string such as \"ctrl+b\" or \"b,f2\".")
+        changes["keys"] = {str(k): v.replace(" ", "") for k, v in keys.items()}
+    return replace(cfg, **changes)
+
+
+def load_file(path: Path, *, required: bool) -> Config:
+    """Read ``path``. A missing file is an error only when it was named explicitly (``required``)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist.") from None
+        return Config()
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}.") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}.") from None
+    return replace(from_mapping(data, f"config file {path}"), source=path)
+
+
+def from_env(cfg: Config, env: Mapping[str, str]) -> Config:
+    """Lay the ``PARKING_TUI_*`` environment variables over ``cfg``."""
+    changes: dict[str, Any] = {}
+    if env.get(ENV_DB):
+        changes["db"] = Path(env[ENV_DB]).expanduser()
+    if env.get(ENV_KIOSK):
+        changes["kiosk"] = parse_bool(env[ENV_KIOSK], ENV_KIOSK)
+    if env.get(ENV_IDLE):
+        changes["idle_seconds"] = parse_idle(env[ENV_IDLE], ENV_IDLE)
+    if env.get(ENV_THEME):
+        changes["theme"] = env[ENV_THEME].strip()
+    if env.get(ENV_TERMINAL):
+        changes["terminal"] = env[ENV_TERMINAL].strip()
+    if env.get(ENV_FILE_MODE):
+        changes["file_mode"] = parse_file_mode(env[ENV_FILE_MODE], ENV_FILE_MODE)
+    return replace(cfg, **changes)
+
+
+def load(explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then the config file, then the environment (flags are laid on top by the caller)."""
+    env = os.environ if env is None else env
+    path = config_path(explicit, env)
+    named = bool(explicit) or bool(env.get(ENV_CONFIG))
+    return from_env(load_file(path, required=named), env)
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DEFAULT_IDLE_SECONDS",
+    "config_path",
+    "default_config_path",
+    "load",
+    "parse_file_mode",
+    "parse_idle",
+]

@@ -1,0 +1,131 @@
+"""The browser demo: ``parking-tui serve`` (textual-serve) opened in headless Chromium.
+
+The test signs in as the demo admin by typing into the page, checks that the lot browser arrived in the
+browser (the app's output on the page's websocket) and that the sign-in is in the audit log as coming from
+the web, and saves a screenshot (``$TEST_ARTIFACTS/serve-lot-browser.png`` when that is set). Skipped with
+the reason where Chromium or textual-serve is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import parking_tui
+from parking_tui import cli
+
+from .conftest import ROOT, cheap_hasher, clean_env, console_script, run_cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_serve_command_runs_this_program_on_the_same_settings(tmp_path: Path):
+    db = tmp_path / "with space" / "parking.json"
+    args = cli.build_parser().parse_args(
+        ["serve", "--db", str(db), "--kiosk", "--idle", "30", "--file-mode", "660", "--demo"]
+    )
+    cfg = cli.settings(args)
+    words = shlex.split(cli.serve_command(args, cfg))
+    assert words[:3] == [sys.executable, "-m", "parking_tui"]
+    assert words[words.index("--db") + 1] == str(db)
+    assert words[words.index("--terminal") + 1] == "web"
+    assert words[words.index("--idle") + 1] == "30" and "--kiosk" in words and "--demo" in words
+    assert words[words.index("--file-mode") + 1] == "660"
+
+
+def test_serve_without_textual_serve_says_how_to_install(tmp_path: Path):
+    """With textual-serve missing, one line says what to install (no traceback)."""
+    blocker = tmp_path / "blocker" / "textual_serve"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not installed')\n")
+    r = run_cli("serve", "--db", str(tmp_path / "p.json"), env=clean_env(PYTHONPATH=str(blocker.parent)))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert "pip install 'parking-tui[serve]'" in r.stderr
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+async def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
+    pytest.importorskip("textual_serve", reason="textual-serve is not installed (pip install '.[serve]')")
+    pytest.importorskip("aiohttp", reason="aiohttp (a textual-serve dependency) is not installed")
+    from .cdp import Browser, free_port
+
+    db = tmp_path / "parking.json"
+    from parking_tui.demo import ensure_demo_data
+
+    ensure_demo_data(parking_tui.open_service(db, password_hasher=cheap_hasher()))
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    server = subprocess.Popen(
+        [*console_script().split(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db), "--demo"],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _listening(port):
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "parking-tui serve did not listen within 20 s"
+            time.sleep(0.2)
+
+        async with Browser(CHROMIUM, tmp_path / "chromium-profile") as page:
+            await page.goto(f"http://127.0.0.1:{port}/")
+            assert await page.wait_for_bytes(b"Username", timeout=30), "the sign-in screen never arrived"
+            assert b"Choose a lot" not in page.received()
+            focused = await page.evaluate(
+                "(() => { const t = document.querySelector('.xterm-helper-textarea');"
+                " if (!t) return false; t.focus(); return true; })()"
+            )
+            assert focused, "no terminal on the page"
+            await page.type("admin")
+            await page.enter()
+            await page.pump(0.7)
+            await page.type("admin1234")
+            await page.enter()
+            assert await page.wait_for_bytes(b"Choose a lot", timeout=30), "the lot browser never arrived"
+            assert await page.wait_for_bytes(b"Central Station P1", timeout=10)
+            await page.pump(1.0)  # let the page paint what arrived
+            shot = await page.screenshot(tmp_path / "serve-lot-browser.png")
+
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        artifacts = os.environ.get("TEST_ARTIFACTS")
+        if artifacts:
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(artifacts) / shot.name)
+        svc = parking_tui.open_service(db, password_hasher=cheap_hasher())
+        logins = [e for e in svc.store.read_audit() if e.get("op") == "login" and e.get("user") == "admin"]
+        assert any(e.get("terminal") == "web" for e in logins), logins
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(server.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            server.wait(timeout=10)
+        log.close()
