@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__, default_db_path, open_service
+from . import ops_cli
 from .config import Config, ConfigError, config_path, parse_file_mode, parse_idle
 from .config import load as load_config
 from .domain.errors import ParkingError
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(show)
     _add_app_options(show, suppress=True)
+
+    ops_cli.add_commands(sub, _add_db)
     return parser
 
 
@@ -182,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _admin_create(args, cfg)
         if args.command == "serve":
             return _serve(args, cfg)
+        if args.command in ops_cli.OPS:
+            return ops_cli.dispatch(args, _db(cfg), cfg.file_mode)
         return _run(args, cfg)
     except ConfigError as exc:
         print(f"parking-tui: {exc}", file=sys.stderr)

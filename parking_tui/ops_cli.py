@@ -51,11 +51,18 @@ def add_commands(sub, add_db: Callable[[argparse.ArgumentParser], None]) -> None
     add_db(audit)
 
 
-def dispatch(args: argparse.Namespace, db: Path) -> int:
+_MODE: list[int | None] = [None]
+
+
+def dispatch(args: argparse.Namespace, db: Path, file_mode: int | None = None) -> int:
+    """Run one operator command on the data file ``db`` (``file_mode``: from the config, if set)."""
+    _MODE[0] = file_mode
     return {"backup": _backup, "restore": _restore, "doctor": _doctor, "audit": _audit}[args.command](args, db)
 
 
 def _file_mode() -> int:
+    if _MODE[0] is not None:
+        return _MODE[0]
     raw = os.environ.get("PARKING_TUI_FILE_MODE", "600")
     try:
         return int(raw, 8)
