@@ -213,11 +213,16 @@ def diagnose(path: str | Path, *, now: datetime | None = None, file_mode: int = 
     if audit.exists():
         lines = audit.read_bytes().split(b"\n")
         bad = [i for i, line in enumerate(lines) if line.strip() and not _json_ok(line)]
-        torn_tail = bad == [len(lines) - 1]
-        if bad and not torn_tail:
-            out.append(Finding("warning", f"{audit.name} has {len(bad)} unreadable lines.", "Keep the file for the record; new events are appended after them."))
-        elif torn_tail:
+        # Every event starts with '{"'; such a line that does not parse was cut short by a crash mid-append
+        # (the next append starts a new line). Anything else was not written by parking-tui.
+        torn = [i for i in bad if lines[i].startswith(b'{"')]
+        foreign = [i for i in bad if i not in torn]
+        if foreign:
+            out.append(Finding("warning", f"{audit.name} has {len(foreign)} unreadable lines.", "Keep the file for the record; new events are appended after them."))
+        if torn == [len(lines) - 1]:
             out.append(Finding("info", f"{audit.name} ends in a line cut short by a crash.", "Nothing to do: readers skip it."))
+        elif torn:
+            out.append(Finding("info", f"{audit.name} has {len(torn)} line(s) cut short by a crash.", "Nothing to do: readers skip them."))
     return out
 
 

@@ -424,17 +424,12 @@ class TinyStore:
                 audit_fd = self._append_audit(tx.events) if tx.events else None
                 if wrote and self.backups > 0:
                     self._maybe_snapshot()
-            if audit_fd is not None:
-                try:
-                    os.fsync(audit_fd)
-                finally:
-                    os.close(audit_fd)
-            if wrote:
-                # The renames are made durable after the lock is let go (the next writer need not wait for
-                # it); the caller hears of success only after this. A writer that read our files before this
-                # fsync syncs the same folder before it answers its own caller, so nothing built on an
-                # unsynced rename is ever acknowledged without it.
-                self._sync_dir()
+            # The renames and the audit lines are made durable after the lock is let go (the next writer
+            # need not wait for it); the caller hears of success only after this. A writer that read our
+            # files before this fsync syncs the same folder before it answers its own caller, so nothing
+            # built on an unsynced rename is ever acknowledged without it.
+            if audit_fd is not None or wrote:
+                self._sync_after(audit_fd, wrote)
 
     def _prefetch(self) -> None:
         """Re-read, before taking the lock, the files this process has cached that changed on disk.
@@ -508,10 +503,15 @@ class TinyStore:
         Returns the open descriptor; the caller fsyncs it after letting go of the lock, before it answers."""
         payload = b"".join(_dumps(e) + b"\n" for e in events)
         try:
-            fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
+            fd = os.open(self.audit_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, self.file_mode)
             try:
-                if os.fstat(fd).st_size == 0:
+                size = os.fstat(fd).st_size
+                if size == 0:
                     os.fchmod(fd, self.file_mode)
+                elif os.pread(fd, 1, size - 1) != b"\n":
+                    # A crash cut the last line short: start on a new line, or this event would be glued to
+                    # the fragment and lost to every reader.
+                    payload = b"\n" + payload
                 os.write(fd, payload)
             except BaseException:
                 os.close(fd)
@@ -566,11 +566,14 @@ class TinyStore:
         version = int(self._meta(root).get("version", 0))
         name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version:09d}"
         self.backup_dir.mkdir(mode=0o700, exist_ok=True)
-        target = self.backup_dir / name
-        n = 1
-        while target.exists():
-            n += 1
+        # Several snapshots in one second of one version get -002, -003...: always a number above the highest
+        # one there, so that the newest sorts last even after pruning removed the first of them.
+        same = [p.name[len(name) :] for p in self.snapshots() if p.name.startswith(name)]
+        if same:
+            n = max((int(rest[1:]) for rest in same if rest[1:].isdigit()), default=1) + 1
             target = self.backup_dir / f"{name}-{n:03d}"
+        else:
+            target = self.backup_dir / name
         work = self.backup_dir / f".{target.name}.partial"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(mode=0o700)
@@ -637,6 +640,23 @@ class TinyStore:
             self._id_blocks.clear()
             return safety
 
+    def _sync_after(self, audit_fd: int | None, wrote: bool) -> None:
+        dfd = None
+        try:
+            dfd = os.open(self.dir, os.O_RDONLY) if wrote else None
+            for fd in (audit_fd, dfd):
+                if fd is not None:
+                    os.fsync(fd)
+        except OSError as exc:
+            raise StorageError(
+                f"The change was written but {self.dir} could not be synced to disk ({exc.strerror}); "
+                "check the disk."
+            ) from None
+        finally:
+            for fd in (audit_fd, dfd):
+                if fd is not None:
+                    os.close(fd)
+
     def _sync_dir(self) -> None:
         try:
             dfd = os.open(self.dir, os.O_RDONLY)
@@ -653,24 +673,30 @@ class TinyStore:
     def _write_files(self, files: list[_File], *, sync_dir: bool = True) -> None:
         """Write each file to a temporary file and fsync it, then rename them in order and fsync the folder."""
         staged: list[tuple[_File, Path, Stamp]] = []
+        fds: list[int] = []
         try:
             for f in files:
                 payload = _dumps(f.mem.data)
                 tmp = self.dir / f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
+                fds.append(fd)
                 staged.append((f, tmp, (0, 0, 0)))
-                try:
-                    os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask
-                    view = memoryview(payload)
-                    while view:
-                        n = os.write(fd, view)
-                        view = view[n:]
-                    os.fsync(fd)
-                    st = os.fstat(fd)
-                finally:
-                    os.close(fd)
-                staged[-1] = (f, tmp, (st.st_ino, st.st_mtime_ns, st.st_size))
+                os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask
+                view = memoryview(payload)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            for i, fd in enumerate(fds):
+                os.fsync(fd)
+                st = os.fstat(fd)
+                staged[i] = (staged[i][0], staged[i][1], (st.st_ino, st.st_mtime_ns, st.st_size))
         except OSError as exc:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            fds = []
             for _, tmp, _ in staged:
                 try:
                     tmp.unlink()
@@ -680,6 +706,8 @@ class TinyStore:
             raise StorageError(
                 f"Could not save to {self.dir}: {reason}. Nothing was changed; the data is as it was."
             ) from None
+        for fd in fds:
+            os.close(fd)
         # Renames are journalled in order (ext4 and other journalling file systems): the root, with the id
         # counters, is never behind a file that uses its ids. One fsync of the folder makes them all durable.
         for f, tmp, stamp in staged:
