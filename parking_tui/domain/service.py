@@ -218,7 +218,7 @@ class ParkingService:
 
     def _release_expired(self, tx, lot_id: int, now: datetime, policy: LotPolicy) -> None:
         """Move the lot's no-shows (reserved, past the grace period) to the archive as ``expired``."""
-        for rec in tx.live_bookings(lot_id=lot_id):
+        for rec in tx.reserved_starting_before(lot_id, now - policy.grace):
             start = rules.from_stamp(rec["start_time"])
             if rules.effective_status(rec["status"], start, now, policy) is BookingStatus.EXPIRED:
                 tx.put_booking(dict(rec, status=BookingStatus.EXPIRED.value, expired_at=rules.to_stamp(now)))
@@ -607,7 +607,7 @@ class ParkingService:
             lot = self._get_lot(tx, slot["lot_id"])
             policy = _policy(lot)
             self._release_expired(tx, lot["id"], now, policy)
-            live = [b for b in tx.live_bookings(lot_id=lot["id"]) if int(b["slot_id"]) == int(slot["id"])]
+            live = tx.live_bookings(slot_id=int(slot["id"]))
             if wanted is SlotStatus.OCCUPIED and any(b["status"] == BookingStatus.CHECKED_IN for b in live):
                 raise Conflict(
                     f"Slot {slot['slot_number']} is already occupied by a checked-in booking.", field="status"
@@ -639,7 +639,7 @@ class ParkingService:
                 raise Conflict(f"Slot {number} is out of service; choose another slot.", field="slot_id")
             if slot.get("admin_status") == SlotStatus.OCCUPIED:
                 raise Conflict(f"Slot {number} is occupied; choose another slot.", field="slot_id")
-            live = [b for b in tx.live_bookings(lot_id=lot["id"]) if int(b["slot_id"]) == int(slot["id"])]
+            live = tx.live_bookings(slot_id=int(slot["id"]))
             clash = self._clash(live, start, end, now, policy)
             if clash is not None:
                 raise Conflict(
@@ -763,7 +763,7 @@ class ParkingService:
                 raise Conflict(f"Slot {number} is out of service; please see the attendant.")
             if slot.get("admin_status") == SlotStatus.OCCUPIED:
                 raise Conflict(f"Slot {number} is marked occupied; please see the attendant.")
-            for other in tx.live_bookings(lot_id=int(rec["lot_id"])):
+            for other in tx.live_bookings(slot_id=int(rec["slot_id"])):
                 if (
                     int(other["slot_id"]) == int(rec["slot_id"])
                     and int(other["id"]) != int(rec["id"])
@@ -815,7 +815,7 @@ class ParkingService:
             slot = tx.get_slot(int(rec["slot_id"])) or {}
             if slot.get("admin_status") == SlotStatus.OUT_OF_SERVICE:
                 raise Conflict(f"Slot {rec.get('slot_number', '?')} is out of service; it cannot be extended.")
-            live = [b for b in tx.live_bookings(lot_id=int(rec["lot_id"])) if b["slot_id"] == rec["slot_id"]]
+            live = tx.live_bookings(slot_id=int(rec["slot_id"]))
             clash = self._clash(live, old_end, end, now, policy, exclude=int(rec["id"]))
             if clash is not None:
                 number = rec.get("slot_number", "?")

@@ -30,8 +30,10 @@ Readers take no lock: files are only ever replaced whole.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
+from datetime import datetime
 import secrets
 import shutil
 import threading
@@ -438,8 +440,8 @@ class TinyStore:
         the lock only what changed in the last moments is read again.
         """
         for name in list(self._files):
-            if ".lot-" in name or ".archive-" in name:
-                continue  # many and big: read under the lock only when the transaction asks for them
+            if ".lot-" in name or ".archive-" in name or ".holds-" in name:
+                continue  # many: read under the lock only when the transaction asks for them
             try:
                 self._load(name)
             except StorageError:
@@ -813,7 +815,23 @@ class _View:
             return []
         return sorted({int(v) for v in f.raw("holds")[str(doc_id)].get("lots", {}).values()})
 
-    def live_bookings(self, *, lot_id: int | None = None, username: str | None = None) -> list[Record]:
+    def live_bookings(
+        self, *, lot_id: int | None = None, username: str | None = None, slot_id: int | None = None
+    ) -> list[Record]:
+        if slot_id is not None:
+            lot_of_slot = self.s._slot_lot.get(slot_id)  # noqa: SLF001
+            if lot_of_slot is None:
+                slot = self.get_slot(slot_id)
+                if slot is None:
+                    return []
+                lot_of_slot = int(slot["lot_id"])
+            f = self._lot(lot_of_slot)
+            ids = f.index("bookings.slot_id", _multi_by_field("bookings", "slot_id")).get(slot_id, ())
+            raw = f.raw("bookings")
+            out = [dict(raw[str(i)], id=i, lot_id=lot_of_slot) for i in ids]
+            if username is not None:
+                out = [r for r in out if r["username"] == username]
+            return self._drop_moved(out)
         if lot_id is not None:
             lots = [lot_id]
         elif username is not None:
@@ -830,8 +848,31 @@ class _View:
                 ids = f.index("bookings.username", _multi_by_field("bookings", "username")).get(username, ())
                 raw = f.raw("bookings")
                 out.extend(dict(raw[str(i)], id=i, lot_id=lid) for i in ids)
+        return self._drop_moved(out)
+
+    def _drop_moved(self, out: list[Record]) -> list[Record]:
         pending = self._pending()
+        if not pending:
+            return out
         return [r for r in out if r["id"] not in pending or not self._is_archived(r)]
+
+    def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[Record]:
+        """The lot's reservations (not checked in) whose start is before ``instant`` - the candidates for
+        expiry - found by bisecting an index of start times rather than reading every live booking."""
+        f = self._lot(lot_id)
+
+        def build(f: _File) -> tuple[list[datetime], list[int]]:
+            pairs = sorted(
+                (datetime.fromisoformat(r["start_time"]), int(k))
+                for k, r in f.raw("bookings").items()
+                if r.get("status") == "reserved"
+            )
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+
+        starts, ids = f.index("bookings.reserved_starts", build)
+        raw = f.raw("bookings")
+        out = [dict(raw[str(i)], id=i, lot_id=lot_id) for i in ids[: bisect.bisect_left(starts, instant)]]
+        return self._drop_moved(out)
 
     def _is_archived(self, rec: Record) -> bool:
         """A live copy left behind by an interrupted move to the archive (the archive wins)."""
