@@ -39,7 +39,7 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -419,11 +419,10 @@ class TinyStore:
                     self._discard(tx)
                     raise
                 try:
-                    wrote = self._commit(tx)
+                    wrote, audit_fd = self._commit(tx)
                 except BaseException:
                     self._discard(tx)
                     raise
-                audit_fd = self._append_audit(tx.events) if tx.events else None
                 if wrote and self.backups > 0:
                     self._maybe_snapshot()
             # The renames and the audit lines are made durable after the lock is let go (the next writer
@@ -462,10 +461,13 @@ class TinyStore:
 
     # -------------------------------------------------------------------------------- writing
 
-    def _commit(self, tx: _Transaction) -> bool:
+    def _commit(self, tx: _Transaction) -> tuple[bool, int | None]:
+        """Write the transaction's files and its audit lines. Returns (whether files were written, the audit
+        log's descriptor to fsync). The audit lines are appended after every temporary file is safely on disk
+        and before the renames, so a full disk at either step leaves nothing changed."""
         dirty = [self._files[n] for n in tx._touched if n in self._files and self._files[n].mem.dirty]  # noqa: SLF001
         if not dirty:
-            return False
+            return False, (self._append_audit(tx.events) if tx.events else None)
         root = tx._file(self.root_name)  # noqa: SLF001
         meta = dict(self._meta(root))
         if root in dirty or tx.moved or meta.get("pending_archive"):
@@ -487,9 +489,15 @@ class TinyStore:
             return 4
 
         dirty.sort(key=order)
-        self._write_files(dirty, sync_dir=False)
+        audit: list[int | None] = [None]
+
+        def append_audit() -> None:
+            if tx.events:
+                audit[0] = self._append_audit(tx.events)
+
+        self._write_files(dirty, sync_dir=False, before_rename=append_audit)
         self._id_blocks.update(tx.new_blocks)
-        return True
+        return True, audit[0]
 
     @property
     def audit_path(self) -> Path:
@@ -519,9 +527,10 @@ class TinyStore:
                 os.close(fd)
                 raise
         except OSError as exc:
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
             raise StorageError(
-                f"The change was saved but the audit log {self.audit_path} could not be written "
-                f"({exc.strerror}); check the disk."
+                f"Could not write the audit log {self.audit_path}: {reason}. Nothing was changed; the data is "
+                "as it was."
             ) from None
         return fd
 
@@ -672,7 +681,9 @@ class TinyStore:
                 "check the disk."
             ) from None
 
-    def _write_files(self, files: list[_File], *, sync_dir: bool = True) -> None:
+    def _write_files(
+        self, files: list[_File], *, sync_dir: bool = True, before_rename: Callable[[], None] | None = None
+    ) -> None:
         """Write each file to a temporary file and fsync it, then rename them in order and fsync the folder."""
         staged: list[tuple[_File, Path, Stamp]] = []
         fds: list[int] = []
@@ -710,6 +721,16 @@ class TinyStore:
             ) from None
         for fd in fds:
             os.close(fd)
+        if before_rename is not None:
+            try:
+                before_rename()
+            except BaseException:
+                for _, tmp, _ in staged:
+                    try:
+                        tmp.unlink()
+                    except OSError:
+                        pass
+                raise
         # Renames are journalled in order (ext4 and other journalling file systems): the root, with the id
         # counters, is never behind a file that uses its ids. One fsync of the folder makes them all durable.
         for f, tmp, stamp in staged:

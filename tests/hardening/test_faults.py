@@ -42,7 +42,43 @@ def enospc_on_temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return refused
 
 
+def enospc_on_audit_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make appends to the audit log fail as a full disk would (the data files' own writes succeed)."""
+    refused: list[str] = []
+
+    def write(fd: int, data) -> int:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            target = ""
+        if target.endswith(".audit.jsonl"):
+            refused.append(target)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return REAL_WRITE(fd, data)
+
+    monkeypatch.setattr(store_module.os, "write", write)
+    return refused
+
+
 class TestDiskFull:
+    def test_full_disk_at_the_audit_log_changes_nothing(self, world, monkeypatch):
+        """The audit lines are appended before the renames: no change is ever saved without its line."""
+        folder = world.path.parent
+        audit = folder / "parking.audit.jsonl"
+        before = files_bytes(folder)
+        audit_before = audit.read_bytes() if audit.exists() else b""
+        refused = enospc_on_audit_log(monkeypatch)
+        with pytest.raises(StorageError) as caught:
+            world.book(world.alice)
+        assert refused, "the append never reached os.write"
+        assert "audit log" in str(caught.value) and "Nothing was changed" in str(caught.value)
+        assert temp_files(folder) == []
+        assert files_bytes(folder) == before
+        assert (audit.read_bytes() if audit.exists() else b"") == audit_before
+        monkeypatch.undo()
+        booking = world.book(world.alice)
+        assert [b.id for b in world.svc.my_bookings(world.alice)] == [booking.id]
+
     def test_injected_enospc_leaves_the_data_as_it_was(self, world, monkeypatch):
         folder = world.path.parent
         before = files_bytes(folder)

@@ -30,6 +30,7 @@ from ...domain.errors import AuthenticationError, ParkingError, StorageError, Va
 from ...domain.models import Booking, BookingStatus, Lot, User
 from ..widgets.confirm import ConfirmModal
 from .admin_export import ExportModal
+from .admin_audit import AuditPane
 from .admin_lots import LotsPane
 from ..commands import Command
 from ..timefmt import span
@@ -46,6 +47,7 @@ TABS = (
     ("admin-lots", "3 Lots"),
     ("admin-summary", "4 Summary"),
     ("admin-users", "5 Users"),
+    ("admin-audit", "6 Audit"),
 )
 
 
@@ -73,18 +75,19 @@ def matches_search(b: Booking, query: str) -> bool:
 
 
 class AdminScreen(Screen):
-    """The lot manager's desk. Tabs 1-5; the check-in/out desk first because it is used most."""
+    """The lot manager's desk. Tabs 1-6; the check-in/out desk first because it is used most."""
 
     TITLE = "Admin"
     HELP_TEXT = (
         "1 Check in/out: type a driver's confirmation code and press Enter - a reservation is checked in, a "
         "parked car checked out. 2 Reservations: filter by lot, status, date (today, 2030-06-15) and search by "
         "code or username. 3 Lots: create a lot with its slots generated in rows (A-C x 10 gives A1-C10), add a "
-        "slot. 4 Summary: occupancy per lot now and today. 5 Users: grant or withdraw the admin role. "
+        "slot. 4 Summary: occupancy per lot now and today. 5 Users: grant or withdraw the admin role. 6 Audit: who did what, "
+        "when and from which terminal; filter by user, operation or booking code. "
         "Mark slots occupied / available / out of service from a lot's map."
     )
     HELP_KEYS = [
-        ("1-5", "switch tab (when not typing in a field)"),
+        ("1-6", "switch tab (when not typing in a field)"),
         ("Tab", "next field or table; on the tab bar, ← → switch tabs"),
         ("Enter", "in a code field: check in or out; in a form: submit"),
     ]
@@ -170,6 +173,7 @@ class AdminScreen(Screen):
         Binding("3", "tab('admin-lots')", "Lots", show=False, id="admin.tab3"),
         Binding("4", "tab('admin-summary')", "Summary", show=False, id="admin.tab4"),
         Binding("5", "tab('admin-users')", "Users", show=False, id="admin.tab5"),
+        Binding("6", "tab('admin-audit')", "Audit", show=False, id="admin.tab6"),
         Binding("i", "check_in", "Check in", id="admin.check_in"),
         Binding("o", "check_out", "Check out", id="admin.check_out"),
         Binding("c", "cancel_booking", "Cancel", id="admin.cancel"),
@@ -226,6 +230,8 @@ class AdminScreen(Screen):
             with TabPane(TABS[4][1], id=TABS[4][0]):
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
                 yield Static("g or Enter grants or withdraws the admin role of the highlighted user.", id="users-note")
+            with TabPane(TABS[5][1], id=TABS[5][0]):
+                yield AuditPane(id="audit-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -297,6 +303,8 @@ class AdminScreen(Screen):
             self.query_one("#summary-table", DataTable).focus()
         elif tab == "admin-users":
             self.query_one("#users-table", DataTable).focus()
+        elif tab == "admin-audit":
+            self.query_one(AuditPane).focus_first()
 
     def reload_active(self) -> None:
         tab = self.active_tab
@@ -308,6 +316,8 @@ class AdminScreen(Screen):
             self.reload_summary()
         elif tab == "admin-users":
             self.reload_users()
+        elif tab == "admin-audit":
+            self.query_one(AuditPane).reload()
 
     def action_reload(self) -> None:
         self.reload_lots()
@@ -665,5 +675,6 @@ class AdminScreen(Screen):
         yield Command("Create lot / add slot", "A new lot with rows of slots, or one more slot", lambda: self.action_tab("admin-lots"))
         yield Command("Occupancy summary", "Free, reserved, occupied, no-shows, overstays per lot", lambda: self.action_tab("admin-summary"))
         yield Command("Users and roles", "Grant or withdraw the admin role", lambda: self.action_tab("admin-users"))
+        yield Command("Audit log", "Who did what, when, from where; filter by user, operation, code", lambda: self.action_tab("admin-audit"))
         if self.active_tab in ("admin-reservations", "admin-summary"):
             yield Command("Export reservations as CSV", "Write them to a file you name", self.action_export)

@@ -1,0 +1,197 @@
+"""Backups and recovery through the real command line: automatic snapshots keep the last N, ``backup``,
+``backup --list``, ``restore NAME --yes`` (byte-identical, with a safety snapshot), ``doctor`` on healthy and on
+broken data, and a corrupt file at start naming the newest good snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from parking_tui.domain import StorageError
+
+from .conftest import ROOT, WAIT, build_world, files_bytes, open_svc
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, db: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for key in [k for k in env if k.startswith("PARKING_TUI_")]:
+        del env[key]
+    env["HOME"] = env["XDG_CONFIG_HOME"] = str(db.parent / "home")  # no config file: the defaults
+    return subprocess.run(
+        [sys.executable, "-m", "parking_tui", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+        env=env,
+        cwd=str(ROOT),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def data_only(folder: Path) -> dict[str, bytes]:
+    """The data files (not the lock, the audit log or the snapshots)."""
+    return {k: v for k, v in files_bytes(folder).items() if k.endswith(".json") and "/" not in k}
+
+
+def test_automatic_snapshots_keep_the_last_n(db_path):
+    world = build_world(db_path, backups=3, backup_interval=0)
+    for i in range(6):
+        world.svc.set_slot_status(world.admin, world.slots[0].id, ["occupied", "available"][i % 2])
+    snaps = world.svc.store.snapshots()
+    assert len(snaps) == 3
+    # The newest snapshot is the data as it is now, file for file.
+    assert {p.name: p.read_bytes() for p in snaps[-1].iterdir()} == data_only(db_path.parent)
+
+
+def test_backup_list_and_restore_through_the_cli(world):
+    folder, db = world.path.parent, world.path
+    taken = cli("backup", db=db)
+    assert taken.returncode == 0, taken.stderr
+    listed = cli("backup", "--list", db=db)
+    assert listed.returncode == 0, listed.stderr
+    names = listed.stdout.split()
+    assert names and names[-1] in taken.stdout
+    snapshot = names[-1]
+    at_snapshot = data_only(folder)
+
+    lot = world.svc.create_lot(world.admin, "North", "Hill Road 5", 5)
+    world.book(world.alice)
+    changed = data_only(folder)
+    assert changed != at_snapshot
+
+    refused = cli("restore", snapshot, db=db)  # no --yes and no terminal: nothing happens
+    assert refused.returncode != 0 and data_only(folder) == changed
+    restored = cli("restore", snapshot, "--yes", db=db)
+    assert restored.returncode == 0, restored.stderr
+    assert data_only(folder) == at_snapshot  # byte for byte, and nothing extra (the new lot file is gone)
+    kept = re.search(r"kept as snapshot (\S+?)\.$", restored.stdout.strip())
+    assert kept, restored.stdout
+    safety = [p for p in world.svc.store.snapshots() if p.name == kept.group(1)]
+    assert len(safety) == 1 and safety[0].name != snapshot
+    assert {p.name: p.read_bytes() for p in safety[0].iterdir()} == changed
+    svc = open_svc(db)
+    assert [x.name for x in svc.list_lots(world.admin)] == ["Central"]
+    assert lot.id not in [x.id for x in svc.list_lots(world.admin)]
+
+
+@pytest.fixture
+def healthy(tmp_path):
+    """Demo data on the real clock (the doctor judges "live" against now)."""
+    import parking_tui
+    from parking_tui.demo import ensure_demo_data
+
+    from .conftest import cheap_hasher
+
+    db = tmp_path / "parking.json"
+    svc = parking_tui.open_service(db, password_hasher=cheap_hasher())
+    ensure_demo_data(svc)
+    return db, svc
+
+
+def _edit(path: Path, change) -> None:
+    data = json.loads(path.read_bytes())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _two_future_bookings(svc):
+    admin = svc.login("admin", "admin1234")
+    lot = next(x for x in svc.list_lots(admin) if x.name.startswith("Riverside"))
+    slot = svc.lot_slots(admin, lot.id)[-1]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    a = svc.create_booking(svc.login("alice", "alice-demo-pass"), slot.id, start, start + timedelta(hours=1))
+    b = svc.create_booking(svc.login("bruno", "bruno-demo-pass"), slot.id, start + timedelta(hours=2), start + timedelta(hours=3))
+    return lot, a, b
+
+
+def _overlap(db, svc):
+    lot, a, b = _two_future_bookings(svc)
+    lot_file = db.parent / f"parking.lot-{lot.id}.json"
+    _edit(lot_file, lambda d: d["bookings"][str(b.id)].update(start_time=a.start_time.isoformat()))
+    return "overlap"
+
+
+def _damaged(db, svc):
+    lot = svc.list_lots(svc.login("admin", "admin1234"))[0]
+    f = db.parent / f"parking.lot-{lot.id}.json"
+    f.write_bytes(f.read_bytes()[:-40])
+    return "not valid JSON"
+
+
+def _counter_behind(db, svc):
+    _edit(db, lambda d: d["meta"]["1"]["ids"].update(slot=3))
+    return "counter"
+
+
+def _missing_hold(db, svc):
+    lot, a, b = _two_future_bookings(svc)
+    for f in db.parent.glob("parking.holds-*.json"):
+        _edit(f, lambda d: [rec["lots"].pop(str(a.id), None) for rec in d.get("holds", {}).values()])
+    return "missing from its driver's holds"
+
+
+def test_doctor_passes_healthy_demo_data(healthy):
+    db, _ = healthy
+    done = cli("doctor", db=db)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All is well" in done.stdout
+
+
+@pytest.mark.parametrize("breakage", [_overlap, _damaged, _counter_behind, _missing_hold])
+def test_doctor_finds_what_is_wrong(healthy, breakage):
+    db, svc = healthy
+    expected = breakage(db, svc)
+    before = files_bytes(db.parent)
+    done = cli("doctor", db=db)
+    assert done.returncode != 0
+    assert expected in done.stdout, done.stdout
+    assert "fix:" in done.stdout
+    assert files_bytes(db.parent) == before  # the doctor changes nothing
+
+
+def test_a_corrupt_file_at_start_names_the_newest_good_snapshot(world):
+    store = world.svc.store
+    older = store.snapshot()
+    world.svc.update_profile(world.alice, phone_number="+44 20 7946 0003")
+    newest = store.snapshot()
+    users = world.path.parent / "parking.users.json"
+    good = users.read_bytes()
+    # A damaged copy put in place (a new file): every snapshot still holds a good one.
+    users.unlink()
+    users.write_bytes(good[: len(good) // 2])
+    damaged = users.read_bytes()
+    with pytest.raises(StorageError) as caught:
+        open_svc(world.path)
+    message = str(caught.value)
+    assert f"parking-tui restore {newest.name}`" in message, message
+    assert users.read_bytes() == damaged  # left exactly as found
+    restored = cli("restore", newest.name, "--yes", db=world.path)
+    assert restored.returncode == 0, restored.stderr
+    assert open_svc(world.path).profile(world.alice).phone_number == "+44 20 7946 0003"
+
+
+def test_damage_in_place_skips_the_snapshots_that_share_the_file(world):
+    """Snapshots are hard links: a file overwritten in place is damaged in every snapshot that links it. The
+    message then names the newest snapshot whose copy is still good."""
+    store = world.svc.store
+    older = store.snapshot()
+    world.svc.update_profile(world.alice, phone_number="+44 20 7946 0004")  # a new users file
+    newest = store.snapshot()
+    users = world.path.parent / "parking.users.json"
+    with open(users, "r+b") as fh:
+        fh.truncate(10)
+    with pytest.raises(StorageError) as caught:
+        open_svc(world.path)
+    message = str(caught.value)
+    assert f"parking-tui restore {older.name}`" in message and newest.name not in message, message
+    done = cli("doctor", db=world.path)
+    assert done.returncode != 0 and "parking.users.json" in done.stdout

@@ -1,0 +1,80 @@
+"""Admin: the audit tab - browse and filter the audit log; user-controlled text is shown inert."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input, Static
+
+from parking_tui.tui.screens.admin import AdminScreen
+from parking_tui.tui.screens.admin_audit import AuditPane
+
+SIZE = (100, 30)
+
+
+def rows(screen) -> list[list[str]]:
+    table = screen.query_one("#audit-table", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def open_audit(pilot) -> AdminScreen:
+    await pilot.pause()
+    await pilot.press("a")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, AdminScreen)
+    screen.set_focus(None)
+    await pilot.pause()
+    await pilot.press("6")
+    await pilot.pause()
+    assert screen.active_tab == "admin-audit"
+    return screen
+
+
+class TestAuditTab:
+    async def test_filter_by_code_shows_the_booking_from_creation_to_check_in(self, app_factory, admin_token, svc, lots, clock):
+        driver = svc.login("driver", "driver1234")
+        lot = lots["Central Station P1"]
+        slot = next(s for s in svc.available_slots(driver, lot.id, clock.now, clock.now.replace(hour=9)) if s.slot_number == "A1")
+        booking = svc.create_booking(driver, slot.id, clock.now, clock.now.replace(hour=9))
+        svc.check_in(admin_token, booking.id)
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_audit(pilot)
+            everything = rows(screen)
+            assert len(everything) > 5  # the demo data's history, newest first
+            code_field = screen.query_one("#audit-code", Input)
+            code_field.focus()
+            await pilot.press(*booking.confirmation_code.lower().replace("-", ""))
+            await pilot.pause()
+            shown = rows(screen)
+            assert [r[3] for r in shown] == ["check_in", "create_booking"]
+            assert [r[1] for r in shown] == ["admin", "driver"]
+            assert all(booking.confirmation_code in r[4] for r in shown)
+            assert "reserved → checked_in" in shown[0][5]
+            assert "2 events" in str(screen.query_one("#audit-note", Static).render())
+            screen.query_one("#audit-op", Input).value = "check_in"
+            await pilot.pause()
+            assert [r[3] for r in rows(screen)] == ["check_in"]
+
+    async def test_a_half_typed_code_says_how_a_code_looks(self, app_factory, admin_token):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_audit(pilot)
+            before = rows(screen)
+            screen.query_one("#audit-code", Input).value = "K7Q"
+            await pilot.pause()
+            assert "looks like" in str(screen.query_one("#audit-note", Static).render())
+            assert rows(screen) == before  # the table stays as it was
+
+    async def test_user_controlled_text_is_inert(self, app_factory, admin_token, svc):
+        svc.terminal = "kiosk\x1b]0;pwned\x07\x1b[2J"  # e.g. a hostile PARKING_TUI_TERMINAL
+        svc.create_lot(admin_token, "[bold red]Evil[/] lot", "Main [link=x]St[/link]", 3)
+        pane_text = None
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_audit(pilot)
+            screen.query_one("#audit-op", Input).value = "create_lot"
+            await pilot.pause()
+            table = screen.query_one("#audit-table", DataTable)
+            cells = table.get_row_at(0)
+            pane_text = " ".join(c.plain for c in cells)
+            assert all(not c.spans for c in cells)  # no style came from the data
+            assert isinstance(screen.query_one(AuditPane), AuditPane)
+        assert "[bold red]Evil[/]" in pane_text
+        assert "kiosk\\x1b]0;pwned\\x07\\x1b[2J" in pane_text and "\x1b" not in pane_text
