@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 REAL_WRITE = os.write
 
 
-def enospc_on_temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make every write to a data file's temporary file fail as a full disk would; returns what was refused."""
+def enospc_on(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[str]:
+    """Make every write to a file whose name ends in ``suffix`` fail as a full disk would; returns what was
+    refused (``.tmp``: the data files' temporary files; ``.audit.jsonl``: the audit log)."""
     refused: list[str] = []
 
     def write(fd: int, data) -> int:
@@ -33,31 +34,21 @@ def enospc_on_temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             target = ""
-        if target.endswith(".tmp"):
+        if target.endswith(suffix):
             refused.append(target)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return REAL_WRITE(fd, data)
 
     monkeypatch.setattr(store_module.os, "write", write)
     return refused
+
+
+def enospc_on_temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return enospc_on(monkeypatch, ".tmp")
 
 
 def enospc_on_audit_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make appends to the audit log fail as a full disk would (the data files' own writes succeed)."""
-    refused: list[str] = []
-
-    def write(fd: int, data) -> int:
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            target = ""
-        if target.endswith(".audit.jsonl"):
-            refused.append(target)
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return REAL_WRITE(fd, data)
-
-    monkeypatch.setattr(store_module.os, "write", write)
-    return refused
+    return enospc_on(monkeypatch, ".audit.jsonl")
 
 
 class TestDiskFull:
