@@ -394,10 +394,6 @@ class TinyStore:
                 out.append(None)
         return tuple(out)
 
-    def data_version(self) -> int:
-        with self.view() as v:
-            return int(self._meta(v._file(self.root_name)).get("version", 0))  # noqa: SLF001
-
     @contextmanager
     def view(self) -> Iterator[_View]:
         """A read-only snapshot for one service call (no cross-process lock)."""
@@ -962,13 +958,6 @@ class _View:
             if code in f.index("bookings.code", _by_field("bookings", "confirmation_code")):
                 return True
         return False
-
-    def live_codes(self) -> set[str]:
-        codes: set[str] = set()
-        for lot_id in self._lot_ids():
-            f = self._lot(lot_id)
-            codes.update(f.index("bookings.code", _by_field("bookings", "confirmation_code")))
-        return codes
 
     def finished_bookings(self, *, username: str | None = None, lot_id: int | None = None) -> list[Record]:
         if username is not None:
