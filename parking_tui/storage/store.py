@@ -244,7 +244,8 @@ class TinyStore:
             self._load(self._users_name())
             self._load(self._auth_name())
             for lot_id in root.raw("lots"):
-                self._load(self._lot_name(int(lot_id)))
+                for slot_id in self._load(self._lot_name(int(lot_id))).raw("slots"):
+                    self._slot_lot[int(slot_id)] = int(lot_id)  # so the first booking need not scan every lot
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
