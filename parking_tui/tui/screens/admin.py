@@ -29,6 +29,7 @@ from textual.widgets import (
 from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot, User
 from ..widgets.confirm import ConfirmModal
+from ..widgets.tables import cursor_row_key
 from .admin_export import ExportModal
 from .admin_audit import AuditPane
 from .admin_lots import LotsPane
@@ -484,14 +485,8 @@ class AdminScreen(Screen):
 
     @property
     def selected_reservation(self) -> Booking | None:
-        table = self.query_one("#res-table", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return self.reservations.get(int(key.value)) if key.value is not None else None
+        key = cursor_row_key(self.query_one("#res-table", DataTable))
+        return None if key is None else self.reservations.get(int(key))
 
     @on(Select.Changed, "#res-lot, #res-status")
     def _filter_select(self) -> None:
@@ -619,14 +614,8 @@ class AdminScreen(Screen):
 
     @property
     def selected_user(self) -> User | None:
-        table = self.query_one("#users-table", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return self.users.get(key.value) if key.value is not None else None
+        key = cursor_row_key(self.query_one("#users-table", DataTable))
+        return None if key is None else self.users.get(key)
 
     @on(DataTable.RowSelected, "#users-table")
     def _user_selected(self) -> None:

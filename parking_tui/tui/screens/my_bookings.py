@@ -19,6 +19,7 @@ from ...domain.models import Booking, BookingStatus, Lot
 from ..commands import Command
 from ..timefmt import span
 from ..widgets.confirm import ConfirmModal
+from ..widgets.tables import cursor_row_key
 
 if TYPE_CHECKING:
     from ..app import ParkingApp
@@ -382,16 +383,8 @@ class MyBookingsScreen(Screen):
 
     @property
     def selected(self) -> Booking | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # the cursor is off the rows
-            return None
-        if key.value is None:
-            return None
-        return self.bookings.get(int(key.value))
+        key = cursor_row_key(self.query_one(DataTable))
+        return None if key is None else self.bookings.get(int(key))
 
     def show_detail(self) -> None:
         detail = self.query_one("#booking-detail", Static)
