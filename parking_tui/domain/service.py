@@ -951,17 +951,22 @@ class ParkingService:
         with self.store.view() as view:
             self._require_admin(self._authenticate(view, token, now))
             lots = [self._get_lot(view, lot_id)] if lot_id is not None else view.lots()
+            # The archive is read once for all lots, and only today's bookings become Booking values.
+            finished_today: dict[int, list[Record]] = {}
+            for r in view.finished_bookings(lot_id=lot_id):
+                if day_start <= rules.from_stamp(r["start_time"]) < day_end:
+                    finished_today.setdefault(int(r["lot_id"]), []).append(r)
             for lot in lots:
                 policy = _policy(lot)
                 slots, by_slot = self._lot_state(view, lot, now)
                 counts = {s: 0 for s in SlotStatus}
                 for s in slots:
                     counts[self._slot(s, by_slot.get(int(s["id"]), ()), now, policy).status] += 1
-                today = [
-                    self._booking(r, now, policy)
-                    for r in view.finished_bookings(lot_id=int(lot["id"])) + view.live_bookings(lot_id=int(lot["id"]))
+                records = finished_today.get(int(lot["id"]), []) + [
+                    r for recs in by_slot.values() for r in recs
+                    if day_start <= rules.from_stamp(r["start_time"]) < day_end
                 ]
-                today = [b for b in today if day_start <= b.start_time < day_end]
+                today = [self._booking(r, now, policy) for r in records]
                 out.append(
                     LotSummary(
                         lot=_lot(lot),
