@@ -907,10 +907,10 @@ class ParkingService:
                 seen.add(int(rec["id"]))
                 if slot_id is not None and int(rec["slot_id"]) != slot_id:
                     continue
+                if since_at is not None and rules.from_stamp(rec["end_time"]) < since_at:
+                    continue  # before building a Booking: the archive holds years of them
                 b = self._booking(rec, now, policies.get(int(rec["lot_id"]), LotPolicy()))
                 if wanted is not None and b.status is not wanted:
-                    continue
-                if since_at is not None and b.end_time < since_at:
                     continue
                 out.append(b)
         out.sort(key=lambda b: (b.start_time, b.id))
