@@ -25,9 +25,11 @@ def add_commands(sub, add_db: Callable[[argparse.ArgumentParser], None]) -> None
     restore = sub.add_parser(
         "restore",
         help="replace the data with a snapshot",
-        description="Replace the data files with a snapshot's (a name from `backup --list`, or a folder). "
+        description="Replace the data files with a snapshot's (a name exactly as `backup --list` prints it). "
         "Every file of the snapshot is checked first, and the current data is kept as a snapshot, so a "
-        "restore can itself be undone.",
+        "restore can itself be undone. It is all or nothing, even if interrupted, and safe while kiosks and "
+        "other sessions run: their next read or write sees the restored data, and no id is ever handed out "
+        "twice (ids made after the snapshot are not reused).",
     )
     restore.add_argument("snapshot")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -88,7 +90,8 @@ def _backup(args: argparse.Namespace, db: Path) -> int:
 def _restore(args: argparse.Namespace, db: Path) -> int:
     from .storage import TinyStore
 
-    store = TinyStore.for_restore(db)
+    store = TinyStore.for_restore(db, file_mode=_file_mode())
+    store.named_snapshot(args.snapshot)  # an unknown name stops here, before the question
     if not args.yes:
         if not sys.stdin.isatty():
             print("parking-tui: restore replaces the data; add --yes to confirm.", file=sys.stderr)

@@ -77,6 +77,7 @@ ID_BLOCK = 32
 DEFAULT_LOCK_TIMEOUT = 5.0
 Record = dict[str, Any]
 Stamp = tuple[int, int, int]
+_UNSET: Any = object()
 
 
 class _Memory(Storage):
@@ -139,6 +140,16 @@ def _multi_by_field(table: str, field: str):
     return build
 
 
+def _write_all(fd: int, payload: bytes) -> None:
+    """``os.write`` until every byte is written (a write may take fewer bytes than it was given)."""
+    view = memoryview(payload)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, "the disk took no bytes")
+        view = view[n:]
+
+
 def _put(table: Table, doc_id: int, record: Record) -> None:
     """Insert or replace the record under our own id (records are always written whole)."""
     if str(doc_id) in table._read_table():  # noqa: SLF001 - a dict lookup; saves a second table rewrite
@@ -172,6 +183,9 @@ class TinyStore:
         self._slot_lot: dict[int, int] = {}
         self._booking_lot: dict[int, int] = {}
         self._id_blocks: dict[str, list[int]] = {}
+        #: The root's ``epoch`` as last read: a restore sets a new one, and every process that sees it change
+        #: drops what it cached (parsed files, indexes, blocks of ids) before it reads or writes anything.
+        self._epoch: Any = _UNSET
         self._closed = False
         #: How many snapshots to keep (0: none), and how often at most to take one after a write.
         self.backups = backups
@@ -204,6 +218,20 @@ class TinyStore:
     def _holds_name(self, username: str) -> str:
         return f"{self.stem}.holds-{zlib.crc32(username.encode('utf-8')) % HOLDS_BUCKETS:02d}.json"
 
+    @property
+    def _journal(self) -> Path:
+        """Present only while a restore is switching files: the list of files it puts in place and removes."""
+        return self.dir / f"{self.stem}.restore-journal"
+
+    @property
+    def _staging(self) -> Path:
+        return self.dir / f".{self.stem}.restore"
+
+    def _is_data_name(self, name: str) -> bool:
+        return name == self.root_name or (
+            name.startswith(self.stem + ".") and name.endswith(".json") and "/" not in name and name == Path(name).name
+        )
+
     def archive_bucket(self, username: str) -> int:
         return zlib.crc32(username.encode("utf-8")) % self._buckets
 
@@ -216,6 +244,8 @@ class TinyStore:
 
     def _open(self, archive_buckets: int) -> None:
         with self._locked():
+            if not self._recover_restore():
+                shutil.rmtree(self._staging, ignore_errors=True)  # a restore stopped before its switch
             for stray in self.dir.glob(f".{self.stem}.*.tmp"):
                 try:
                     stray.unlink()
@@ -270,6 +300,13 @@ class TinyStore:
         with self._mutex:
             self._files.clear()
             self._closed = True
+
+    def _forget(self) -> None:
+        """Drop everything cached from the files (after a restore replaced them)."""
+        self._files.clear()
+        self._slot_lot.clear()
+        self._booking_lot.clear()
+        self._id_blocks.clear()
 
     # -------------------------------------------------------------------------------- reading
 
@@ -345,6 +382,10 @@ class TinyStore:
         loaded = _File(name, stamp, data)
         if name == self.root_name:
             self._check_schema(path, loaded)
+            epoch = self._meta(loaded).get("epoch")
+            if self._epoch is not _UNSET and epoch != self._epoch:
+                self._forget()  # a restore happened: nothing cached from before it may be used again
+            self._epoch = epoch
         self._files[name] = loaded
         return loaded
 
@@ -409,6 +450,7 @@ class TinyStore:
             self._check_open()
             self._prefetch()
             with self._locked():
+                self._recover_restore()
                 tx = _Transaction(self)
                 try:
                     yield tx
@@ -519,7 +561,7 @@ class TinyStore:
                     # A crash cut the last line short: start on a new line, or this event would be glued to
                     # the fragment and lost to every reader.
                     payload = b"\n" + payload
-                os.write(fd, payload)
+                _write_all(fd, payload)
             except BaseException:
                 os.close(fd)
                 raise
@@ -568,10 +610,15 @@ class TinyStore:
         except OSError:
             return []
 
+    def _current_version(self) -> int:
+        try:
+            return int(self._meta(self._load(self.root_name, must_exist=True)).get("version", 0))
+        except (StorageError, TypeError, ValueError):
+            return 0  # a damaged or missing root: the snapshot is still taken, of the files as they are
+
     def _snapshot(self) -> Path:
         """Hard-link every committed data file into a new snapshot folder (call with the lock held)."""
-        root = self._load(self.root_name, must_exist=True)
-        version = int(self._meta(root).get("version", 0))
+        version = self._current_version()
         name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version:09d}"
         self.backup_dir.mkdir(mode=0o700, exist_ok=True)
         # Several snapshots in one second of one version get -002, -003...: always a number above the highest
@@ -596,7 +643,7 @@ class TinyStore:
         return target
 
     @classmethod
-    def for_restore(cls, path: str | os.PathLike[str]) -> TinyStore:
+    def for_restore(cls, path: str | os.PathLike[str], *, file_mode: int = 0o600) -> TinyStore:
         """A store object for ``restore`` that does not read the (possibly damaged) current data."""
         store = cls.__new__(cls)
         store.path = Path(path).expanduser().absolute()
@@ -604,10 +651,11 @@ class TinyStore:
         store._dir_str = str(store.dir)
         name = store.path.name
         store.stem = name[:-5] if name.endswith(".json") else name
-        store.file_mode = 0o600
+        store.file_mode = file_mode
         store.lock_timeout = DEFAULT_LOCK_TIMEOUT
         store._mutex = threading.RLock()
         store._files, store._slot_lot, store._booking_lot, store._id_blocks = {}, {}, {}, {}
+        store._epoch = _UNSET
         store._closed = False
         store.backups, store.backup_interval = 10, 900.0
         store._buckets = DEFAULT_ARCHIVE_BUCKETS
@@ -619,34 +667,134 @@ class TinyStore:
         with self._mutex, self._locked():
             return self._snapshot()
 
-    def restore(self, snapshot: str | os.PathLike[str]) -> Path:
-        """Replace the data files with a snapshot's. The current files are first kept as a snapshot of their own.
+    def named_snapshot(self, name: str) -> Path:
+        """The snapshot called ``name`` exactly as ``backup --list`` prints it; any other name (a path, ``..``,
+        a folder elsewhere) is refused."""
+        for snap in self.snapshots():
+            if snap.name == str(name):
+                return snap
+        raise StorageError(
+            f"No snapshot named {str(name)!r} in {self.backup_dir}; `parking-tui backup --list` shows the names "
+            "that can be restored. Nothing was changed."
+        )
 
-        Every file of the snapshot is checked before anything is replaced; returns the safety snapshot."""
-        src = Path(snapshot)
-        if not src.is_absolute() and not src.exists():
-            src = self.backup_dir / src
-        if not src.is_dir() or not (src / self.root_name).exists():
-            raise StorageError(f"No snapshot at {src} (expected a folder holding {self.root_name}).")
+    def restore(self, name: str) -> Path:
+        """Replace the data files with a snapshot's, all or nothing. Returns the safety snapshot (the data as it
+        was before, so a restore can itself be undone).
+
+        Every file of the snapshot is read and checked first. The files are then staged in a folder beside the
+        data, and one rename of a journal listing them is the switch: from then on the restore is finished
+        (here, or by whoever opens the data next if this process dies), before that nothing has changed.
+        The restored root gets a new ``epoch``, so other processes drop their caches and blocks of ids, and id
+        counters that are never lower than any ever handed out (in the current data or any snapshot)."""
+        snap = self.named_snapshot(name)
         with self._mutex, self._locked():
-            files = sorted(src.glob(f"{self.stem}*.json"))
-            for f in files:
-                data = self._parse(f, f.read_bytes())
-                if f.name == self.root_name:
-                    self._check_schema(f, _File(f.name, None, data))
-            safety = self._snapshot()
-            staged = [_File(f.name, None, _loads(f.read_bytes())) for f in files]
-            keep = {f.name for f in files}
-            self._write_files(staged)
-            for current in self.companion_files():
-                if current.name not in keep:
-                    current.unlink()
+            self._recover_restore()
+            parsed: dict[str, dict[str, Any]] = {}
+            try:
+                for p in sorted(snap.iterdir()):
+                    if self._is_data_name(p.name) and p.is_file() and not p.is_symlink():
+                        parsed[p.name] = self._parse(p, p.read_bytes())
+            except OSError as exc:
+                raise StorageError(f"Cannot read the snapshot {snap}: {exc.strerror}. Nothing was changed.") from None
+            if self.root_name not in parsed:
+                raise StorageError(f"The snapshot {snap} holds no {self.root_name}. Nothing was changed.")
+            root = _File(self.root_name, None, parsed[self.root_name])
+            self._check_schema(snap / self.root_name, root)
+            meta = dict(self._meta(root))
+            ids = {k: v for k, v in dict(meta.get("ids", {})).items() if isinstance(v, int)}
+            version = int(meta.get("version", 0))
+            for other in [self.path, *(s / self.root_name for s in self.snapshots())]:
+                try:
+                    m = _loads(other.read_bytes())["meta"]["1"]
+                    for kind, value in m.get("ids", {}).items():
+                        if isinstance(value, int) and value > ids.get(kind, 0):
+                            ids[kind] = value
+                    version = max(version, int(m.get("version", 0)))
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                    continue  # a damaged copy tells us nothing
+            meta.update(ids=ids, version=version + 1, epoch=secrets.token_hex(8))
+            parsed[self.root_name]["meta"]["1"] = meta
+            try:
+                safety = self._snapshot()
+            except OSError as exc:
+                raise StorageError(
+                    f"Cannot keep the current data as a snapshot in {self.backup_dir} ({exc.strerror}); "
+                    "nothing was changed."
+                ) from None
+            remove = [p.name for p in self.companion_files() if p.name not in parsed]
+            try:
+                shutil.rmtree(self._staging, ignore_errors=True)
+                self._staging.mkdir(mode=0o700)
+                for n, data in parsed.items():
+                    self._write_new(self._staging / n, _dumps(data))
+                self._fsync_path(self._staging)
+                tmp = self.dir / f".{self.stem}.restore-journal.{secrets.token_hex(4)}.tmp"
+                self._write_new(tmp, _dumps({"files": sorted(parsed), "remove": remove}))
+            except OSError as exc:
+                shutil.rmtree(self._staging, ignore_errors=True)
+                reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+                raise StorageError(f"Could not stage the restore in {self.dir}: {reason}. Nothing was changed.") from None
+            os.replace(tmp, self._journal)  # the switch: from here on the restore happens
             self._sync_dir()
-            self._files.clear()
-            self._slot_lot.clear()
-            self._booking_lot.clear()
-            self._id_blocks.clear()
+            self._recover_restore()
             return safety
+
+    def _recover_restore(self) -> bool:
+        """Finish a restore whose switch was made (call with the lock held). Returns whether there was one.
+
+        Idempotent: a file already moved into place is not in the staging folder any more."""
+        try:
+            plan = _loads(self._journal.read_bytes())
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError) as exc:
+            raise StorageError(
+                f"An interrupted restore left {self._journal} and it cannot be read ({exc}). Move it aside and "
+                "restore again."
+            ) from None
+        names = [n for n in plan.get("files", []) if isinstance(n, str) and self._is_data_name(n)]
+        gone = [n for n in plan.get("remove", []) if isinstance(n, str) and self._is_data_name(n)]
+        try:
+            for n in names:
+                try:
+                    os.replace(self._staging / n, self.dir / n)
+                except FileNotFoundError:
+                    pass  # moved in place before an interruption
+            for n in gone:
+                try:
+                    os.unlink(self.dir / n)
+                except FileNotFoundError:
+                    pass
+            self._sync_dir()
+            os.unlink(self._journal)
+            shutil.rmtree(self._staging, ignore_errors=True)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not finish the restore recorded in {self._journal}: {exc.strerror}. It is finished the "
+                "next time parking-tui opens the data."
+            ) from None
+        self._sync_dir()
+        self._forget()
+        return True
+
+    def _write_new(self, path: Path, payload: bytes) -> None:
+        """Create ``path`` (it must not exist), write all of ``payload`` and fsync it."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.file_mode)
+        try:
+            os.fchmod(fd, self.file_mode)
+            _write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _fsync_path(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _sync_after(self, audit_fd: int | None, wrote: bool) -> None:
         dfd = None
@@ -692,10 +840,7 @@ class TinyStore:
                 fds.append(fd)
                 staged.append((f, tmp, (0, 0, 0)))
                 os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask
-                view = memoryview(payload)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
+                _write_all(fd, payload)
             for i, fd in enumerate(fds):
                 os.fsync(fd)
                 st = os.fstat(fd)
