@@ -17,9 +17,12 @@ from pathlib import Path
 
 from . import __version__, default_db_path, open_service
 from . import ops_cli
-from .config import Config, ConfigError, config_path, parse_file_mode, parse_idle
+from .config import Config, ConfigError, config_path, parse_file_mode, parse_idle, parse_port, parse_workers
 from .config import load as load_config
 from .domain.errors import ParkingError
+
+#: The browser demo's default port (``serve``); the HTTP API (``api``) has 8000, as in the seed.
+SERVE_PORT = 8001
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -84,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "session on the same data file. Install with: pip install 'parking-tui[serve]'.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--port", type=int, default=SERVE_PORT, help=f"port to listen on (default {SERVE_PORT}; the HTTP API has 8000)"
+    )
     serve.add_argument(
         "--public-url",
         metavar="URL",
@@ -93,6 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(serve)
     _add_app_options(serve, suppress=True)
+
+    api = sub.add_parser(
+        "api",
+        help="serve the HTTP API (needs the 'api' extra)",
+        description="Serve the seed's HTTP API at http://HOST:PORT/api/ on the same data as the app "
+        "(docs at /api/docs/, the OpenAPI document at /api/schema/). Install with: pip install 'parking-tui[api]'. "
+        "Defaults come from the config file's [api] table (host, port, workers, cors_origins).",
+    )
+    api.add_argument("--host", default=argparse.SUPPRESS, help="address to listen on (default 127.0.0.1)")
+    api.add_argument("--port", default=argparse.SUPPRESS, help="port to listen on (default 8000)")
+    api.add_argument(
+        "--workers",
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="processes serving the same data (default 1)",
+    )
+    api.add_argument("--access-log", action="store_true", help="print a line for every request")
+    _add_db(api)
 
     demo = sub.add_parser(
         "demo-data",
@@ -153,6 +176,13 @@ def settings(args: argparse.Namespace) -> Config:
         changes["terminal"] = args.terminal
     if getattr(args, "file_mode", None) is not None:
         changes["file_mode"] = parse_file_mode(args.file_mode, "--file-mode")
+    if args.command == "api":
+        if getattr(args, "host", None):
+            changes["api_host"] = args.host
+        if getattr(args, "port", None) is not None:
+            changes["api_port"] = parse_port(args.port, "--port")
+        if getattr(args, "workers", None) is not None:
+            changes["api_workers"] = parse_workers(args.workers, "--workers")
     cfg = replace(cfg, **changes)  # type: ignore[arg-type]
     if not cfg.terminal and os.environ.get("SSH_CONNECTION"):
         # An attendant over SSH: name the client's address in the audit log.
@@ -185,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _admin_create(args, cfg)
         if args.command == "serve":
             return _serve(args, cfg)
+        if args.command == "api":
+            return _api(args, cfg)
         if args.command in ops_cli.OPS:
             return ops_cli.dispatch(args, _db(cfg), cfg.file_mode)
         return _run(args, cfg)
@@ -210,6 +242,9 @@ def _config(args: argparse.Namespace) -> int:
     print(f"theme: {cfg.theme or '(default)'}")
     print(f"terminal: {cfg.terminal or '(default)'}")
     print(f"file_mode: {oct(cfg.file_mode) if cfg.file_mode is not None else '(default, 0o600)'}")
+    print(f"lock_timeout: {f'{cfg.lock_timeout:g} s' if cfg.lock_timeout is not None else '(default)'}")
+    origins = ", ".join(cfg.api_cors_origins) or "(none: CORS off)"
+    print(f"api: {cfg.api_host}:{cfg.api_port}, workers: {cfg.api_workers}, cors_origins: {origins}")
     for binding_id, keys in sorted(cfg.keys.items()):
         print(f"keys.{binding_id}: {keys}")
     return 0
@@ -270,6 +305,32 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
         theme=cfg.theme,
         keymap=cfg.keys,
     )
+
+
+def _api(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        from .api.server import ApiSettings, serve
+    except ImportError:
+        print(
+            "parking-tui: the HTTP API needs FastAPI and uvicorn; install them with pip install 'parking-tui[api]'.",
+            file=sys.stderr,
+        )
+        return 2
+    if cfg.file_mode is not None:
+        current = os.umask(0)
+        os.umask(current & ~cfg.file_mode)
+    options = cfg.service_options()
+    options.setdefault("terminal", "api")
+    settings = ApiSettings(
+        db=str(Path(_db(cfg)).absolute()),
+        host=cfg.api_host,
+        port=cfg.api_port,
+        workers=cfg.api_workers,
+        cors_origins=cfg.api_cors_origins,
+        access_log=bool(getattr(args, "access_log", False)),
+        service_options=options,
+    )
+    return serve(settings)
 
 
 def serve_command(args: argparse.Namespace, cfg: Config) -> str:

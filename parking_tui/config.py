@@ -20,6 +20,12 @@ Example::
 
     [keys]                             # binding id = keys (comma-separated for several)
     my_bookings = "b,f2"
+
+    [api]                              # `parking-tui api`, the HTTP API
+    host = "127.0.0.1"
+    port = 8000
+    workers = 1
+    cors_origins = []                  # browser origins allowed to call it (none: CORS off)
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ DEFAULT_IDLE_SECONDS = 60.0
 #: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
 MIN_IDLE_SECONDS = 5.0
 
-TOP_KEYS = {"db", "theme", "terminal", "file_mode", "kiosk", "keys"}
+TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api"}
 KIOSK_KEYS = {"enabled", "idle_seconds"}
+API_KEYS = {"host", "port", "workers", "cors_origins"}
+DEFAULT_API_HOST = "127.0.0.1"
+DEFAULT_API_PORT = 8000
 
 ENV_CONFIG = "PARKING_TUI_CONFIG"
 ENV_DB = "PARKING_TUI_DB"
@@ -47,6 +56,7 @@ ENV_IDLE = "PARKING_TUI_IDLE_SECONDS"
 ENV_THEME = "PARKING_TUI_THEME"
 ENV_TERMINAL = "PARKING_TUI_TERMINAL"
 ENV_FILE_MODE = "PARKING_TUI_FILE_MODE"
+ENV_LOCK_TIMEOUT = "PARKING_TUI_LOCK_TIMEOUT"
 
 
 class ConfigError(Exception):
@@ -64,6 +74,12 @@ class Config:
     terminal: str | None = None
     file_mode: int | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    #: Seconds a write waits for another process's write before giving up (``None``: the store's default).
+    lock_timeout: float | None = None
+    api_host: str = DEFAULT_API_HOST
+    api_port: int = DEFAULT_API_PORT
+    api_workers: int = 1
+    api_cors_origins: tuple[str, ...] = ()
     #: The file it was read from (``None``: no file was read).
     source: Path | None = None
 
@@ -74,6 +90,8 @@ class Config:
             options["file_mode"] = self.file_mode
         if self.terminal:
             options["terminal"] = self.terminal
+        if self.lock_timeout is not None:
+            options["lock_timeout"] = self.lock_timeout
         return options
 
 
@@ -130,6 +148,63 @@ def parse_idle(value: object, where: str) -> float:
     return seconds
 
 
+def parse_lock_timeout(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: lock_timeout must be a number of seconds.")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}: lock_timeout {value!r} is not a number of seconds.") from None
+    if not 0.05 <= seconds <= 600:
+        raise ConfigError(f"{where}: lock_timeout must be between 0.05 and 600 seconds, not {value}.")
+    return seconds
+
+
+def parse_port(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{where}: a port must be a whole number from 1 to 65535.")
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"{where}: port {value!r} is not a whole number.") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: a port must be from 1 to 65535, not {value}.")
+    return port
+
+
+def parse_workers(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{where}: workers must be a whole number from 1 to 64.")
+    try:
+        workers = int(value)
+    except ValueError:
+        raise ConfigError(f"{where}: workers {value!r} is not a whole number.") from None
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"{where}: workers must be from 1 to 64, not {value}.")
+    return workers
+
+
+def _api(data: object, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: api must be a table ([api] with host, port, workers, cors_origins).")
+    bad = sorted(set(data) - API_KEYS)
+    if bad:
+        raise ConfigError(f"{where}: unknown key 'api.{bad[0]}' (known: {', '.join(sorted(API_KEYS))}).")
+    changes: dict[str, Any] = {}
+    if "host" in data:
+        changes["api_host"] = _text(data["host"], where, "api.host")
+    if "port" in data:
+        changes["api_port"] = parse_port(data["port"], f"{where}: api.port")
+    if "workers" in data:
+        changes["api_workers"] = parse_workers(data["workers"], f"{where}: api.workers")
+    if "cors_origins" in data:
+        origins = data["cors_origins"]
+        if not isinstance(origins, list) or not all(isinstance(o, str) and o.strip() for o in origins):
+            raise ConfigError(f"{where}: api.cors_origins must be a list of origins like \"https://example.com\".")
+        changes["api_cors_origins"] = tuple(o.strip() for o in origins)
+    return changes
+
+
 def parse_bool(value: object, where: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -166,6 +241,10 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
         changes["terminal"] = _text(data["terminal"], where, "terminal")
     if "file_mode" in data:
         changes["file_mode"] = parse_file_mode(data["file_mode"], where)
+    if "lock_timeout" in data:
+        changes["lock_timeout"] = parse_lock_timeout(data["lock_timeout"], where)
+    if "api" in data:
+        changes.update(_api(data["api"], where))
     if "kiosk" in data:
         kiosk = data["kiosk"]
         if isinstance(kiosk, bool):
@@ -227,6 +306,8 @@ def from_env(cfg: Config, env: Mapping[str, str]) -> Config:
         changes["terminal"] = env[ENV_TERMINAL].strip()
     if env.get(ENV_FILE_MODE):
         changes["file_mode"] = parse_file_mode(env[ENV_FILE_MODE], ENV_FILE_MODE)
+    if env.get(ENV_LOCK_TIMEOUT):
+        changes["lock_timeout"] = parse_lock_timeout(env[ENV_LOCK_TIMEOUT], ENV_LOCK_TIMEOUT)
     return replace(cfg, **changes)
 
 
