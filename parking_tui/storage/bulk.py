@@ -79,6 +79,8 @@ def bulk_load(
             "archive_buckets": int(current.get("archive_buckets", 64)),
             "ids": ids,
             "pending_archive": [],
+            "files": sorted(files),
+            "new_files": [],
         }
         out = [_File(store.root_name, None, root_data)]
         out += [_File(name, None, data) for name, data in files.items()]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from . import shapes
 from .store import SCHEMA, _loads
 
 LIVE = ("reserved", "checked_in")
@@ -29,7 +30,7 @@ class Finding:
         return f"{self.level.upper():7} {self.what}\n        fix: {self.fix}"
 
 
-def _read(path: Path, out: list[Finding]) -> dict[str, dict[str, Any]] | None:
+def _read(path: Path, out: list[Finding], stem: str) -> dict[str, dict[str, Any]] | None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -49,6 +50,11 @@ def _read(path: Path, out: list[Finding]) -> dict[str, dict[str, Any]] | None:
     ):
         out.append(Finding("error", f"{path} is not a parking-tui data file.", restore))
         return None
+    try:
+        shapes.check(path.name, stem, data)
+    except shapes.ShapeError as exc:
+        out.append(Finding("error", f"{path} is damaged: {exc}.", restore))
+        return None
     return data
 
 
@@ -61,9 +67,18 @@ def _ts(value: Any) -> datetime | None:
 
 def diagnose(path: str | Path, *, now: datetime | None = None, file_mode: int = 0o600) -> list[Finding]:
     """Every problem found in the data file at ``path`` and its companions. Reads only."""
-    path = Path(path).absolute()
-    now = now or datetime.now(timezone.utc)
     out: list[Finding] = []
+    try:
+        return _diagnose(Path(path).absolute(), now, file_mode, out)
+    except Exception as exc:  # a shape no check foresaw: still one finding, never a traceback
+        out.append(
+            Finding("error", f"The data cannot be checked to the end: {type(exc).__name__}: {exc}.", "Restore from a snapshot.")
+        )
+        return out
+
+
+def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Finding]) -> list[Finding]:
+    now = now or datetime.now(timezone.utc)
     folder, stem = path.parent, path.name[:-5] if path.name.endswith(".json") else path.name
     if not path.exists():
         companions = list(folder.glob(f"{stem}.*.json"))
@@ -82,7 +97,7 @@ def diagnose(path: str | Path, *, now: datetime | None = None, file_mode: int = 
         out.append(Finding("info", f"Temporary file {tmp.name} left by an interrupted write.", "Removed at the next start."))
 
     files = {p.name: p for p in [path, *sorted(folder.glob(f"{stem}.*.json"))]}
-    data = {name: _read(p, out) for name, p in files.items()}
+    data = {name: _read(p, out, stem) for name, p in files.items()}
     for name, p in files.items():
         mode = stat.S_IMODE(p.stat().st_mode)
         if mode & ~file_mode & 0o777:
@@ -105,6 +120,18 @@ def diagnose(path: str | Path, *, now: datetime | None = None, file_mode: int = 
         return out
     ids = meta.get("ids", {})
     lots = root.get("lots", {})
+    # The manifest: every file the root lists is there and of this generation (epoch).
+    if "files" in meta:
+        for name in sorted(set(meta["files"]) - set(meta.get("new_files", ())) - set(files)):
+            out.append(
+                Finding("error", f"{name} is missing, but {path.name} lists it.", "Restore it from a snapshot: `parking-tui restore SNAPSHOT`.")
+            )
+    for name, content in data.items():
+        tag = (content or {}).get("_file", {}).get("1", {})
+        if name != path.name and "epoch" in tag and tag["epoch"] != meta.get("epoch"):
+            out.append(
+                Finding("error", f"{name} is a stale copy from before the last restore.", "Restore from a snapshot: `parking-tui restore SNAPSHOT`.")
+            )
     pending = {int(i) for i, _ in meta.get("pending_archive", [])}
 
     # Lots, slots and live bookings.

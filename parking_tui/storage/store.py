@@ -3,7 +3,8 @@
 Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON document: ``{table: {id: record}}``):
 
 ==============================  ===========================================================================
-``parking.json``                the root: ``meta`` (schema, version counter, id counters) and ``lots``
+``parking.json``                the root: ``meta`` (schema, version counter, id counters, restore epoch, the list
+                                of data files) and ``lots``
 ``parking.users.json``          ``users``
 ``parking.auth.json``           ``sessions`` (token hashes) and ``logins`` (failed-login counters)
 ``parking.lot-<id>.json``       one lot's ``slots`` and its live (reserved / checked-in) ``bookings``
@@ -25,7 +26,10 @@ removed from its lot file; readers drop a live copy whose id is already archived
 harmless.
 
 Each process caches the parsed files and re-reads one only when its ``(inode, mtime, size)`` stamp changes.
-Readers take no lock: files are only ever replaced whole.
+Readers take no lock: files are only ever replaced whole. Every record is checked for its shape when a file is
+read (``shapes``); every file but the root carries a ``_file`` tag with its own name and the restore epoch, and
+the root lists the files that exist, so a missing, misplaced or stale file is an error, never an empty start.
+A restore (see :meth:`TinyStore.restore`) sets a new epoch; a process that sees it drops everything cached.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..domain.errors import StorageError
+from . import shapes
+from .shapes import ShapeError
 from .lock import LockTimeout, ProcessLock
 
 try:  # orjson is several times faster on big files; the standard library is the fallback
@@ -262,13 +268,23 @@ class TinyStore:
                 root = _File(self.root_name, None, {})
                 root.table("meta").insert(
                     Document(
-                        {"schema": SCHEMA, "version": 0, "archive_buckets": archive_buckets, "ids": {}},
+                        {
+                            "schema": SCHEMA,
+                            "version": 0,
+                            "archive_buckets": archive_buckets,
+                            "ids": {},
+                            "files": [],
+                            "new_files": [],
+                        },
                         doc_id=1,
                     )
                 )
                 self._write_files([root])
             root = self._load(self.root_name, must_exist=True)
             self._buckets = int(self._meta(root).get("archive_buckets", DEFAULT_ARCHIVE_BUCKETS))
+            for listed in sorted(self._manifest(root) or ()):
+                if not os.path.lexists(self.dir / listed):
+                    raise self._missing(self.dir / listed)
             # Read the hot files now, so that a damaged one stops the program at start with a clear message
             # (archives are read when first needed and report the same way then).
             self._load(self._users_name())
@@ -327,19 +343,52 @@ class TinyStore:
         for snap in reversed(self.snapshots()):
             try:
                 for n in {name, self.root_name}:
-                    f = snap / n
-                    if f.exists():
-                        self._parse_quiet(f.read_bytes())
+                    self._parse_quiet(snap / n)  # a snapshot without the file holds no good copy of it
                 return snap
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError, TypeError):
                 continue
         return None
 
-    @staticmethod
-    def _parse_quiet(raw: bytes) -> None:
-        data = _loads(raw)
-        if not isinstance(data, dict):
+    def _epoch_now(self) -> Any:
+        """The root's epoch as on disk now (the root is re-read if it changed: perhaps a restore)."""
+        return self._meta(self._load(self.root_name, must_exist=True)).get("epoch")
+
+    def _manifest(self, root: _File) -> set[str] | None:
+        """The files the root lists as committed (``None``: data written before the root listed them)."""
+
+        def build(f: _File) -> Any:
+            meta = self._meta(f)
+            if "files" not in meta:
+                return ()
+            return set(meta["files"]) - set(meta.get("new_files", ()))
+
+        found = root.index("manifest", build)
+        return None if found == () else found
+
+    def _listed(self, name: str) -> bool:
+        """Whether the root says ``name`` exists (a file created by the last commit may be missing yet: the
+        commit was cut short before its rename)."""
+        root = self._files.get(self.root_name) or self._load(self.root_name, must_exist=True)
+        listed = self._manifest(root)
+        return listed is not None and name in listed
+
+    def _missing(self, path: Path) -> StorageError:
+        good = self.newest_good_snapshot(path.name)
+        hint = (
+            f"The newest good snapshot is {good.name}: restore it with `parking-tui restore {good.name}`."
+            if good is not None
+            else "Put it back from a backup."
+        )
+        return StorageError(
+            f"The data file {path} is missing, but the data lists it (its bookings, accounts or history would "
+            f"be lost). Nothing was changed. {hint}"
+        )
+
+    def _parse_quiet(self, path: Path) -> None:
+        data = _loads(path.read_bytes())
+        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
             raise ValueError("not a dict")
+        shapes.check(path.name, self.stem, data)
 
     def _load(self, name: str, *, must_exist: bool = False) -> _File:
         """The current parse of ``name``, re-read only if the file changed on disk."""
@@ -358,6 +407,8 @@ class TinyStore:
         except FileNotFoundError:
             if must_exist:
                 raise StorageError(f"The data file {path} is missing.") from None
+            if name != self.root_name and self._listed(name):
+                raise self._missing(path) from None
             if cached is not None and cached.stamp is None:
                 return cached
             empty = _File(name, None, {})
@@ -379,6 +430,10 @@ class TinyStore:
         finally:
             os.close(fd)
         data = self._parse(path, raw)
+        if name != self.root_name:
+            tag = data.get("_file", {}).get("1", {})
+            if "epoch" in tag and tag["epoch"] != self._epoch_now():
+                raise self._damaged(path, "it is a stale copy: from before the last restore")
         loaded = _File(name, stamp, data)
         if name == self.root_name:
             self._check_schema(path, loaded)
@@ -402,6 +457,10 @@ class TinyStore:
             isinstance(t, dict) and all(isinstance(r, dict) for r in t.values()) for t in data.values()
         ):
             raise self._damaged(path, "not a parking-tui data file")
+        try:
+            shapes.check(path.name, self.stem, data)
+        except ShapeError as exc:
+            raise self._damaged(path, str(exc)) from None
         return data
 
     def _meta(self, root: _File) -> Record:
@@ -509,10 +568,21 @@ class TinyStore:
             return False, (self._append_audit(tx.events) if tx.events else None)
         root = tx._file(self.root_name)  # noqa: SLF001
         meta = dict(self._meta(root))
-        if root in dirty or tx.moved or meta.get("pending_archive"):
+        listed = set(meta.get("files", ()))
+        new = sorted(f.name for f in dirty if f is not root and f.stamp is None and f.name not in listed)
+        if root in dirty or tx.moved or meta.get("pending_archive") or new or "files" not in meta:
             meta["version"] = int(meta.get("version", 0)) + 1
             meta["pending_archive"] = list(tx.moved)
+            if "files" not in meta:  # written before the root listed its files: list what is there
+                listed = {p.name for p in self.companion_files() if p.name != self.root_name}
+            # Files the previous commit created and listed: one cut short before its rename is not there.
+            for n in meta.get("new_files", ()):
+                if n not in new and not os.path.lexists(self.dir / n):
+                    listed.discard(n)
+            meta["files"] = sorted(listed | set(new))
+            meta["new_files"] = new
             root.table("meta").update(meta, doc_ids=[1])
+            root.changed()
             if root not in dirty:
                 dirty.append(root)
 
@@ -713,8 +783,12 @@ class TinyStore:
                     version = max(version, int(m.get("version", 0)))
                 except (OSError, ValueError, KeyError, TypeError, AttributeError):
                     continue  # a damaged copy tells us nothing
-            meta.update(ids=ids, version=version + 1, epoch=secrets.token_hex(8))
+            epoch = secrets.token_hex(8)
+            listed = sorted(n for n in parsed if n != self.root_name)
+            meta.update(ids=ids, version=version + 1, epoch=epoch, files=listed, new_files=[])
             parsed[self.root_name]["meta"]["1"] = meta
+            for n in listed:
+                parsed[n]["_file"] = {"1": {"name": n, "epoch": epoch}}
             try:
                 safety = self._snapshot()
             except OSError as exc:
@@ -833,7 +907,13 @@ class TinyStore:
         staged: list[tuple[_File, Path, Stamp]] = []
         fds: list[int] = []
         try:
+            root = next((f for f in files if f.name == self.root_name), None) or self._files.get(self.root_name)
+            epoch = self._meta(root).get("epoch") if root is not None else None
             for f in files:
+                if f.name != self.root_name:
+                    tag = {"name": f.name, "epoch": epoch}
+                    if f.mem.data.get("_file", {}).get("1") != tag:
+                        f.mem.data["_file"] = {"1": tag}
                 payload = _dumps(f.mem.data)
                 tmp = self.dir / f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
@@ -1169,6 +1249,8 @@ class _Transaction(_View):
         meta = dict(self.s._meta(root))  # noqa: SLF001
         ids = dict(meta.get("ids", {}))
         value = int(ids.get(kind, 0)) + 1
+        if value + count - 1 > shapes.MAX_ID:
+            raise StorageError(f"The {kind} id counter in {self.s.path} has reached its limit; nothing was changed.")
         ids[kind] = value + count - 1
         meta["ids"] = ids
         root.table("meta").update(meta, doc_ids=[1])
