@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -36,6 +37,9 @@ MIN_HEIGHT = 24
 DEFAULT_IDLE_SECONDS = 60.0
 #: How often the kiosk looks at the idle time.
 IDLE_CHECK_SECONDS = 1.0
+#: Keys in a burst: the longest a key waits for the one before it to be handled, and how often it looks.
+KEY_SETTLE_LIMIT = 0.5
+KEY_SETTLE_POLL = 0.002
 #: After a hang-up (the SSH connection dropped) the process is gone at the latest this much later.
 HANGUP_GRACE_SECONDS = 3.0
 
@@ -108,6 +112,10 @@ class ParkingApp(App[int]):
         #: The kiosk ignores every way out but these: an admin's "Quit kiosk" and a hang-up.
         self._exit_allowed = not kiosk
         self._hangup_handler = False
+        #: Keys that arrived while the app was still busy with the key before (see ``on_event``).
+        self._keys_held: deque[events.Key | events.Paste] = deque()
+        self._key_released: events.Key | events.Paste | None = None
+        self._key_gate: asyncio.Task[None] | None = None
         self.register_theme(KIOSK_THEME)
         if theme:
             self.theme = theme
@@ -330,7 +338,45 @@ class ParkingApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
             self.last_activity = self.idle_clock()
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if event is self._key_released:
+                self._key_released = None
+            elif self._keys_held or self._key_released is not None or not self._keys_settled():
+                # Keys in one burst (a laggy link, a password manager): wait until the key before has done
+                # its work (Tab moved the focus, a letter opened the filter) so this one lands where it should.
+                self._keys_held.append(event)
+                if self._key_gate is None or self._key_gate.done():
+                    self._key_gate = asyncio.create_task(self._release_held_keys())
+                return
         await super().on_event(event)
+
+    def _keys_settled(self) -> bool:
+        """True when every widget of the screen has handled all it was sent (and no key bubbled back here)."""
+        try:
+            nodes = list(self.screen.walk_children(with_self=True))
+        except Exception:  # no screen yet, or closing
+            return True
+        for node in nodes:
+            if node.message_queue_size or getattr(node, "_pending_message", None) is not None:
+                return False
+        waiting = getattr(self._message_queue, "_queue", ())
+        return not any(isinstance(m, events.Event) and m.is_forwarded for m in waiting)
+
+    async def _release_held_keys(self) -> None:
+        """Hand the held keys back one at a time, each once the app has settled after the one before."""
+        while self._keys_held:
+            deadline = time.monotonic() + KEY_SETTLE_LIMIT
+            await asyncio.sleep(0)
+            while not self._keys_settled() and time.monotonic() < deadline:
+                await asyncio.sleep(KEY_SETTLE_POLL)
+            if self._key_released is not None:
+                continue  # the one handed back before has not arrived yet
+            event = self._keys_held.popleft()
+            self._key_released = event
+            if not self.post_message(event):
+                self._key_released = None
+                self._keys_held.clear()
+                return
 
     def check_idle_timeout(self) -> bool:
         """Kiosk: after ``idle_timeout`` seconds without input, end the session and clear the sign-in screen.
