@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -202,18 +205,66 @@ def test_no_temp_files_left_after_writes(populated, db_path):
     assert leftovers == []
 
 
-def test_unwritable_folder_is_storage_error(tmp_path, clock):
-    if os.geteuid() == 0:
-        pytest.skip("root ignores folder permissions")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    svc = parking_tui.open_service(folder / "parking.json", clock=clock, password_hasher=cheap_hasher())
+def _unwritable_folder_scenario(folder: Path) -> str:
+    """Open a store in ``folder``, make the folder read-only, try a write: returns what happened."""
+    from .conftest import FrozenClock
+
+    svc = parking_tui.open_service(folder / "parking.json", clock=FrozenClock(), password_hasher=cheap_hasher())
     folder.chmod(0o500)
     try:
-        with pytest.raises(StorageError):
-            svc.register("alice", "a@example.com", PASSWORD)
+        svc.register("alice", "a@example.com", PASSWORD)
+    except StorageError as exc:
+        return f"StorageError: {exc}"
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+        return f"{type(exc).__name__}: {exc}"
     finally:
         folder.chmod(0o700)
+    return "the write succeeded"
+
+
+def test_unwritable_folder_is_storage_error(tmp_path):
+    """Root ignores folder permissions, so as root the scenario runs in a forked child that first becomes the
+    unprivileged account ``nobody`` (CI runs as root: a skip there would leave this untested)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        outcome = _unwritable_folder_scenario(folder)
+    else:
+        warm = tmp_path / "warm"
+        warm.mkdir()
+        _unwritable_folder_scenario(warm)  # as root: loads every module the scenario needs into this process
+        nobody = 65534
+        # pytest's own temporary folders are root's alone: the child works in a folder of its own under /tmp.
+        base = Path(tempfile.mkdtemp(prefix="parking-unprivileged-"))
+        folder = base / "ro"
+        folder.mkdir()
+        os.chown(base, nobody, nobody)
+        os.chown(folder, nobody, nobody)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 1
+            try:
+                os.close(read)
+                os.setgroups([])
+                os.setgid(nobody)
+                os.setuid(nobody)
+                os.write(write, _unwritable_folder_scenario(folder).encode()[:4000])
+                code = 0
+            except BaseException:  # noqa: BLE001 - told to the parent
+                import traceback
+
+                os.write(write, traceback.format_exc().encode()[-4000:])
+            finally:
+                os._exit(code)
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            outcome = pipe.read().decode()
+        _, status = os.waitpid(pid, 0)
+        shutil.rmtree(base, ignore_errors=True)
+        assert os.waitstatus_to_exitcode(status) == 0, f"the unprivileged child failed: {outcome!r}"
+    assert outcome.startswith("StorageError: "), outcome
+    assert str(folder) in outcome  # the message names where it could not write
 
 
 def test_lock_busy_is_storage_error(populated, db_path, clock):
