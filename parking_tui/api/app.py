@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi import Depends, FastAPI, Path as PathParam, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -71,6 +71,7 @@ def _accepts(method: Callable[..., Any], name: str) -> bool:
 HAS_PLATE = _accepts(ParkingService.create_booking, "plate")
 HAS_LOT_ZONE = _accepts(ParkingService.create_lot, "time_zone")
 HAS_MARK = hasattr(ParkingService, "mark_slot")
+MAX_ID = 2**53
 
 
 # -------------------------------------------------------------------------------------------- answers
@@ -206,6 +207,10 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
 
     Token = Depends(token)
     api = "/api"
+    # An id that cannot exist is a 404, as for any other id that does not exist.
+    LotId = PathParam(ge=1, le=MAX_ID, description="a lot's id")
+    SlotId = PathParam(ge=1, le=MAX_ID, description="a slot's id")
+    BookingId = PathParam(ge=1, le=MAX_ID, description="a booking's id")
 
     # ---------------------------------------------------------------------------------- accounts
 
@@ -259,7 +264,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
 
     @app.post(f"{api}/parking-lots/{{lot_id}}/slots/", status_code=201, response_model=SlotOut,
               responses=_errors(400, 401, 403, 404, 409), tags=["lots"], summary="Add a slot to a lot (admin)")
-    def add_slot(lot_id: int, body: SlotIn, tok: str = Token) -> Response:
+    def add_slot(body: SlotIn, tok: str = Token, lot_id: int = LotId) -> Response:
         return err.json_response(slot_json(svc.add_slot(tok, lot_id, body.slot_number)), 201)
 
     @app.get(f"{api}/slots/available/", response_model=list[SlotOut], responses=_errors(400, 401, 404),
@@ -276,7 +281,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
     @app.put(f"{api}/slots/{{slot_id}}/status/", response_model=SlotMarkOut,
              responses=_errors(400, 401, 403, 404, 409), tags=["lots"],
              summary="Mark a slot available, occupied (walk-in) or out of service (admin)")
-    def slot_status(slot_id: int, body: SlotStatusIn, tok: str = Token) -> Response:
+    def slot_status(body: SlotStatusIn, tok: str = Token, slot_id: int = SlotId) -> Response:
         if HAS_MARK:
             mark = svc.mark_slot(tok, slot_id, body.status, until=body.until, reason=body.reason or "")  # type: ignore[attr-defined]
             slot, moved, unplaced = mark.slot, mark.moved, mark.unplaced
@@ -308,7 +313,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
         return err.json_response(Zones(svc, tok).bookings(svc.my_bookings(tok)))
 
     def _booking_action(name: str, method: Callable[[str, int], Booking], summary: str) -> None:
-        def action(booking_id: int, tok: str = Token) -> Response:
+        def action(tok: str = Token, booking_id: int = BookingId) -> Response:
             return err.json_response(Zones(svc, tok).booking(method(tok, booking_id)))
 
         action.__name__ = name.replace("-", "_")
@@ -321,7 +326,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
 
     @app.put(f"{api}/booking/{{booking_id}}/extend/", response_model=BookingOut,
              responses=_errors(400, 401, 404, 409), tags=["bookings"], summary="Move the end later (owner or admin)")
-    def extend(booking_id: int, body: ExtendIn, tok: str = Token) -> Response:
+    def extend(body: ExtendIn, tok: str = Token, booking_id: int = BookingId) -> Response:
         return err.json_response(Zones(svc, tok).booking(svc.extend_booking(tok, booking_id, body.end_time)))
 
     @app.get(f"{api}/reservations/", response_model=list[BookingOut], responses=_errors(400, 401, 403, 404),
