@@ -58,7 +58,10 @@ _MODE: list[int | None] = [None]
 
 def dispatch(args: argparse.Namespace, db: Path, file_mode: int | None = None) -> int:
     """Run one operator command on the data file ``db`` (``file_mode``: from the config, if set)."""
+    from .storage.store import check_data_path
+
     _MODE[0] = file_mode
+    check_data_path(Path(db).expanduser().absolute())
     return {"backup": _backup, "restore": _restore, "doctor": _doctor, "audit": _audit}[args.command](args, db)
 
 
@@ -133,8 +136,10 @@ def _audit(args: argparse.Namespace, db: Path) -> int:
         and (args.op is None or e.get("op") == args.op)
     ]
     for e in events[-max(1, args.limit) :]:
-        rest = {k: v for k, v in e.items() if k not in ("at", "user", "terminal", "op")}
+        rest = {k: v for k, v in e.items() if k not in ("at", "user", "terminal", "op", "tx", "committed")}
         detail = " ".join(f"{k}={v}" for k, v in rest.items())
+        if e.get("committed") is False:
+            detail = "NOT COMMITTED (the process stopped before the change was saved) " + detail
         print(
             f"{str(e.get('at', '?'))[:19]}  {str(e.get('user', '?')):<12} {str(e.get('terminal', '?')):<18} "
             f"{str(e.get('op', '?')):<16} {detail}"

@@ -44,6 +44,7 @@ SESSION_TTL = timedelta(hours=12)
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_DURATION = timedelta(minutes=5)
 FAILURE_WINDOW = timedelta(minutes=15)  # failures older than this are forgotten
+MAX_LOGIN_STATES = 1000  # failed-sign-in records kept at most (the oldest are forgotten first)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a barrier
 BAD_LOGIN = "Wrong username or password."
 
@@ -292,6 +293,9 @@ class ParkingService:
             ok = False
         token = secrets.token_urlsafe(32)
         failure: ParkingError | None = None
+        # A rehash (old argon2 parameters) is computed here, never under the lock; inside the transaction only
+        # the hash is changed, on the user as it is then (an admin may have changed the account meanwhile).
+        rehashed = self._hasher.hash(password) if ok and self._hasher.check_needs_rehash(stored) else None
         with self.store.transaction() as tx:
             state = tx.get_login_state(username)
             self._check_lockout(state, now)
@@ -311,6 +315,8 @@ class ParkingService:
                     tx.put_login_state(username, {"failures": failures, "last_failure": rules.to_stamp(now)})
                     self._audit(tx, now, username, "login_failed", failures=failures)
                     failure = AuthenticationError(BAD_LOGIN)
+                if state is None:
+                    self._bound_login_states(tx, now)
             else:
                 tx.put_login_state(username, None)
                 for s in tx.sessions():
@@ -325,11 +331,35 @@ class ParkingService:
                     }
                 )
                 self._audit(tx, now, username, "login")
-                if self._hasher.check_needs_rehash(stored):
-                    tx.put_user(dict(user, password_hash=self._hasher.hash(password)))
+                current = tx.get_user(username) if rehashed is not None else None
+                if current is not None and current.get("password_hash") == stored:
+                    tx.put_user(dict(current, password_hash=rehashed))
         if failure is not None:
             raise failure
         return token
+
+    @staticmethod
+    def _bound_login_states(tx, now: datetime) -> None:
+        """Failed sign-ins are kept per username, made-up ones too (so a lockout says nothing about which
+        accounts exist). Garbage input must not grow the data: forget states that no longer matter, and keep
+        at most ``MAX_LOGIN_STATES``, dropping the oldest."""
+        states = tx.login_states()
+        if len(states) <= MAX_LOGIN_STATES:
+            return
+
+        def latest(state: Record) -> datetime:
+            stamps = [rules.from_stamp(state.get(k)) for k in ("last_failure", "locked_until")]
+            return max((t for t in stamps if t is not None), default=datetime.min.replace(tzinfo=now.tzinfo))
+
+        def stale(state: Record) -> bool:
+            locked = rules.from_stamp(state.get("locked_until"))
+            last = rules.from_stamp(state.get("last_failure"))
+            return (locked is None or locked <= now) and (last is None or now - last >= FAILURE_WINDOW)
+
+        keep = sorted((st for st in states if not stale(st)), key=latest)
+        drop = [st["username"] for st in states if stale(st)]
+        drop += [st["username"] for st in keep[: max(0, len(keep) - MAX_LOGIN_STATES)]]
+        tx.forget_login_states(drop)
 
     def _check_lockout(self, state: Record | None, now: datetime) -> None:
         if not state or not state.get("locked_until"):

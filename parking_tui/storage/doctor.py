@@ -246,6 +246,19 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
         foreign = [i for i in bad if i not in torn]
         if foreign:
             out.append(Finding("warning", f"{audit.name} has {len(foreign)} unreadable lines.", "Keep the file for the record; new events are appended after them."))
+        from .store import TinyStore
+
+        uncommitted = [e for e in TinyStore.for_restore(path).read_audit() if e.get("committed") is False]
+        if uncommitted:
+            ops = ", ".join(sorted({str(e.get("op")) for e in uncommitted}))
+            out.append(
+                Finding(
+                    "info",
+                    f"{audit.name} has {len(uncommitted)} event(s) ({ops}) of changes that never happened: the "
+                    "process stopped after writing them and before saving the change.",
+                    "Nothing to do: `parking-tui audit` and the audit screen mark them NOT COMMITTED.",
+                )
+            )
         if torn == [len(lines) - 1]:
             out.append(Finding("info", f"{audit.name} ends in a line cut short by a crash.", "Nothing to do: readers skip it."))
         elif torn:

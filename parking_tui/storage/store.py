@@ -40,6 +40,7 @@ import os
 from datetime import datetime
 import secrets
 import shutil
+import stat
 import threading
 import time
 import zlib
@@ -146,6 +147,24 @@ def _multi_by_field(table: str, field: str):
     return build
 
 
+def check_data_path(path: Path) -> None:
+    """The data file must be a regular file (or not exist yet); nothing is created otherwise."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"Cannot use {path} as the data file: {exc.strerror}.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StorageError(
+            f"{path} is a folder; give the data file inside it, e.g. --db {path / 'parking.json'}."
+        )
+    if stat.S_ISLNK(st.st_mode):
+        raise StorageError(f"{path} is a symbolic link; parking-tui opens only the data file itself.")
+    if not stat.S_ISREG(st.st_mode):
+        raise StorageError(f"{path} is not a regular file; it cannot be the data file.")
+
+
 def _write_all(fd: int, payload: bytes) -> None:
     """``os.write`` until every byte is written (a write may take fewer bytes than it was given)."""
     view = memoryview(payload)
@@ -196,12 +215,16 @@ class TinyStore:
         #: How many snapshots to keep (0: none), and how often at most to take one after a write.
         self.backups = backups
         self.backup_interval = backup_interval
+        self._check_target()
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the data folder {self.dir}: {exc.strerror}.") from None
         self._lock = ProcessLock(str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode)
         self._open(archive_buckets)
+
+    def _check_target(self) -> None:
+        check_data_path(self.path)
 
     # ------------------------------------------------------------------------------------ names
 
@@ -252,6 +275,8 @@ class TinyStore:
         with self._locked():
             if not self._recover_restore():
                 shutil.rmtree(self._staging, ignore_errors=True)  # a restore stopped before its switch
+            if self.path.exists():
+                self._settle()
             for stray in self.dir.glob(f".{self.stem}.*.tmp"):
                 try:
                     stray.unlink()
@@ -510,6 +535,7 @@ class TinyStore:
             self._prefetch()
             with self._locked():
                 self._recover_restore()
+                self._settle()
                 tx = _Transaction(self)
                 try:
                     yield tx
@@ -564,13 +590,20 @@ class TinyStore:
         log's descriptor to fsync). The audit lines are appended after every temporary file is safely on disk
         and before the renames, so a full disk at either step leaves nothing changed."""
         dirty = [self._files[n] for n in tx._touched if n in self._files and self._files[n].mem.dirty]  # noqa: SLF001
+        tx_id = secrets.token_hex(8)
+        events = [dict(e, tx=tx_id) for e in tx.events]
         if not dirty:
-            return False, (self._append_audit(tx.events) if tx.events else None)
+            return False, (self._append_audit(events) if events else None)
         root = tx._file(self.root_name)  # noqa: SLF001
         meta = dict(self._meta(root))
+        # The files that decide whether this transaction happened (the root and the holds are written first
+        # and say nothing about it on their own): each is tagged with the transaction id.
+        decisive = sorted(f.name for f in dirty if f is not root and ".holds-" not in f.name) or [self.root_name]
+        if decisive == [self.root_name]:
+            meta["tx"] = tx_id
         listed = set(meta.get("files", ()))
         new = sorted(f.name for f in dirty if f is not root and f.stamp is None and f.name not in listed)
-        if root in dirty or tx.moved or meta.get("pending_archive") or new or "files" not in meta:
+        if root in dirty or tx.moved or meta.get("pending_archive") or new or "files" not in meta or "tx" in meta:
             meta["version"] = int(meta.get("version", 0)) + 1
             meta["pending_archive"] = list(tx.moved)
             if "files" not in meta:  # written before the root listed its files: list what is there
@@ -601,12 +634,78 @@ class TinyStore:
         audit: list[int | None] = [None]
 
         def append_audit() -> None:
-            if tx.events:
-                audit[0] = self._append_audit(tx.events)
+            if events:
+                # Say which transaction is under way before its audit lines exist: if this process dies before
+                # its renames, the next writer finds the note and records that the transaction never happened.
+                try:
+                    self._lock.write_note(_dumps({"tx": tx_id, "files": decisive}))
+                except OSError as exc:
+                    reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+                    raise StorageError(
+                        f"Could not write to the lock file of {self.path.name}: {reason}. Nothing was changed."
+                    ) from None
+                audit[0] = self._append_audit(events)
 
-        self._write_files(dirty, sync_dir=False, before_rename=append_audit)
+        self._write_files(dirty, sync_dir=False, before_rename=append_audit, tx_id=tx_id)
+        if events:
+            try:
+                self._lock.write_note(b"")
+            except OSError:
+                pass  # the next writer finds the note, sees the files carry this id, and clears it
         self._id_blocks.update(tx.new_blocks)
         return True, audit[0]
+
+    def _settle(self) -> None:
+        """With the lock held: if the previous writer died between its audit lines and the end of its renames,
+        find out from the files whether its transaction happened and, if not, say so in the audit log."""
+        try:
+            note = self._lock.read_note()
+        except OSError:
+            return
+        if not note:
+            return
+        try:
+            pending = _loads(note)
+            tx_id, names = str(pending["tx"]), [n for n in pending["files"] if self._is_data_name(n)]
+        except (ValueError, KeyError, TypeError):
+            self._lock.write_note(b"")
+            return
+        if not self._tx_landed(tx_id, names):
+            event = {"at": datetime.now().astimezone().isoformat(), "user": "system", "op": "rolled_back", "tx": tx_id}
+            fd = self._append_audit([event])
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._lock.write_note(b"")
+
+    def _tx_landed(self, tx_id: str, names: list[str]) -> bool:
+        """Whether any of the transaction's deciding files carries its id (its rename happened)."""
+        for name in names:
+            try:
+                data = _loads((self.dir / name).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if name == self.root_name:
+                tag = data.get("meta", {}).get("1", {})
+            else:
+                tag = data.get("_file", {}).get("1", {})
+            if isinstance(tag, dict) and tag.get("tx") == tx_id:
+                return True
+        return False
+
+    def pending_transaction(self) -> str | None:
+        """The id of a transaction cut short after its audit lines whose outcome nobody has recorded yet, if it
+        did not happen (read without the lock; for ``doctor``)."""
+        try:
+            with open(str(self.path) + ".lock", "rb") as fh:
+                note = fh.read(1 << 16)
+            pending = _loads(note) if note else None
+            if pending and not self._tx_landed(str(pending["tx"]), list(pending["files"])):
+                return str(pending["tx"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
 
     @property
     def audit_path(self) -> Path:
@@ -644,20 +743,36 @@ class TinyStore:
         return fd
 
     def read_audit(self) -> Iterator[Record]:
-        """Every audit event, oldest first. A torn last line (a crash mid-append) is skipped."""
+        """Every audit event, oldest first. A torn line (a crash mid-append) is skipped. The events of a
+        transaction that never happened (its process died before its renames) carry ``committed: False``;
+        the ``rolled_back`` lines that say so are not events and are left out."""
+        events: list[Record] = []
+        rolled_back: set[str] = set()
         try:
-            with open(self.audit_path, "rb") as fh:
+            fd = os.open(self.audit_path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
                 for line in fh:
                     try:
                         event = _loads(line)
                     except ValueError:
                         continue
-                    if isinstance(event, dict):
-                        yield event
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("op") == "rolled_back":
+                        rolled_back.add(str(event.get("tx")))
+                    else:
+                        events.append(event)
         except FileNotFoundError:
             return
         except OSError as exc:
             raise StorageError(f"Cannot read the audit log {self.audit_path}: {exc.strerror}.") from None
+        pending = self.pending_transaction()
+        if pending is not None:
+            rolled_back.add(pending)
+        for event in events:
+            if rolled_back and str(event.get("tx")) in rolled_back:
+                event = dict(event, committed=False)
+            yield event
 
     def _maybe_snapshot(self) -> None:
         newest = self.snapshots()[-1:] 
@@ -901,7 +1016,12 @@ class TinyStore:
             ) from None
 
     def _write_files(
-        self, files: list[_File], *, sync_dir: bool = True, before_rename: Callable[[], None] | None = None
+        self,
+        files: list[_File],
+        *,
+        sync_dir: bool = True,
+        before_rename: Callable[[], None] | None = None,
+        tx_id: str | None = None,
     ) -> None:
         """Write each file to a temporary file and fsync it, then rename them in order and fsync the folder."""
         staged: list[tuple[_File, Path, Stamp]] = []
@@ -911,7 +1031,7 @@ class TinyStore:
             epoch = self._meta(root).get("epoch") if root is not None else None
             for f in files:
                 if f.name != self.root_name:
-                    tag = {"name": f.name, "epoch": epoch}
+                    tag = {"name": f.name, "epoch": epoch} | ({"tx": tx_id} if tx_id else {})
                     if f.mem.data.get("_file", {}).get("1") != tag:
                         f.mem.data["_file"] = {"1": tag}
                 payload = _dumps(f.mem.data)
@@ -1282,6 +1402,15 @@ class _Transaction(_View):
 
     def login_states(self) -> list[Record]:
         return [dict(r) for r in self._auth().raw("logins").values()]
+
+    def forget_login_states(self, usernames: list[str]) -> None:
+        """Remove the failed-sign-in records of these usernames (in one step, however many)."""
+        f = self._auth()
+        index = f.index("logins.username", _by_field("logins", "username"))
+        doc_ids = [index[u] for u in set(usernames) if u in index]
+        if doc_ids:
+            f.changed()
+            f.table("logins").remove(doc_ids=doc_ids)
 
     def put_login_state(self, username: str, state: Record | None) -> None:
         f = self._auth()

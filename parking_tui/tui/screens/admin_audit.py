@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 LIMIT = 500
 IDS = ("code", "booking_id", "lot_id", "slot_id", "slot_number", "target", "owner", "name")
-SHOWN = {"at", "user", "terminal", "op", "before", "after", *IDS}
+SHOWN = {"at", "user", "terminal", "op", "before", "after", "tx", "committed", *IDS}
 
 
 def _plain(value: Any) -> str:
@@ -142,7 +142,7 @@ class AuditPane(Vertical):
                 Text(when(e)),
                 Text(_plain(e.get("user", "?"))),
                 Text(_plain(e.get("terminal", "?"))),
-                Text(_plain(e.get("op", "?"))),
+                Text(_plain(e.get("op", "?")) + (" (not committed)" if e.get("committed") is False else "")),
                 Text(ids(e)),
                 Text(change(e)),
                 key=str(i),
