@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 APP_NAME = "parking-tui"
+MAX_CONFIG_BYTES = 1 << 20
 CONFIG_NAME = "config.toml"
 DEFAULT_IDLE_SECONDS = 60.0
 #: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
@@ -273,7 +275,20 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
 def load_file(path: Path, *, required: bool) -> Config:
     """Read ``path``. A missing file is an error only when it was named explicitly (``required``)."""
     try:
-        raw = path.read_bytes()
+        # Non-blocking, so that a FIFO does not hang the start; only a regular file is read, and only so much
+        # (``/dev/zero`` or a device would never end).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise ConfigError(f"config file {path} is a directory.")
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError(f"config file {path} is not a regular file.")
+            if st.st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KB.")
+            raw = os.read(fd, MAX_CONFIG_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         if required:
             raise ConfigError(f"config file {path} does not exist.") from None

@@ -72,12 +72,23 @@ def combine(day: date, at: time) -> datetime:
     return datetime.combine(day, at).astimezone()
 
 
+OUT_OF_RANGE = "Enter a date between the years 1900 and 9998."
+
+
 def window_from(day: date, start: time, end: time) -> tuple[datetime, datetime]:
-    """A window on ``day``; an end at or before the start means the next day (an overnight stay)."""
-    begin = combine(day, start)
-    finish = combine(day, end)
-    if finish <= begin:
-        finish = combine(day + timedelta(days=1), end)
+    """A window on ``day``; an end at or before the start means the next day (an overnight stay).
+
+    A day at the edge of the calendar (9999-12-31 with an overnight end, year 1 in a zone east of UTC) is a
+    ``ValueError`` with a message for the person, never an ``OverflowError``."""
+    if not 1900 <= day.year <= 9998:
+        raise ValueError(OUT_OF_RANGE)
+    try:
+        begin = combine(day, start)
+        finish = combine(day, end)
+        if finish <= begin:
+            finish = combine(day + timedelta(days=1), end)
+    except (OverflowError, ValueError):
+        raise ValueError(OUT_OF_RANGE) from None
     return begin, finish
 
 

@@ -78,7 +78,12 @@ class WindowForm(Vertical):
                 result.append(None)
         if None in result:
             return None
-        return timefmt.window_from(*result)
+        try:
+            return timefmt.window_from(*result)
+        except ValueError as error:
+            if mark:
+                date_f.set_error(str(error))
+            return None
 
     def _update_summary(self) -> None:
         window = self._parse(mark=True)
