@@ -157,11 +157,16 @@ def aware(value: object, field: str = "time") -> datetime:
         result = value if value.tzinfo is not None and value.utcoffset() is not None else value.astimezone()
         if not _MIN <= result <= _MAX:
             raise ValueError
-        # Make sure the value can be stored and compared (extreme offsets overflow here).
-        result.astimezone(timezone.utc)
+        # Every rule is checked on UTC instants: two times with the same zone object compare as wall-clock
+        # times in Python, which is wrong across a DST change (extreme offsets overflow here, too).
+        result = result.astimezone(timezone.utc)
     except (ValueError, OverflowError, OSError):
         raise ValidationError(
             f"{field.replace('_', ' ').capitalize()} is out of range.", field=field
+        ) from None
+    except Exception:  # a tzinfo that raises (any error at all): the value is unusable, never a traceback
+        raise ValidationError(
+            f"{field.replace('_', ' ').capitalize()} has a time zone that cannot be read.", field=field
         ) from None
     return result
 
