@@ -33,7 +33,7 @@ NASTY = [
 TEXT = st.one_of(st.sampled_from(NASTY), st.text(max_size=24))
 FILLS = st.lists(TEXT, min_size=8, max_size=8)
 SETTINGS = settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], database=None
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], database=None
 )
 
 
