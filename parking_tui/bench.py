@@ -1,4 +1,4 @@
-"""The benchmark: ``python -m parking_tui.bench [--scale full|small|tiny] [--json FILE] [--tui]``.
+"""The benchmark: ``python -m parking_tui.bench [--scale full|small|tiny] [--json FILE] [--tui] [--api]``.
 
 Builds a synthetic data set with the bulk loader (full scale: 50 lots, 10,000 slots - one lot of 2,000 -,
 200,000 finished bookings over the past year, 5,000 live ones, 5,000 users), then measures p50/p99 of the service
@@ -616,6 +616,171 @@ def bench_sqlite(ds: DataSet, workdir: Path, n: int) -> list[Figure]:
 # --------------------------------------------------------------------------------------------- TUI
 
 
+# ---------------------------------------------------------------------------------------- HTTP API
+
+
+@contextmanager
+def api_server(path: Path, workers: int = 1):
+    """``parking-tui api`` on the data set, in a subprocess on a free port; yields its base URL."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_TUI_")}
+    log = path.parent / f"api-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parking_tui", "api", "--db", str(path), "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the API server exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                if httpx.get(f"{url}/api/schema/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not answer within 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _Http:
+    """A minimal keep-alive HTTP/1.1 client (the standard library's), so the figures are the server's and the
+    network's, not a client library's."""
+
+    def __init__(self, url: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+
+    def request(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Token {token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        self.conn.request(method, path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def bench_api(ds: DataSet, n: int) -> list[Figure]:
+    """create_booking and available slots through ``parking-tui api`` (one process), the same workload as
+    ``bench_service``, over one keep-alive connection."""
+    from urllib.parse import urlencode
+
+    rnd = random.Random(11)
+    lot_ids = [lot["id"] for lot in ds.lots]
+    slot_ids = [s["id"] for s in ds.slots]
+    admin = ds.tokens[ds.users[0]]
+    band = ds.now + timedelta(days=12)
+    figs: list[Figure] = []
+    with api_server(ds.path) as url:
+        client = _Http(url)
+
+        def create(i: int) -> None:
+            k = i + 50 if i >= 0 else -i
+            user = ds.users[rnd.randrange(len(ds.users))]
+            start = band + timedelta(hours=k)
+            body = {"slot_id": rnd.choice(slot_ids), "start_time": start.isoformat(),
+                    "end_time": (start + timedelta(minutes=45)).isoformat()}
+            status, text = client.request("POST", "/api/booking/create/", ds.tokens[user], body)
+            if status != 201:
+                raise RuntimeError(f"create_booking over HTTP answered {status}: {text[:200]!r}")
+
+        figs.append(timed("HTTP create_booking", create, n))
+
+        def avail(i: int) -> None:
+            start = ds.now + timedelta(days=rnd.randint(0, 6), minutes=15 * rnd.randint(0, 90))
+            query = urlencode({"lot": rnd.choice(lot_ids), "start_time": start.isoformat(),
+                               "end_time": (start + timedelta(hours=2)).isoformat()})
+            status, text = client.request("GET", f"/api/slots/available/?{query}", admin)
+            if status != 200:
+                raise RuntimeError(f"available slots over HTTP answered {status}: {text[:200]!r}")
+
+        figs.append(timed("HTTP GET available (lot, window)", avail, n))
+        figs.append(timed("HTTP GET profile (the door alone)", lambda i: client.request("GET", "/api/auth/profile/", admin), n))
+        client.close()
+    return figs
+
+
+def bench_api_concurrent(ds: DataSet, clients: int, workers: int, seconds: float) -> dict[str, Any]:
+    """``clients`` HTTP clients booking at once against ``parking-tui api --workers N``, the multi-process
+    workload (random slots of every lot, 1-hour windows 11+ days ahead)."""
+    import asyncio
+
+    import httpx
+
+    slot_ids = [s["id"] for s in ds.slots]
+    per = max(1, len(ds.users) // clients)
+    counts = {"ok": 0, "conflicts": 0, "errors": 0}
+    statuses: dict[int, int] = {}
+
+    async def client(c: int, url: str, stop_at: float) -> None:
+        rnd = random.Random(500 + c)
+        users = ds.users[c * per : (c + 1) * per]
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            while time.monotonic() < stop_at:
+                user = rnd.choice(users)
+                start = ds.now + timedelta(days=11, minutes=15 * rnd.randrange(0, 4 * 24 * 18))
+                r = await http.post(
+                    "/api/booking/create/",
+                    json={"slot_id": rnd.choice(slot_ids), "start_time": start.isoformat(),
+                          "end_time": (start + timedelta(hours=1)).isoformat()},
+                    headers={"Authorization": f"Token {ds.tokens[user]}"},
+                )
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                if r.status_code == 201:
+                    counts["ok"] += 1
+                elif r.status_code == 409:
+                    counts["conflicts"] += 1
+                else:
+                    counts["errors"] += 1
+
+    async def run(url: str) -> None:
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(*(client(c, url, stop_at) for c in range(clients)))
+
+    with api_server(ds.path, workers=workers) as url:
+        asyncio.run(run(url))
+    return {
+        "clients": clients,
+        "workers": workers,
+        "seconds": seconds,
+        "bookings_per_s": counts["ok"] / seconds,
+        "attempts_per_s": sum(counts.values()) / seconds,
+        "bookings": counts["ok"],
+        "conflicts": counts["conflicts"],
+        "errors": counts["errors"],
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "double_bookings": count_overlaps(ds.path),
+    }
+
+
 def bench_tui(ds: DataSet, n: int) -> dict[str, Any]:
     """Headless figures of the Textual app, measured with ``run_test`` in this process."""
     from . import tui_bench
@@ -638,11 +803,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--procs", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--tui", action="store_true", help="also measure the Textual app headless")
+    ap.add_argument(
+        "--api",
+        action="store_true",
+        help="also measure the HTTP API (needs the 'api' extra): create_booking and available slots over HTTP, "
+        "and --clients HTTP clients booking against --api-workers processes",
+    )
+    ap.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for --api (default 16)")
+    ap.add_argument("--api-workers", type=int, default=2, help="API processes for the --api concurrent run (default 2)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--keep", metavar="DIR", help="build the data set in DIR and keep it")
     ap.add_argument(
         "--only",
-        choices=["service", "mp", "refs", "tui"],
+        choices=["service", "mp", "refs", "tui", "api"],
         action="append",
         help="run only these parts (repeatable; default: all but tui, plus tui with --tui)",
     )
@@ -668,7 +841,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in work.glob("parking*.json"):
         shutil.copy2(f, pristine / f.name)
 
-    parts = set(args.only or ["service", "mp", "refs"] + (["tui"] if args.tui else []))
+    parts = set(args.only or ["service", "mp", "refs"] + (["tui"] if args.tui else []) + (["api"] if args.api else []))
     figs: list[Figure] = []
     if "service" in parts:
         figs.append(bench_cold_open(ds, runs=10))
@@ -685,6 +858,12 @@ def main(argv: list[str] | None = None) -> int:
     if "mp" in parts:
         mp_fig, mp_res = bench_multiprocess(_restore(ds, pristine, work), args.procs, args.seconds)
         print("multi-process done", flush=True)
+    api_res = None
+    if "api" in parts:
+        figs += bench_api(_restore(ds, pristine, work), args.ops)
+        print("HTTP API done", flush=True)
+        api_res = bench_api_concurrent(_restore(ds, pristine, work), args.clients, args.api_workers, args.seconds)
+        print("HTTP API concurrent run done", flush=True)
     tui = bench_tui(_restore(ds, pristine, work), args.ops) if "tui" in parts else None
 
     by = {f.name: f for f in figs}
@@ -715,6 +894,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     for name, r in ratios.items():
         print(f"ratio ours / theirs, {name:<32} {r:8.3f}")
+    api_vs = {}
+    for label, http, local in (
+        ("create_booking", "HTTP create_booking", "create_booking"),
+        ("available slots", "HTTP GET available (lot, window)", "available_slots(lot, window)"),
+    ):
+        if http in by and local in by:
+            api_vs[label] = {"http_p50_ms": by[http].p50 * 1e3, "in_process_p50_ms": by[local].p50 * 1e3,
+                             "extra_ms": (by[http].p50 - by[local].p50) * 1e3}
+            print(f"HTTP - in-process p50, {label:<30} {api_vs[label]['extra_ms']:+8.2f} ms")
+    if api_res:
+        print(
+            f"{api_res['clients']} HTTP clients, --workers {api_res['workers']}, {api_res['seconds']:g} s"
+            f"{'':<8} {api_res['bookings_per_s']:.0f} bookings/s ({api_res['attempts_per_s']:.0f} attempts/s, "
+            f"statuses {api_res['statuses']}), double bookings: {api_res['double_bookings']}"
+        )
+        if mp_res:
+            api_res["vs_in_process"] = api_res["bookings_per_s"] / mp_res["bookings_per_s"]
+            print(f"{'':<40} {api_res['vs_in_process']:.0%} of the {args.procs}-process in-process rate")
     if tui:
         for k, v in tui.items():
             print(f"TUI {k:<36} {v}")
@@ -729,6 +926,8 @@ def main(argv: list[str] | None = None) -> int:
             "figures": {f.name: {"n": len(f.samples), "p50_ms": f.p50 * 1e3, "p99_ms": f.p99 * 1e3} for f in figs},
             "multiprocess": mp_res,
             "ratios": ratios,
+            "api_vs_in_process": api_vs,
+            "api_concurrent": api_res,
             "tui": tui,
         }
         Path(args.json).write_text(json.dumps(out, indent=2))

@@ -124,12 +124,14 @@ class Zones:
     def __init__(self, svc: ParkingService, token: str) -> None:
         self.svc = svc
         self.token = token
-        self._by_lot: dict[int, tzinfo] | None = None
+        self._by_lot: dict[int, tzinfo] = {}
 
     def of(self, lot_id: int) -> tzinfo:
-        if self._by_lot is None or lot_id not in self._by_lot:
-            self._by_lot = {lot.id: _zone(getattr(lot, "time_zone", None)) for lot in self.svc.list_lots(self.token)}
-        return self._by_lot.get(lot_id) or _zone(None)
+        zone = self._by_lot.get(lot_id)
+        if zone is None:
+            lot = self.svc.get_lot(self.token, lot_id)
+            zone = self._by_lot[lot_id] = _zone(getattr(lot, "time_zone", None))
+        return zone
 
     def booking(self, b: Booking) -> dict[str, Any]:
         zone = self.of(b.lot_id)
