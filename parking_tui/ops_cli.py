@@ -16,11 +16,15 @@ def add_commands(sub, add_db: Callable[[argparse.ArgumentParser], None]) -> None
     backup = sub.add_parser(
         "backup",
         help="take a snapshot of the data now (or list them)",
-        description="Take a snapshot of every data file now: hard links in parking.backups/ beside the data "
-        "file (files are replaced on each write, never edited, so a link keeps the old version for free). "
-        "The app also takes one after a write when the newest is 15 minutes old; the newest 10 are kept.",
+        description="Take a snapshot of every data file now: independent copies in parking.backups/ beside "
+        "the data file, with a SHA256SUMS file that proves them intact. The app also takes one after a write "
+        "when the newest is 15 minutes old; the newest 10 are kept.",
     )
-    backup.add_argument("--list", action="store_true", help="list the snapshots instead")
+    what = backup.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list the snapshots instead")
+    what.add_argument(
+        "--verify", action="store_true", help="check every snapshot against its checksums (exit 1 if one is damaged)"
+    )
     add_db(backup)
     restore = sub.add_parser(
         "restore",
@@ -78,6 +82,27 @@ def _file_mode() -> int:
 def _backup(args: argparse.Namespace, db: Path) -> int:
     from .storage import TinyStore
 
+    if getattr(args, "verify", False):
+        store = TinyStore.for_restore(db, file_mode=_file_mode())  # the snapshots only, not the live data
+        snaps = store.snapshots()
+        if not snaps:
+            print(f"No snapshots yet in {store.backup_dir}.")
+            return 0
+        damaged = 0
+        for snap in snaps:
+            problems = store.verify_snapshot(snap)
+            serious = [p for p in problems if not p.startswith("no SHA256SUMS")]
+            damaged += bool(serious)
+            if serious:
+                print(f"DAMAGED {snap.name}: " + "; ".join(serious))
+            elif problems:
+                print(f"unproven {snap.name}: {problems[0]}")
+            else:
+                print(f"ok      {snap.name}")
+        if damaged:
+            print(f"{damaged} damaged snapshot(s): do not restore them.", file=sys.stderr)
+            return 1
+        return 0
     store = TinyStore(db, file_mode=_file_mode())
     if args.list:
         snaps = store.snapshots()

@@ -12,7 +12,7 @@ Layout, beside the data file ``parking.json`` (every file is a TinyDB JSON docum
 ``parking.holds-<nn>.json``      which lots hold each driver's live bookings (a superset), sharded by username
 ``parking.json.lock``           the cross-process lock (``flock``), held across every read-check-write
 ``parking.audit.jsonl``         the audit log: one JSON line per change, only ever appended
-``parking.backups/``            snapshots: hard links of the committed files (they are replaced, never edited)
+``parking.backups/``            snapshots: copies of the committed files with their SHA-256 (``SHA256SUMS``)
 ==============================  ===========================================================================
 
 Every write goes through :meth:`TinyStore.transaction`: take the lock, re-read whatever changed on disk, let the
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import hashlib
 import os
 from datetime import datetime
 import secrets
@@ -81,6 +82,7 @@ SCHEMA = 1
 DEFAULT_ARCHIVE_BUCKETS = 256
 HOLDS_BUCKETS = 64
 ID_BLOCK = 32
+SUMS = "SHA256SUMS"
 DEFAULT_LOCK_TIMEOUT = 5.0
 Record = dict[str, Any]
 Stamp = tuple[int, int, int]
@@ -367,6 +369,8 @@ class TinyStore:
         """The newest snapshot whose copy of ``name`` (and root) reads cleanly, if any."""
         for snap in reversed(self.snapshots()):
             try:
+                if any("checksum" in p or "missing" in p for p in self.verify_snapshot(snap)):
+                    continue
                 for n in {name, self.root_name}:
                     self._parse_quiet(snap / n)  # a snapshot without the file holds no good copy of it
                 return snap
@@ -775,7 +779,7 @@ class TinyStore:
             yield event
 
     def _maybe_snapshot(self) -> None:
-        newest = self.snapshots()[-1:] 
+        newest = self.snapshots()[-1:]
         if newest:
             try:
                 age = time.time() - newest[0].stat().st_mtime
@@ -785,13 +789,29 @@ class TinyStore:
                 return
         try:
             self._snapshot()
-        except OSError:
-            pass  # a snapshot is a convenience; the write itself succeeded
+        except (OSError, StorageError) as exc:
+            # The write itself succeeded; the failed snapshot is recorded where an operator looks (the audit
+            # log, and `doctor`), never silently skipped.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            event = {
+                "at": datetime.now().astimezone().isoformat(),
+                "user": "system",
+                "op": "snapshot_failed",
+                "reason": f"{reason} ({self.backup_dir})",
+            }
+            try:
+                os.close(self._append_audit([event]))
+            except (OSError, StorageError):
+                pass
 
     def snapshots(self) -> list[Path]:
         """Snapshot folders, oldest first."""
         try:
-            return sorted(p for p in self.backup_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+            return sorted(
+                p
+                for p in self.backup_dir.iterdir()
+                if not p.name.startswith(".") and p.is_dir() and not p.is_symlink()
+            )
         except OSError:
             return []
 
@@ -801,11 +821,53 @@ class TinyStore:
         except (StorageError, TypeError, ValueError):
             return 0  # a damaged or missing root: the snapshot is still taken, of the files as they are
 
+    @property
+    def dir_mode(self) -> int:
+        """Folders the store makes: the file mode with search permission where it allows reading
+        (0600 -> 0700, 0660 -> 0770)."""
+        mode = self.file_mode & 0o777
+        return mode | ((mode & 0o444) >> 2)
+
+    def _make_dir(self, path: Path, *, exist_ok: bool) -> None:
+        """A folder with exactly ``dir_mode`` (whatever the umask; a set-group-id bit is kept), never through
+        a symbolic link."""
+        try:
+            os.mkdir(path, self.dir_mode)
+        except FileExistsError:
+            if not exist_ok:
+                raise
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.ENOTDIR, "not a folder (a symbolic link or a file is in its place)")
+        wanted = self.dir_mode | (st.st_mode & stat.S_ISGID)
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != wanted:
+            os.chmod(path, wanted)
+
+    def _copy_file(self, src: Path, dst: Path) -> str:
+        """Copy ``src`` into a new file ``dst`` with the configured mode; returns the SHA-256 of the bytes."""
+        digest = hashlib.sha256()
+        fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.file_mode)
+            try:
+                os.fchmod(fout, self.file_mode)
+                while chunk := os.read(fin, 1 << 20):
+                    digest.update(chunk)
+                    _write_all(fout, chunk)
+                os.fsync(fout)
+            finally:
+                os.close(fout)
+        finally:
+            os.close(fin)
+        return digest.hexdigest()
+
     def _snapshot(self) -> Path:
-        """Hard-link every committed data file into a new snapshot folder (call with the lock held)."""
+        """Copy every committed data file into a new snapshot folder, with a ``SHA256SUMS`` that proves each
+        copy intact (call with the lock held). Copies, not links: damage made in place to a data file (an
+        editor, a sync tool) never reaches a snapshot."""
         version = self._current_version()
         name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-v{version:09d}"
-        self.backup_dir.mkdir(mode=0o700, exist_ok=True)
+        self._make_dir(self.backup_dir, exist_ok=True)
         # Several snapshots in one second of one version get -002, -003...: always a number above the highest
         # one there, so that the newest sorts last even after pruning removed the first of them.
         same = [p.name[len(name) :] for p in self.snapshots() if p.name.startswith(name)]
@@ -816,16 +878,68 @@ class TinyStore:
             target = self.backup_dir / name
         work = self.backup_dir / f".{target.name}.partial"
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(mode=0o700)
-        for f in self.companion_files():
+        self._make_dir(work, exist_ok=False)
+        try:
+            sums = [f"{self._copy_file(f, work / f.name)}  {f.name}\n" for f in self.companion_files()]
+            fd = os.open(work / SUMS, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.file_mode)
             try:
-                os.link(f, work / f.name)
-            except OSError:
-                shutil.copy2(f, work / f.name)  # another file system: copy
-        os.replace(work, target)
+                os.fchmod(fd, self.file_mode)
+                _write_all(fd, "".join(sums).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._fsync_path(work)
+            os.replace(work, target)
+            self._fsync_path(self.backup_dir)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         for old in self.snapshots()[: -self.backups] if self.backups > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
         return target
+
+    def verify_snapshot(self, snap: Path) -> list[str]:
+        """What is wrong with a snapshot (empty: every file is as it was taken and reads cleanly)."""
+        problems: list[str] = []
+        try:
+            lines = (snap / SUMS).read_text().splitlines()
+        except FileNotFoundError:
+            lines = None
+            problems.append(f"no {SUMS}: taken by an older parking-tui, its files cannot be proven intact")
+        except (OSError, UnicodeDecodeError) as exc:
+            return [f"{SUMS} cannot be read ({exc})"]
+        listed: dict[str, str] = {}
+        for line in lines or []:
+            digest, _, fname = line.partition("  ")
+            if not self._is_data_name(fname) or len(digest) != 64:
+                problems.append(f"{SUMS} has a line that is not a checksum of a data file: {line[:60]!r}")
+                continue
+            listed[fname] = digest
+        present = {p.name for p in snap.iterdir() if self._is_data_name(p.name)} if snap.is_dir() else set()
+        for fname, digest in sorted(listed.items()):
+            path = snap / fname
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError as exc:
+                problems.append(f"{fname} is {'missing' if exc.errno == errno.ENOENT else exc.strerror}")
+                continue
+            h = hashlib.sha256()
+            with os.fdopen(fd, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            if h.hexdigest() != digest:
+                problems.append(f"{fname} has changed since the snapshot was taken (checksum differs)")
+        if lines is not None:
+            for extra in sorted(present - set(listed)):
+                problems.append(f"{extra} is not part of the snapshot as taken")
+        if self.root_name not in present:
+            problems.append(f"{self.root_name} is missing")
+        for fname in sorted(present):
+            try:
+                self._parse_quiet(snap / fname)
+            except (OSError, ValueError, AttributeError, TypeError) as exc:
+                problems.append(f"{fname} does not read cleanly ({exc})")
+        return problems
 
     @classmethod
     def for_restore(cls, path: str | os.PathLike[str], *, file_mode: int = 0o600) -> TinyStore:
@@ -850,7 +964,11 @@ class TinyStore:
     def snapshot(self) -> Path:
         """Take a snapshot now (``parking-tui backup``)."""
         with self._mutex, self._locked():
-            return self._snapshot()
+            try:
+                return self._snapshot()
+            except OSError as exc:
+                reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+                raise StorageError(f"Cannot take a snapshot in {self.backup_dir}: {reason}.") from None
 
     def named_snapshot(self, name: str) -> Path:
         """The snapshot called ``name`` exactly as ``backup --list`` prints it; any other name (a path, ``..``,
@@ -875,6 +993,9 @@ class TinyStore:
         snap = self.named_snapshot(name)
         with self._mutex, self._locked():
             self._recover_restore()
+            damage = [p for p in self.verify_snapshot(snap) if not p.startswith(f"no {SUMS}")]
+            if damage:
+                raise StorageError(f"The snapshot {snap.name} is damaged: {damage[0]}. Nothing was changed.")
             parsed: dict[str, dict[str, Any]] = {}
             try:
                 for p in sorted(snap.iterdir()):
@@ -914,7 +1035,7 @@ class TinyStore:
             remove = [p.name for p in self.companion_files() if p.name not in parsed]
             try:
                 shutil.rmtree(self._staging, ignore_errors=True)
-                self._staging.mkdir(mode=0o700)
+                self._make_dir(self._staging, exist_ok=False)
                 for n, data in parsed.items():
                     self._write_new(self._staging / n, _dumps(data))
                 self._fsync_path(self._staging)

@@ -50,7 +50,7 @@ def test_automatic_snapshots_keep_the_last_n(db_path):
     snaps = world.svc.store.snapshots()
     assert len(snaps) == 3
     # The newest snapshot is the data as it is now, file for file.
-    assert {p.name: p.read_bytes() for p in snaps[-1].iterdir()} == data_only(db_path.parent)
+    assert {p.name: p.read_bytes() for p in snaps[-1].iterdir() if p.name != "SHA256SUMS"} == data_only(db_path.parent)
 
 
 def test_backup_list_and_restore_through_the_cli(world):
@@ -81,7 +81,7 @@ def test_backup_list_and_restore_through_the_cli(world):
     assert kept, restored.stdout
     safety = [p for p in world.svc.store.snapshots() if p.name == kept.group(1)]
     assert len(safety) == 1 and safety[0].name != snapshot
-    assert {p.name: p.read_bytes() for p in safety[0].iterdir()} == changed
+    assert {p.name: p.read_bytes() for p in safety[0].iterdir() if p.name != "SHA256SUMS"} == changed
     svc = open_svc(db)
     assert [x.name for x in svc.list_lots(world.admin)] == ["Central"]
     assert lot.id not in [x.id for x in svc.list_lots(world.admin)]
@@ -183,19 +183,22 @@ def test_a_corrupt_file_at_start_names_the_newest_good_snapshot(world):
     assert open_svc(world.path).profile(world.alice).phone_number == "+44 20 7946 0003"
 
 
-def test_damage_in_place_skips_the_snapshots_that_share_the_file(world):
-    """Snapshots are hard links: a file overwritten in place is damaged in every snapshot that links it. The
-    message then names the newest snapshot whose copy is still good."""
+def test_damage_in_place_does_not_reach_the_snapshots(world):
+    """Snapshots are independent copies: a file overwritten in place (an editor, a sync tool) is damaged only
+    in the live data. The message names the newest snapshot, and every snapshot still verifies."""
     store = world.svc.store
     older = store.snapshot()
     world.svc.update_profile(world.alice, phone_number="+44 20 7946 0004")  # a new users file
     newest = store.snapshot()
     users = world.path.parent / "parking.users.json"
+    kept = (newest / "parking.users.json").read_bytes()
     with open(users, "r+b") as fh:
         fh.truncate(10)
     with pytest.raises(StorageError) as caught:
         open_svc(world.path)
     message = str(caught.value)
-    assert f"parking-tui restore {older.name}`" in message and newest.name not in message, message
+    assert f"parking-tui restore {newest.name}`" in message, message
+    assert (newest / "parking.users.json").read_bytes() == kept
+    assert store.verify_snapshot(older) == [] and store.verify_snapshot(newest) == []
     done = cli("doctor", db=world.path)
     assert done.returncode != 0 and "parking.users.json" in done.stdout
