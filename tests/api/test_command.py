@@ -110,3 +110,11 @@ def test_config_show_prints_the_api_settings(tmp_path: Path):
 def test_serve_moved_off_the_api_port():
     args = cli.build_parser().parse_args(["serve"])
     assert args.port == cli.SERVE_PORT != 8000
+
+
+def test_a_damaged_data_file_stops_it_with_one_line(tmp_path: Path):
+    db = tmp_path / "parking.json"
+    db.write_text("{ this is not json")
+    r = _run("api", "--db", str(db), "--port", "8999", tmp_path=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("parking-tui: ") and "Traceback" not in r.stderr
+    assert db.read_text() == "{ this is not json"  # left exactly as found
