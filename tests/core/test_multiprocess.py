@@ -214,6 +214,9 @@ def test_writer_killed_again_and_again_loses_nothing(tmp_path):
         )
         p.start()
         assert ready.wait(JOIN_TIMEOUT), "writer did not start"
+        # Let the writer acknowledge one more booking first (however loaded the machine is), then kill it at a
+        # random point of what follows.
+        _wait_for_acks(ack_path, _count_acks(ack_path) + 1)
         time.sleep(rng.uniform(0.001, 0.06))
         os.kill(p.pid, signal.SIGKILL)
         p.join(JOIN_TIMEOUT)
@@ -238,6 +241,17 @@ def test_writer_killed_again_and_again_loses_nothing(tmp_path):
         assert sorted(copies) == sorted(str(i) for i in stored) or _pending_ok(path, copies, stored)
     assert len(booked) >= rounds, "the writer hardly wrote anything; the kills tested little"
     assert cancelled
+
+
+def _count_acks(ack_path: Path) -> int:
+    return sum(1 for x in ack_path.read_text().splitlines() if x.startswith("B ")) if ack_path.exists() else 0
+
+
+def _wait_for_acks(ack_path: Path, n: int) -> None:
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while _count_acks(ack_path) < n:
+        assert time.monotonic() < deadline, "the writer acknowledged nothing"
+        time.sleep(0.005)
 
 
 def _pending_ok(path: Path, copies, stored) -> bool:
