@@ -123,7 +123,18 @@ class TestDesk:
             assert "Checked in" in text_of(screen, "#desk-result") and "bruno" in text_of(screen, "#desk-result")
             assert screen.query_one("#desk-code", Input).value == "", "ready for the next car"
 
+            # The same code again: "already checked in", and the check-out is a separate choice.
             await pilot.press(*bruno.confirmation_code, "enter")
+            await pilot.pause()
+            assert isinstance(pilot.app.screen, ConfirmModal)
+            assert "already checked in" in pilot.app.screen.question
+            assert "Already checked in" in text_of(screen, "#desk-result")
+            await pilot.press("n")
+            await pilot.pause()
+            assert svc.get_booking(admin_token, bruno.id).status is BookingStatus.CHECKED_IN
+            await pilot.press(*bruno.confirmation_code, "enter")
+            await pilot.pause()
+            await pilot.press("y")
             await pilot.pause()
             assert svc.get_booking(admin_token, bruno.id).status is BookingStatus.COMPLETED
             assert "Checked out" in text_of(screen, "#desk-result")
@@ -206,6 +217,44 @@ class TestReservations:
             await pilot.pause()
             assert svc.get_booking(admin_token, chen.id).status is BookingStatus.CANCELLED
             assert "cancelled" in rows(screen, "#res-table")[table.get_row_index(str(chen.id))]
+
+    async def test_check_out_asks_first_naming_the_booking(self, app_factory, admin_token, svc):
+        alice = booking_of(svc, admin_token, "alice")  # the one checked in
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "2")
+            table = screen.query_one("#res-table", DataTable)
+            table.move_cursor(row=table.get_row_index(str(alice.id)))
+            table.focus()
+            await pilot.pause()
+            await pilot.press("o")
+            await pilot.pause()
+            assert isinstance(pilot.app.screen, ConfirmModal)
+            assert alice.confirmation_code in pilot.app.screen.question and "alice" in pilot.app.screen.question
+            await pilot.press("n")
+            await pilot.pause()
+            assert svc.get_booking(admin_token, alice.id).status is BookingStatus.CHECKED_IN
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.press("y")
+            await pilot.pause()
+            assert svc.get_booking(admin_token, alice.id).status is BookingStatus.COMPLETED
+
+    async def test_letters_in_a_filter_never_act_on_a_booking(self, app_factory, admin_token, svc):
+        alice = booking_of(svc, admin_token, "alice")
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "2")
+            table = screen.query_one("#res-table", DataTable)
+            table.move_cursor(row=table.get_row_index(str(alice.id)))
+            for selector in ("#res-lot", "#res-status", "#res-search"):
+                screen.query_one(selector).focus()
+                await pilot.pause()
+                await pilot.press("o", "c", "i")
+                await pilot.pause()
+                assert not isinstance(pilot.app.screen, ConfirmModal), selector
+                assert isinstance(pilot.app.screen, AdminScreen), selector
+            assert svc.get_booking(admin_token, alice.id).status is BookingStatus.CHECKED_IN
 
 
 class TestLots:
@@ -394,8 +443,8 @@ class TestUsers:
             table.move_cursor(row=table.get_row_index("admin"))
             await pilot.press("g")
             await pilot.pause()
-            await pilot.press("y")
-            await pilot.pause()
+            # Refused before anything is asked.
+            assert not isinstance(pilot.app.screen, ConfirmModal)
             assert any("cannot remove your own admin role" in n.message for n in pilot.app._notifications)
             assert {u.username: u.is_admin for u in svc.list_users(admin_token)}["admin"] is True
 

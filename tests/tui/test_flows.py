@@ -13,6 +13,7 @@ from parking_tui.tui.screens.lots import LotBrowserScreen
 from parking_tui.tui.screens.login import LoginScreen
 from parking_tui.tui.screens.notices import QuitScreen, StorageErrorScreen, TooSmallScreen
 from parking_tui.tui.screens.slot_map import SlotMapScreen, WindowScreen
+from parking_tui.tui.widgets.confirm import ConfirmModal
 from parking_tui.tui.widgets.slot_grid import BUSY_IN_WINDOW, FREE_IN_WINDOW, SlotGrid
 
 SIZE = (80, 24)
@@ -238,6 +239,16 @@ class TestSlotMap:
             screen = await open_central(pilot, lots)
             assert {"o", "v", "x"} <= footer_keys(pilot.app)
             await pilot.press("x")
+            await pilot.pause()
+            # Out of service is asked first, naming the slot and the lot; "n" keeps it in use.
+            assert isinstance(pilot.app.screen, ConfirmModal)
+            assert "slot A1 of Central Station P1" in pilot.app.screen.question
+            await pilot.press("n")
+            await pilot.pause()
+            assert screen.grid.slots[0].status is SlotStatus.AVAILABLE
+            await pilot.press("x")
+            await pilot.pause()
+            await pilot.press("y")
             await pilot.pause()
             a1 = screen.grid.slots[0]
             assert a1.status is SlotStatus.OUT_OF_SERVICE

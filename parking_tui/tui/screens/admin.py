@@ -35,6 +35,8 @@ from .admin_audit import AuditPane
 from .admin_lots import LotsPane
 from ..commands import Command
 from ..timefmt import span
+from ..widgets.live import Poller, follow_store, updated_label
+from ..words import plural
 from .my_bookings import STATUS_LABELS, local, status_text, timing
 
 if TYPE_CHECKING:
@@ -130,6 +132,9 @@ class AdminScreen(Screen):
         border: round $error;
         color: $error;
     }
+    AdminScreen #desk-result.-warning {
+        border: round $warning;
+    }
     AdminScreen #desk-log {
         height: 1fr;
         margin: 0 1;
@@ -190,6 +195,7 @@ class AdminScreen(Screen):
         self.shown: list[Booking] = []
         self.users: dict[str, User] = {}
         self.desk_count = 0
+        self.poller: Poller[bool] | None = None
 
     @property
     def papp(self) -> ParkingApp:
@@ -233,6 +239,7 @@ class AdminScreen(Screen):
                 yield Static("g or Enter grants or withdraws the admin role of the highlighted user.", id="users-note")
             with TabPane(TABS[5][1], id=TABS[5][0]):
                 yield AuditPane(id="audit-pane")
+        yield Static("", id="admin-updated", classes="updated-line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -273,9 +280,23 @@ class AdminScreen(Screen):
         users.add_column("Role", key="role")
         self.reload_lots()
         self.query_one("#desk-code", Input).focus()
+        self.stamp_updated()
+        self.poller = follow_store(self, self.live_reload, name="admin-poll")
+
+    def on_unmount(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
 
     def on_screen_resume(self) -> None:
         self.reload_active()
+
+    def live_reload(self) -> None:
+        """Something changed in the store (any process): show it on the open tab."""
+        self.reload_lots()
+        self.reload_active()
+
+    def stamp_updated(self) -> None:
+        self.query_one("#admin-updated", Static).update(Text(f"{updated_label(self.papp.svc)} · r refreshes"))
 
     # -------------------------------------------------------------------------------------- tabs
 
@@ -309,6 +330,7 @@ class AdminScreen(Screen):
 
     def reload_active(self) -> None:
         tab = self.active_tab
+        self.stamp_updated()
         if tab == "admin-reservations":
             self.reload_reservations()
         elif tab == "admin-lots":
@@ -332,9 +354,12 @@ class AdminScreen(Screen):
             tab = self.active_tab
         except Exception:
             return True
+        focused = self.focused
         if action in ("check_in", "check_out", "cancel_booking"):
             if tab != "admin-reservations":
                 return False
+            if focused is not None and focused.id != "res-table":
+                return None  # shown, greyed: a letter typed while a filter has the focus never acts
             b = self.selected_reservation
             wanted = {
                 "check_in": (BookingStatus.RESERVED,),
@@ -343,9 +368,13 @@ class AdminScreen(Screen):
             }[action]
             return b is not None and b.status in wanted
         if action == "toggle_admin":
-            return tab == "admin-users"
+            if tab != "admin-users":
+                return False
+            return None if focused is not None and focused.id != "users-table" else True
         if action == "export":
-            return tab in ("admin-reservations", "admin-summary")
+            if tab not in ("admin-reservations", "admin-summary"):
+                return False
+            return None if isinstance(focused, (Input, Select)) else True
         return True
 
     # ------------------------------------------------------------------------------------ shared
@@ -388,8 +417,8 @@ class AdminScreen(Screen):
                 done = app.svc.check_in(app.token, booking.id)
                 verb = "Checked in"
             elif booking.status is BookingStatus.CHECKED_IN:
-                done = app.svc.check_out(app.token, booking.id)
-                verb = "Checked out"
+                self.desk_already_in(booking)
+                return
             else:
                 raise ParkingError(
                     f"Booking {booking.confirmation_code} ({booking.username}) is "
@@ -403,6 +432,49 @@ class AdminScreen(Screen):
             result.set_classes("-error")
             code_input.action_select_all()
             return
+        self.desk_done(verb, done)
+
+    def desk_already_in(self, booking: Booking) -> None:
+        """A second scan of a parked car's code: say so, and offer the check-out as its own choice."""
+        result = self.query_one("#desk-result", Static)
+        result.update(
+            Text(
+                f"Already checked in: {booking.confirmation_code} · {booking.username} · slot "
+                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.papp.svc.now())}"
+            )
+        )
+        result.set_classes("-warning")
+        self.query_one("#desk-code", Input).action_select_all()
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            app = self.papp
+            try:
+                done = app.svc.check_out(app.token, booking.id)
+            except (AuthenticationError, StorageError) as error:
+                app.report_error(error)
+                return
+            except ParkingError as error:
+                result.update(Text(str(error)))
+                result.set_classes("-error")
+                return
+            self.desk_done("Checked out", done)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"{booking.confirmation_code} ({booking.username}) is already checked in. Check out now?",
+                f"Slot {self.slot_label(booking)}, {span(booking.start_time, booking.end_time, self.papp.svc.now())}.",
+                yes="Check out",
+                no="Leave parked",
+            ),
+            answered,
+        )
+
+    def desk_done(self, verb: str, done: Booking) -> None:
+        app = self.papp
+        result = self.query_one("#desk-result", Static)
+        code_input = self.query_one("#desk-code", Input)
         lines = [
             f"{verb}: {done.confirmation_code} · {done.username} · slot {self.slot_label(done)}",
             span(done.start_time, done.end_time, app.svc.now()),
@@ -476,12 +548,17 @@ class AdminScreen(Screen):
             )
         if keep is not None and keep.id in {b.id for b in shown}:
             table.move_cursor(row=table.get_row_index(str(keep.id)), animate=False)
-        total = len(bookings)
-        count = f"{len(shown)} of {total} reservations" if len(shown) != total else f"{total} reservations"
-        b = self.selected_reservation
-        extra = f" · {b.confirmation_code}: {timing(b, now, self.lots.get(b.lot_id))}" if b else ""
-        self.query_one("#res-count", Static).update(Text(count + extra))
+        self.show_reservation_line()
         self.refresh_bindings()
+
+    def show_reservation_line(self) -> None:
+        """The count, and what the highlighted booking's clock says (follows the cursor)."""
+        total = len(self.reservations)
+        shown = len(self.shown)
+        count = f"{shown} of {plural(total, 'reservation')}" if shown != total else plural(total, "reservation")
+        b = self.selected_reservation
+        extra = f" · {b.confirmation_code}: {timing(b, self.papp.svc.now(), self.lots.get(b.lot_id))}" if b else ""
+        self.query_one("#res-count", Static).update(Text(count + extra))
 
     @property
     def selected_reservation(self) -> Booking | None:
@@ -505,6 +582,7 @@ class AdminScreen(Screen):
 
     @on(DataTable.RowHighlighted, "#res-table")
     def _res_highlighted(self) -> None:
+        self.show_reservation_line()
         self.refresh_bindings()
 
     def _booking_action(self, fn, done: str) -> None:
@@ -521,7 +599,24 @@ class AdminScreen(Screen):
         self._booking_action(self.papp.svc.check_in, "Checked in {b.confirmation_code} ({b.username}), slot {b.slot_number}.")
 
     def action_check_out(self) -> None:
-        self._booking_action(self.papp.svc.check_out, "Checked out {b.confirmation_code} ({b.username}).")
+        b = self.selected_reservation
+        if b is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._booking_action(self.papp.svc.check_out, "Checked out {b.confirmation_code} ({b.username}).")
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Check out {b.username}'s booking {b.confirmation_code}?",
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.papp.svc.now())}. "
+                "The stay ends now and the slot is released.",
+                yes="Check out",
+                no="Not yet",
+            ),
+            answered,
+        )
 
     def action_cancel_booking(self) -> None:
         b = self.selected_reservation
@@ -626,6 +721,13 @@ class AdminScreen(Screen):
         if user is None:
             return
         grant = not user.is_admin
+        me = self.papp.profile.username if self.papp.profile is not None else None
+        if not grant and user.username == me:
+            # The service refuses this too; say so before asking anything.
+            self.notify(
+                "You cannot remove your own admin role; another admin can.", severity="warning", markup=False
+            )
+            return
         question = (
             f"Make {user.username} an admin (lot manager)?"
             if grant

@@ -13,11 +13,19 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static
 
 from ...domain.errors import ParkingError, StorageError
-from ...domain.models import Booking, Lot, Slot
+from ...domain.models import Booking, BookingStatus, Lot, Slot
 from .. import timefmt
 from ..commands import Command
 from ..widgets.bigtext import BigText
+from ..widgets.live import follow_store
 from ..widgets.window_form import WindowForm
+
+#: What became of a booking that no longer holds (the confirmation screen closes and says so).
+STATUS_WORDS = {
+    BookingStatus.CANCELLED: "cancelled",
+    BookingStatus.COMPLETED: "checked out",
+    BookingStatus.EXPIRED: "a no-show: it lapsed without a check-in",
+}
 
 
 class BookingScreen(Screen[None]):
@@ -171,6 +179,36 @@ class ConfirmationScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"{self.lot.name} · slot {self.booking.slot_number}"
         self.query_one("#done", Button).focus()
+        self.poller = follow_store(self, self.check_still_holds, name="confirmation-poll")
+
+    def on_unmount(self) -> None:
+        self.poller.stop()
+
+    def on_screen_resume(self) -> None:
+        self.check_still_holds()
+
+    def check_still_holds(self) -> None:
+        """A booking cancelled, checked out or lapsed since (here or elsewhere): this screen is stale, so
+        it closes and says what became of the booking."""
+        app = self.app
+        try:
+            now = app.svc.get_booking(app.token, self.booking.id)  # type: ignore[attr-defined]
+        except ParkingError:
+            return  # signed out, or the file is busy: the next look decides
+        if now.status in (BookingStatus.RESERVED, BookingStatus.CHECKED_IN):
+            return
+        self.poller.stop()
+        if app.screen is self:
+            self.dismiss()
+        else:
+            app.call_later(self._close_when_on_top)
+        app.notify(
+            f"Booking {now.confirmation_code} is {STATUS_WORDS.get(now.status, now.status.value)}.", markup=False
+        )
+
+    def _close_when_on_top(self) -> None:
+        if self.is_attached and self.app.screen is self:
+            self.dismiss()
 
     @on(Button.Pressed, "#done")
     def _done(self, event: Button.Pressed) -> None:

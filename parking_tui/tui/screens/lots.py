@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -15,7 +16,7 @@ from textual.widgets.option_list import Option
 from ...domain.errors import ParkingError
 from ...domain.models import Lot
 from ..commands import Command
-from ..widgets.live import Poller
+from ..widgets.live import Poller, updated_label
 
 BAR_WIDTH = 20
 LotRow = tuple[Lot, int, int]
@@ -61,6 +62,7 @@ class LotBrowserScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open", "Open map", tooltip="Open the selected lot's slot map", show=True),
         Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="Filter the lots by name or location"),
+        Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Read the lots again now"),
     ]
 
     def __init__(self) -> None:
@@ -70,7 +72,9 @@ class LotBrowserScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="P")
-        yield Static("Choose a lot. Type to filter, Enter to open its map.", id="lots-intro")
+        with Horizontal(id="lots-top"):
+            yield Static("Choose a lot. Type to filter, Enter to open its map.", id="lots-intro")
+            yield Static("", id="lots-updated", classes="updated-line")
         yield Input(placeholder="Filter by name or location", id="lot-filter", compact=True, select_on_focus=False)
         yield LotList(id="lot-list")
         yield Static("", id="lots-empty")
@@ -113,6 +117,7 @@ class LotBrowserScreen(Screen[None]):
     def _show(self, rows: list[LotRow]) -> None:
         self.rows = rows
         self._fill()
+        self.query_one("#lots-updated", Static).update(updated_label(self.svc))
 
     def _fill(self) -> None:
         lots = self.query_one(LotList)

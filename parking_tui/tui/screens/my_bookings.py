@@ -18,7 +18,9 @@ from ...domain.errors import AuthenticationError, ParkingError, StorageError, Va
 from ...domain.models import Booking, BookingStatus, Lot
 from ..commands import Command
 from ..timefmt import span
+from ..words import plural
 from ..widgets.confirm import ConfirmModal
+from ..widgets.live import Poller, follow_store, updated_label
 from ..widgets.tables import cursor_row_key
 
 if TYPE_CHECKING:
@@ -306,13 +308,11 @@ class MyBookingsScreen(Screen):
         Binding("r", "reload", "Refresh", show=False, id="bookings.refresh"),
     ]
 
-    #: Seconds between refreshes of the times shown ("starts in 14m") and of changes made elsewhere.
-    REFRESH_SECONDS = 30.0
-
     def __init__(self, name: str | None = None, id: str | None = "my-bookings", classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.bookings: dict[int, Booking] = {}
         self.lots: dict[int, Lot] = {}
+        self.poller: Poller[bool] | None = None
 
     @property
     def papp(self) -> ParkingApp:
@@ -327,6 +327,7 @@ class MyBookingsScreen(Screen):
             id="bookings-empty",
         )
         yield Static("", id="booking-detail")
+        yield Static("", id="bookings-updated", classes="updated-line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -338,14 +339,14 @@ class MyBookingsScreen(Screen):
         table.add_column("", key="timing")
         self.reload()
         table.focus()
-        self.set_interval(self.REFRESH_SECONDS, self._tick)
+        self.poller = follow_store(self, lambda: self.reload(quiet=True), name="bookings-poll")
+
+    def on_unmount(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
 
     def on_screen_resume(self) -> None:
         self.reload()
-
-    def _tick(self) -> None:
-        if self.is_current:
-            self.reload(quiet=True)
 
     # -------------------------------------------------------------------------------------- data
 
@@ -376,6 +377,11 @@ class MyBookingsScreen(Screen):
                 key=str(b.id),
             )
         self.set_class(not ordered, "-empty")
+        count = len(ordered)
+        live = sum(1 for b in ordered if b.is_live)
+        self.query_one("#bookings-updated", Static).update(
+            Text(f"{plural(count, 'booking')}, {live} active or upcoming · {updated_label(app.svc)} · r refreshes")
+        )
         if selected is not None and selected.id in self.bookings:
             table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False)
         self.show_detail()

@@ -19,7 +19,8 @@ from ...domain.errors import ParkingError
 from ...domain.models import Booking, BookingStatus, Lot, Slot, SlotStatus
 from .. import timefmt
 from ..commands import Command
-from ..widgets.live import Poller
+from ..widgets.confirm import ConfirmModal
+from ..widgets.live import Poller, updated_label
 from ..widgets.slot_grid import BUSY_IN_WINDOW, FREE_IN_WINDOW, GLYPHS, LABELS, SlotGrid, component_for
 from ..widgets.window_form import WindowForm
 
@@ -52,6 +53,7 @@ class SlotMapScreen(Screen[None]):
         Binding("o", "mark('occupied')", "Occupied", tooltip="Admin: mark the slot occupied (walk-in)"),
         Binding("v", "mark('available')", "Available", tooltip="Admin: clear the slot's manual mark"),
         Binding("x", "mark('out_of_service')", "Out of svc", tooltip="Admin: mark the slot out of service"),
+        Binding("r", "refresh_map", "Refresh", show=False, tooltip="Read the slots again now"),
     ]
 
     def __init__(self, lot_id: int) -> None:
@@ -178,12 +180,16 @@ class SlotMapScreen(Screen[None]):
 
     # --------------------------------------------------------------------------------------- display
 
+    def action_refresh_map(self) -> None:
+        self.refresh_slots()
+
     def _show_when(self) -> None:
         now = self.svc.now()
         if self.window is None:
             text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now)} {timefmt.hm(now)}")
         else:
             text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now)}")
+        text.append(f" · {updated_label(self.svc)}", "dim")
         self.query_one("#map-when", Static).update(text)
 
     def _show_legend(self) -> None:
@@ -338,6 +344,26 @@ class SlotMapScreen(Screen[None]):
         slot = self.selected_slot
         if slot is None:
             return
+        if status == "out_of_service":
+            lot = self.lot.name if self.lot is not None else "this lot"
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._mark_now(slot, status)
+
+            self.app.push_screen(
+                ConfirmModal(
+                    f"Take slot {slot.slot_number} of {lot} out of service?",
+                    "Nobody can book it until it is marked available again.",
+                    yes="Out of service",
+                    no="Keep it in use",
+                ),
+                answered,
+            )
+            return
+        self._mark_now(slot, status)
+
+    def _mark_now(self, slot: Slot, status: str) -> None:
         result = self.app.call_service(self.svc.set_slot_status, self.token, slot.id, status)  # type: ignore[attr-defined]
         if result is not None:
             self.notify(f"Slot {slot.slot_number} marked {MARKS[status]}.", markup=False)

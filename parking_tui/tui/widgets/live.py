@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
@@ -109,3 +110,39 @@ class Poller(Generic[T]):
         # Keep trying, slower: a busy lock or a file being replaced usually passes.
         if not self._stopped and self.owner.is_attached:
             self._timer = self.owner.set_timer(self.interval * 4, self._tick, name=self.name)
+
+
+def store_stamp(svc: Any, lot_id: int | None = None) -> tuple:
+    """What a live view compares: the store's version (any write by any process) and the minute (times such
+    as "starts in 14m" and lapsing reservations move with the clock)."""
+    return (svc.version(lot_id), svc.now().replace(second=0, microsecond=0))
+
+
+def updated_label(svc: Any) -> str:
+    """``updated 09:41:07``: when the data on screen was read (the service's clock, local time)."""
+    return f"updated {svc.now().astimezone():%H:%M:%S}"
+
+
+def follow_store(owner: DOMNode, reload: Callable[[], None], *, name: str, lot_id: int | None = None) -> Poller[bool]:
+    """Call ``reload()`` on the UI thread within ``POLL_SECONDS`` of any change to the store (or the minute).
+
+    The version is read in a thread worker; ``reload`` reads the data itself. While the owner's screen is
+    covered by another, the reload waits: screens reload on resume anyway."""
+    app = owner.app
+    svc = app.svc  # type: ignore[attr-defined]
+
+    def apply(_changed: bool) -> None:
+        screen = owner if isinstance(owner, Screen) else owner.screen
+        if screen.is_current:
+            reload()
+
+    poller: Poller[bool] = Poller(
+        owner,
+        probe=lambda: store_stamp(svc, lot_id),
+        load=lambda: True,
+        apply=apply,
+        failed=app.report_error,  # type: ignore[attr-defined]
+        name=name,
+    )
+    poller.start(store_stamp(svc, lot_id))
+    return poller
