@@ -39,11 +39,42 @@ def terminal_id() -> str:
     return "local"
 
 
+def machine_time_zone() -> str:
+    """This machine's IANA zone name: ``TZ`` if it names one, else ``/etc/localtime``'s link, else
+    ``/etc/timezone``, else ``UTC``."""
+    from zoneinfo import ZoneInfo
+
+    candidates = []
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        candidates.append(tz)
+    try:
+        link = os.readlink("/etc/localtime")
+        if "zoneinfo/" in link:
+            candidates.append(link.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name in candidates:
+        if not name or name.startswith("/") or ".." in name:
+            continue
+        try:
+            ZoneInfo(name)
+        except Exception:  # ZoneInfoNotFoundError, ValueError for a POSIX TZ string
+            continue
+        return name
+    return "UTC"
+
+
 def open_service(path: str | os.PathLike[str] | None = None, *, clock: Clock | None = None, **options: Any) -> ParkingService:
     """Open (creating if needed) the data file at ``path`` and return the service over it.
 
     ``options`` go to the store (``lock_timeout``, ``file_mode``, ``backups``, ``backup_interval``) or the
-    service (``password_hasher``, ``session_ttl``, ``terminal`` - the audit log's "from where").
+    service (``password_hasher``, ``session_ttl``, ``terminal`` - the audit log's "from where", ``time_zone`` -
+    the zone new lots get, default this machine's).
     """
     from .storage import TinyStore
 
@@ -51,8 +82,11 @@ def open_service(path: str | os.PathLike[str] | None = None, *, clock: Clock | N
     store_opts = {k: v for k, v in options.items() if k in store_keys}
     svc_opts = {k: v for k, v in options.items() if k not in store_keys}
     svc_opts.setdefault("terminal", terminal_id())
+    if not svc_opts.get("time_zone"):
+        svc_opts["time_zone"] = machine_time_zone()
+    store_opts.setdefault("time_zone", svc_opts["time_zone"])
     store = TinyStore(path if path is not None else default_db_path(), **store_opts)
     return ParkingService(store, clock=clock, **svc_opts)
 
 
-__all__ = ["DEFAULT_DB", "ParkingService", "default_db_path", "open_service", "terminal_id"]
+__all__ = ["DEFAULT_DB", "ParkingService", "default_db_path", "machine_time_zone", "open_service", "terminal_id"]

@@ -9,7 +9,7 @@ from .errors import (
     StorageError,
     ValidationError,
 )
-from .models import Booking, BookingStatus, Lot, LotPolicy, LotSummary, Profile, Slot, SlotStatus, User
+from .models import Booking, BookingStatus, Lot, LotPolicy, LotSummary, Profile, Slot, SlotMark, SlotStatus, User
 from .service import ParkingService
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "PermissionDenied",
     "Profile",
     "Slot",
+    "SlotMark",
     "SlotStatus",
     "StorageError",
     "User",

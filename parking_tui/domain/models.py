@@ -46,6 +46,13 @@ class LotPolicy:
     max_advance_days: int = 30
     past_tolerance_minutes: int = 5
     """A window may start this far in the past (the driver filled the form slowly)."""
+    min_minutes: int = 15
+    """The shortest booking."""
+    walk_in_hours: int = 4
+    """An ``occupied`` (walk-in) mark set without an end ends by itself this long after it was set."""
+    max_cars_per_driver: int = 2
+    """A driver may hold overlapping bookings only for different plates, up to this many (without a plate, one
+    at a time)."""
 
     @cached_property
     def grace(self) -> timedelta:
@@ -54,6 +61,14 @@ class LotPolicy:
     @property
     def early_checkin(self) -> timedelta:
         return timedelta(minutes=self.early_checkin_minutes)
+
+    @property
+    def min_duration(self) -> timedelta:
+        return timedelta(minutes=self.min_minutes)
+
+    @property
+    def walk_in(self) -> timedelta:
+        return timedelta(hours=self.walk_in_hours)
 
     @property
     def max_duration(self) -> timedelta:
@@ -74,18 +89,21 @@ class User:
     email: str
     phone_number: str = ""
     is_admin: bool = False
+    active: bool = True
+    """An inactive account cannot sign in (``set_user_active``)."""
 
 
 @dataclass(frozen=True)
 class Profile:
-    user: User
+    user: str
+    """The username, as in the seed's ``{"user": "user_1", ...}``."""
     email: str
     phone_number: str
     is_admin: bool
 
     @property
     def username(self) -> str:
-        return self.user.username
+        return self.user
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,8 @@ class Lot:
     location: str
     total_slots: int
     policy: LotPolicy = field(default_factory=LotPolicy, compare=False)
+    time_zone: str = "UTC"
+    """The IANA zone the lot's clocks show (``Europe/Berlin``); naive times given for the lot are read in it."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +125,13 @@ class Slot:
     status: SlotStatus
     """Status as of the instant it was read (derived from bookings and the admin's mark)."""
     admin_status: SlotStatus = SlotStatus.AVAILABLE
-    """What an admin set: ``available`` (nothing set), ``occupied`` (walk-in) or ``out_of_service``."""
+    """What an admin set and is still in force: ``available`` (nothing set, or the mark has ended),
+    ``occupied`` (walk-in) or ``out_of_service``."""
+    mark_until: datetime | None = None
+    """When the admin's mark ends by itself (``None``: until cleared)."""
+    mark_reason: str = ""
+    retired: bool = False
+    """A retired slot takes no new bookings (its status reads ``out_of_service``)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +149,14 @@ class Booking:
     checked_in_at: datetime | None = None
     checked_out_at: datetime | None = None
     cancelled_at: datetime | None = None
+    plate: str = ""
+    """The vehicle registration, normalised (upper case, no spaces); ``""`` when none was given."""
+    attention: str = ""
+    """``""``, or a short reason a person must act on ("previous car still in A1")."""
+    moved_from: str = ""
+    """The slot number the booking was moved away from because that slot was blocked (``""``: never moved)."""
+    as_of: datetime | None = field(default=None, compare=False, repr=False)
+    """The instant the booking was read at: a car still parked past its end overstays until then."""
 
     @property
     def is_live(self) -> bool:
@@ -130,10 +164,17 @@ class Booking:
 
     @property
     def overstay(self) -> timedelta:
-        """How long past ``end_time`` the car left (zero when on time or not checked out)."""
-        if self.checked_out_at is None or self.checked_out_at <= self.end_time:
+        """How long past ``end_time`` the car stayed: until it left, or - still parked - until now (the
+        instant the booking was read). Zero when on time."""
+        if self.checked_out_at is not None:
+            left = self.checked_out_at
+        elif self.status is BookingStatus.CHECKED_IN and self.as_of is not None:
+            left = self.as_of
+        else:
             return timedelta(0)
-        return self.checked_out_at - self.end_time
+        if left <= self.end_time:
+            return timedelta(0)
+        return left - self.end_time
 
     @property
     def is_overstay(self) -> bool:
@@ -152,3 +193,15 @@ class LotSummary:
     bookings_today: int
     no_shows_today: int
     overstays_today: int
+    overstaying_now: int = 0
+    """Cars checked in and still parked past their booking's end."""
+
+
+@dataclass(frozen=True)
+class SlotMark:
+    """What an admin's mark did: the slot as marked, the bookings moved to other slots (same code, same
+    window), and those that could not be placed (they carry ``attention``)."""
+
+    slot: Slot
+    moved: list[Booking] = field(default_factory=list)
+    unplaced: list[Booking] = field(default_factory=list)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import Conflict, ValidationError
 from .models import BookingStatus, LotPolicy, SlotStatus
@@ -16,6 +17,7 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0
 PHONE_RE = re.compile(r"\+?[0-9][0-9 ()\-]{3,22}")
 SLOT_NUMBER_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 CODE_RE = re.compile(r"[A-Z0-9]{4}-?[A-Z0-9]{4}")
+PLATE_RE = re.compile(r"[A-Z0-9]{2,10}")
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -58,6 +60,8 @@ def validate_password(value: object) -> str:
         raise ValidationError(f"Password must be at least {MIN_PASSWORD} characters.", field="password")
     if len(password) > MAX_PASSWORD:
         raise ValidationError(f"Password must be at most {MAX_PASSWORD} characters.", field="password")
+    if not password.strip():
+        raise ValidationError("Password must not be blank (only spaces).", field="password")
     if "\x00" in password:
         raise ValidationError("Password must not contain a NUL character.", field="password")
     try:
@@ -115,6 +119,9 @@ POLICY_LIMITS = {
     "max_duration_hours": (1, 168, "Longest booking", "hours"),
     "max_advance_days": (1, 365, "Booking horizon", "days"),
     "past_tolerance_minutes": (0, 60, "Start-time tolerance", "minutes"),
+    "min_minutes": (1, 240, "Shortest booking", "minutes"),
+    "walk_in_hours": (1, 72, "Walk-in mark", "hours"),
+    "max_cars_per_driver": (1, 20, "Cars per driver", "cars"),
 }
 
 
@@ -124,6 +131,41 @@ def validate_policy(policy: LotPolicy) -> LotPolicy:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValidationError(f"{label} must be {low}-{high} {unit}.", field=name)
     return policy
+
+
+def normalize_plate(value: object) -> str:
+    """A vehicle registration: upper case, spaces and '-' dropped (``"ab12 cde"`` -> ``"AB12CDE"``)."""
+    if value is None:
+        return ""
+    plate = _is_str(value, "plate").upper().replace(" ", "").replace("-", "")
+    if plate and not PLATE_RE.fullmatch(plate):
+        raise ValidationError("A plate is 2-10 letters and digits, like AB12 CDE.", field="plate")
+    return plate
+
+
+def validate_time_zone(value: object) -> str:
+    """An IANA zone name (``Europe/Berlin``) that this machine knows."""
+    name = _is_str(value, "time_zone").strip()
+    if not name or len(name) > 64 or name.startswith("/") or ".." in name:
+        raise ValidationError("Time zone must be an IANA name like Europe/Berlin or UTC.", field="time_zone")
+    try:
+        zone_of(name)
+    except ValueError:
+        raise ValidationError(
+            f"Unknown time zone {name!r}; use an IANA name like Europe/Berlin or UTC.", field="time_zone"
+        ) from None
+    return name
+
+
+@lru_cache(maxsize=256)
+def zone_of(name: str) -> tzinfo:
+    """The ``tzinfo`` of an IANA name. ``ValueError`` for an unknown name."""
+    if name in ("UTC", "Etc/UTC", "Z"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
 
 
 def validate_id(value: object, what: str) -> int:
@@ -147,6 +189,59 @@ def normalize_code(value: object) -> str:
 
 _MIN = datetime(1970, 1, 2, tzinfo=timezone.utc)
 _MAX = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ").capitalize()
+
+
+def local_instant(value: object, zone: str | tzinfo, field: str = "time") -> datetime:
+    """The UTC instant of a time given for a lot.
+
+    An aware ``datetime`` (or an ISO-8601 string with an offset) is taken as is; a naive one (or a string
+    without an offset) is read in ``zone``, the lot's time zone, whatever the process's ``TZ``. A local time
+    that does not exist (the spring-forward gap) is a ``ValidationError``; an ambiguous one (the autumn
+    fall-back) is the first of the two unless ``fold=1``.
+    """
+    tz = zone_of(zone) if isinstance(zone, str) else zone
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) > 40:
+                raise ValueError
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(
+                f"{_label(field)} must be a date and time like 2025-12-04T10:10.", field=field
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{_label(field)} must be a date and time.", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        try:
+            local = value.replace(tzinfo=tz)
+            back = local.astimezone(timezone.utc).astimezone(tz)
+        except (ValueError, OverflowError, OSError):
+            raise ValidationError(f"{_label(field)} is out of range.", field=field) from None
+        if back.replace(tzinfo=None, fold=0) != value.replace(fold=0):
+            raise ValidationError(
+                f"{_label(field)} {value:%Y-%m-%d %H:%M} does not exist in {zone_name(tz)}: the clocks "
+                "jump forward over it.",
+                field=field,
+            )
+        value = local
+    return aware(value, field).astimezone(timezone.utc)
+
+
+def zone_name(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or ("UTC" if tz is timezone.utc else str(tz))
+
+
+def in_zone(value: datetime, zone: str) -> datetime:
+    """``value`` on the lot's clocks."""
+    try:
+        return value.astimezone(zone_of(zone))
+    except ValueError:
+        return value.astimezone(timezone.utc)
 
 
 def aware(value: object, field: str = "time") -> datetime:
@@ -190,9 +285,14 @@ def from_stamp(value: str | None) -> datetime | None:
 def validate_window(
     start: datetime, end: datetime, now: datetime, policy: LotPolicy, *, check_start: bool = True
 ) -> None:
-    """A booking window ``[start, end)``: end after start, not in the past, not too long, not too far ahead."""
+    """A booking window ``[start, end)``: end after start, not in the past, not too short or too long, not too
+    far ahead. Checked on UTC instants."""
     if end <= start:
         raise ValidationError("End time must be after the start time.", field="end_time")
+    if end - start < policy.min_duration:
+        raise ValidationError(
+            f"A booking must last at least {policy.min_minutes} minutes.", field="end_time"
+        )
     if end - start > policy.max_duration:
         raise ValidationError(
             f"A booking may last at most {policy.max_duration_hours} hours.", field="end_time"
@@ -217,29 +317,64 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 _STATUS = {s.value: s for s in BookingStatus}
 
 
-def effective_status(status: str, start: datetime, now: datetime, policy: LotPolicy) -> BookingStatus:
-    """The status of a booking at ``now``: a reservation not claimed within the grace period has expired."""
+def effective_status(
+    status: str,
+    start: datetime,
+    now: datetime,
+    policy: LotPolicy,
+    *,
+    blocked: bool = False,
+    grace_from: datetime | None = None,
+) -> BookingStatus:
+    """The status of a booking at ``now``: a reservation not claimed within the grace period has expired.
+
+    A reservation whose slot is blocked (``blocked``: an overstaying car, a mark, a retired slot) never
+    expires; once the block ends the grace period counts from then (``grace_from``)."""
     st = _STATUS.get(status) or BookingStatus(status)
-    if st is BookingStatus.RESERVED and now > start + policy.grace:
-        return BookingStatus.EXPIRED
+    if st is BookingStatus.RESERVED and not blocked:
+        since = start if grace_from is None or grace_from < start else grace_from
+        if now > since + policy.grace:
+            return BookingStatus.EXPIRED
     return st
 
 
 def blocking_window(
-    status: BookingStatus, start: datetime, end: datetime, now: datetime
+    status: BookingStatus,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    checked_in_at: datetime | None = None,
 ) -> tuple[datetime, datetime] | None:
     """The time a live booking keeps its slot from others; ``None`` for a finished booking.
 
-    A checked-in car holds the slot until it leaves, even past ``end_time`` (an overstay).
+    A checked-in car holds the slot from when it arrived (early arrivals included) until it leaves, even past
+    ``end_time`` (an overstay).
     """
     if status is BookingStatus.RESERVED:
         return start, end
     if status is BookingStatus.CHECKED_IN:
-        return start, max(end, now + timedelta(minutes=1))
+        since = start if checked_in_at is None or checked_in_at > start else checked_in_at
+        return since, max(end, now + timedelta(minutes=1))
     return None
 
 
-def check_can_check_in(status: BookingStatus, start: datetime, now: datetime, policy: LotPolicy) -> None:
+def mark_in_force(admin_status: str, until: datetime | None, now: datetime) -> SlotStatus:
+    """An admin's mark as of ``now``: a mark whose ``until`` has passed has ended (``available``)."""
+    if admin_status not in (SlotStatus.OCCUPIED, SlotStatus.OUT_OF_SERVICE):
+        return SlotStatus.AVAILABLE
+    if until is not None and until <= now:
+        return SlotStatus.AVAILABLE
+    return SlotStatus(admin_status)
+
+
+def check_can_check_in(
+    status: BookingStatus,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    policy: LotPolicy,
+    zone: str = "UTC",
+) -> None:
     if status is BookingStatus.CHECKED_IN:
         raise Conflict("This booking is already checked in.")
     if status is not BookingStatus.RESERVED:
@@ -248,7 +383,11 @@ def check_can_check_in(status: BookingStatus, start: datetime, now: datetime, po
         opens = start - policy.early_checkin
         raise Conflict(
             f"Check-in opens {policy.early_checkin_minutes} minutes before the start "
-            f"({opens.astimezone():%H:%M})."
+            f"({in_zone(opens, zone):%H:%M})."
+        )
+    if now >= end:
+        raise Conflict(
+            f"This booking ended at {in_zone(end, zone):%H:%M}; it can no longer be checked in. Book again."
         )
 
 

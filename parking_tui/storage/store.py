@@ -38,7 +38,7 @@ import bisect
 import errno
 import hashlib
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 import secrets
 import shutil
 import stat
@@ -78,7 +78,9 @@ except ImportError:  # pragma: no cover - exercised only without orjson
         return json.loads(raw)
 
 
-SCHEMA = 1
+SCHEMA = 2
+"""1: parking-tui 0.1.0. 2: lots carry ``time_zone``; walk-in marks carry ``mark_until`` (see ``_upgrade``)."""
+DEFAULT_WALK_IN_HOURS = 4
 DEFAULT_ARCHIVE_BUCKETS = 256
 HOLDS_BUCKETS = 64
 ID_BLOCK = 32
@@ -197,8 +199,11 @@ class TinyStore:
         archive_buckets: int = DEFAULT_ARCHIVE_BUCKETS,
         backups: int = 10,
         backup_interval: float = 900.0,
+        time_zone: str = "UTC",
     ) -> None:
         self.path = Path(path).expanduser().absolute()
+        #: The zone given to lots of an older data set that had none (the upgrade to schema 2).
+        self.time_zone = time_zone
         self.dir = self.path.parent
         self._dir_str = str(self.dir)
         name = self.path.name
@@ -308,6 +313,8 @@ class TinyStore:
                 )
                 self._write_files([root])
             root = self._load(self.root_name, must_exist=True)
+            if int(self._meta(root).get("schema", SCHEMA)) < SCHEMA:
+                root = self._upgrade(root)
             self._buckets = int(self._meta(root).get("archive_buckets", DEFAULT_ARCHIVE_BUCKETS))
             for listed in sorted(self._manifest(root) or ()):
                 if not os.path.lexists(self.dir / listed):
@@ -319,6 +326,47 @@ class TinyStore:
             for lot_id in root.raw("lots"):
                 for slot_id in self._load(self._lot_name(int(lot_id))).raw("slots"):
                     self._slot_lot[int(slot_id)] = int(lot_id)  # so the first booking need not scan every lot
+
+    def _upgrade(self, root: _File) -> _File:
+        """Bring a data set written by an older parking-tui up to ``SCHEMA`` (call with the lock held).
+
+        A snapshot of the files as found is taken first (whatever ``backups`` says), so the upgrade can be undone
+        with ``parking-tui restore``. Schema 1 -> 2: every lot gets ``time_zone`` (this store's default zone:
+        the config's, else the machine's - the zone the old version read times in); a walk-in (``occupied``)
+        mark, which never ended before, ends ``walk_in_hours`` after it was set."""
+        try:
+            self._snapshot()
+        except OSError as exc:
+            raise StorageError(
+                f"The data file {self.path} needs an upgrade, and the snapshot taken first failed "
+                f"({exc.strerror or exc}). Nothing was changed."
+            ) from None
+        changed: list[_File] = []
+        lots = root.raw("lots")
+        for lot_id, lot in lots.items():
+            if not lot.get("time_zone"):
+                lot["time_zone"] = self.time_zone
+            hours = int((lot.get("policy") or {}).get("walk_in_hours", DEFAULT_WALK_IN_HOURS))
+            f = self._load(self._lot_name(int(lot_id)))
+            touched = False
+            for slot in f.raw("slots").values():
+                if slot.get("admin_status") == "occupied" and not slot.get("mark_until"):
+                    since = slot.get("admin_status_at")
+                    start = datetime.fromisoformat(since) if since else datetime.now().astimezone()
+                    end = (start + timedelta(hours=hours)).astimezone(timezone.utc)
+                    slot["mark_until"] = end.isoformat(timespec="microseconds")
+                    touched = True
+            if touched:
+                f.mem.dirty = True
+                changed.append(f)
+        meta = root.raw("meta")["1"]
+        meta["schema"] = SCHEMA
+        meta["version"] = int(meta.get("version", 0)) + 1
+        root.mem.dirty = True
+        self._write_files([root, *changed])
+        for f in (root, *changed):
+            f.changed()
+        return self._load(self.root_name, must_exist=True)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

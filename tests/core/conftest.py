@@ -103,7 +103,7 @@ def world_template(tmp_path_factory) -> tuple[Path, dict]:
     svc = parking_tui.open_service(folder / "parking.json", clock=FrozenClock(T0), password_hasher=cheap_hasher())
     admin = make_user(svc, "admin", admin=True)
     tokens = {"admin": admin, "alice": make_user(svc, "alice"), "bob": make_user(svc, "bob")}
-    lot = svc.create_lot(admin, "Central", "Main Street 1", 10)
+    lot = svc.create_lot(admin, "Central", "Main Street 1", 10, time_zone="UTC")
     slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
     return folder, {"tokens": tokens, "lot": lot, "slots": slots}
 

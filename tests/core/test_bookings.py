@@ -102,18 +102,17 @@ def test_lot_policy_overrides_defaults(svc, clock):
     assert svc.create_booking(alice, slot.id, start, start + 2 * H).status == "reserved"
 
 
-def test_naive_datetimes_are_local_time(world, monkeypatch):
-    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30, no DST: local clearly differs from UTC
+def test_naive_datetimes_are_the_lots_time_not_the_process(world, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30, no DST: the process's zone clearly differs from the lot's
     time.tzset()
     try:
-        local_now = world.clock.now.astimezone()
-        assert local_now.utcoffset() == timedelta(hours=5, minutes=30)
-        naive_start = (local_now + H).replace(tzinfo=None)
+        assert world.lot.time_zone == "UTC"
+        naive_start = (world.clock.now + H).replace(tzinfo=None)  # on the lot's (UTC) clock
         naive_end = naive_start + H
         b = world.svc.create_booking(world.alice, world.slots[0].id, naive_start, naive_end)
-        assert b.start_time == world.clock.now + H  # the same instant, not 5.5 hours off
+        assert b.start_time == world.clock.now + H  # the lot's 11:00, not the process's
         assert b.end_time == world.clock.now + 2 * H
-        # Naive windows in queries mean local time too.
+        # Naive windows in queries mean the lot's time too.
         free = world.svc.available_slots(world.bob, world.lot.id, naive_start, naive_end)
         assert world.slots[0].id not in {s.id for s in free}
     finally:
@@ -142,7 +141,7 @@ def test_overlap_conflict_and_half_open_back_to_back(world):
     slot = world.slots[0].id
     t = world.clock.now + H
     svc.create_booking(world.alice, slot, t, t + H)
-    for s, e in [(t, t + H), (t - 30 * M, t + M), (t + H - M, t + 2 * H), (t + 10 * M, t + 20 * M), (t - H, t + 2 * H)]:
+    for s, e in [(t, t + H), (t - 30 * M, t + M), (t + H - M, t + 2 * H), (t + 10 * M, t + 25 * M), (t - H, t + 2 * H)]:
         with pytest.raises(Conflict):
             svc.create_booking(world.bob, slot, s, e)
     after = svc.create_booking(world.bob, slot, t + H, t + 2 * H)  # starts exactly when the other ends
@@ -205,7 +204,7 @@ def test_slot_schedule_hides_other_drivers(world):
     a = world.book(world.alice, 0, 60, 60)
     b = world.book(world.bob, 0, 180, 60)
     sched = svc.slot_schedule(world.alice, world.slots[0].id)
-    assert [x.id for x in sched] == [a.id, b.id]
+    assert [x.id for x in sched] == [a.id, 0]  # another driver's booking is a busy window, without its id
     assert sched[0].username == "alice" and sched[0].confirmation_code == a.confirmation_code
     assert sched[1].username == "" and sched[1].confirmation_code == ""
     admin_view = svc.slot_schedule(world.admin, world.slots[0].id)
@@ -383,11 +382,19 @@ def test_next_driver_cannot_check_in_while_previous_car_is_there(world):
     a = world.book(world.alice, 0, 0, 60)
     svc.check_in(world.alice, a.id)
     b = world.book(world.bob, 0, 60, 60)
+    carol, dave = make_user(svc, "carol"), make_user(svc, "dave")
+    for token, index in ((carol, 1), (dave, 2)):  # no other slot is free to move to
+        svc.check_in(token, world.book(token, index, 0, 180).id)
     clock.advance(minutes=60)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as exc:
         svc.check_in(world.bob, b.id)
+    assert "previous car still in A1" in str(exc.value)
+    assert svc.get_booking(world.bob, b.id).attention == "previous car still in A1, no free slot to move to"
+    clock.advance(minutes=30)  # held past the grace period: the slot is blocked, it is no no-show
+    assert svc.get_booking(world.bob, b.id).status == "reserved"
     svc.check_out(world.alice, a.id)
-    assert svc.check_in(world.bob, b.id).status == "checked_in"
+    back = svc.check_in(world.bob, b.id)
+    assert (back.status, back.slot_number, back.attention) == ("checked_in", "A1", "")
 
 
 def test_admin_checks_in_and_out_for_driver(world):
@@ -398,12 +405,13 @@ def test_admin_checks_in_and_out_for_driver(world):
     assert svc.check_out(world.admin, found.id).status == "completed"
 
 
-def test_check_in_refused_on_admin_occupied_slot(world):
+def test_admin_occupied_slot_moves_the_booking_before_check_in(world):
     svc = world.svc
     b = world.book(world.alice, 0, 0, 60)
-    svc.set_slot_status(world.admin, world.slots[0].id, "occupied")
-    with pytest.raises(Conflict):
-        svc.check_in(world.alice, b.id)
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "occupied")
+    assert [(m.id, m.slot_number, m.confirmation_code) for m in mark.moved] == [(b.id, "A2", b.confirmation_code)]
+    done = svc.check_in(world.alice, b.id)
+    assert (done.status, done.slot_number, done.moved_from) == ("checked_in", "A2", "A1")
 
 
 # ---------------------------------------------------------------------------------------- cancel

@@ -185,15 +185,19 @@ def test_out_of_service_blocks_new_bookings_and_lists_existing(world):
     with pytest.raises(Conflict) as exc:
         world.book(world.bob, 0, 180, 60)
     assert "out of service" in str(exc.value)
-    # The admin finds the existing booking to resolve it.
-    assert [x.id for x in svc.list_reservations(admin, slot_id=slot.id)] == [b.id]
+    # The existing booking was moved to a free slot of the lot, same window, same code.
+    assert svc.list_reservations(admin, slot_id=slot.id) == []
+    moved = svc.get_booking(world.alice, b.id)
+    assert (moved.slot_number, moved.confirmation_code, moved.moved_from) == ("A2", b.confirmation_code, "A1")
     assert slot.id not in {s.id for s in svc.available_slots(world.bob, world.lot.id, *world.window(180, 60))}
-    # The driver cannot check in to an out-of-service slot.
-    world.clock.advance(minutes=60)
-    with pytest.raises(Conflict):
-        svc.check_in(world.alice, b.id)
-    with pytest.raises(Conflict):
-        svc.extend_booking(world.alice, b.id, b.end_time + timedelta(minutes=30))
+    # A car parked in a slot that goes out of service may leave, but not stay longer.
+    c = world.book(world.bob, 2, 0, 60)
+    svc.check_in(world.bob, c.id)
+    svc.set_slot_status(admin, world.slots[2].id, "out_of_service")
+    with pytest.raises(Conflict) as exc:
+        svc.extend_booking(world.bob, c.id, c.end_time + timedelta(minutes=30))
+    assert "A3 is out of service" in str(exc.value)
+    assert svc.check_out(world.bob, c.id).status == "completed"
 
 
 def test_admin_occupied_blocks_bookings(world):
