@@ -468,6 +468,12 @@ class ParkingService:
         if target is not None:
             return self._move(tx, rec, target, reason, now, actor), True
         attention = f"{reason}, no free slot to move to"
+        slot = tx.get_slot(int(rec["slot_id"])) or {}
+        until = _ts(slot.get("mark_until")) if self._mark_of(slot, now) is not SlotStatus.AVAILABLE else None
+        if until is not None and rec.get("grace_from") != rules.to_stamp(until):
+            # When the mark ends by itself, the driver's grace period counts from then.
+            rec = dict(rec, grace_from=rules.to_stamp(until))
+            tx.put_booking(rec)
         if rec.get("attention") != attention:
             rec = dict(rec, attention=attention, attention_at=rules.to_stamp(now))
             tx.put_booking(rec)
@@ -1539,9 +1545,14 @@ class ParkingService:
         status: str | None = None,
         since: datetime | None = None,
         include_finished: bool = True,
+        q: str | None = None,
     ) -> list[Booking]:
         """Every reservation (admin), filtered by lot, slot, status, and - with ``since`` - only those still
-        running at or after that instant (end time not before it)."""
+        running at or after that instant (end time not before it). ``q`` keeps those whose plate, code,
+        driver or slot number contains it (ignoring case, spaces and '-': ``ab12 cde`` finds ``AB12CDE``)."""
+        needle = ""
+        if q is not None:
+            needle = rules.validate_text(q, "q", required=False, max_len=40).upper().replace(" ", "").replace("-", "")
         wanted = None
         if status is not None:
             try:
@@ -1575,6 +1586,11 @@ class ParkingService:
                     continue
                 if since_at is not None and rules.from_stamp(rec["end_time"]) < since_at:
                     continue  # before building a Booking: the archive holds years of them
+                if needle and not any(
+                    needle in str(rec.get(k, "")).upper().replace("-", "")
+                    for k in ("plate", "confirmation_code", "username", "slot_number")
+                ):
+                    continue
                 b = reader.booking(rec)
                 if wanted is not None and b.status is not wanted:
                     continue
