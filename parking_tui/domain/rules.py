@@ -203,7 +203,10 @@ def local_instant(value: object, zone: str | tzinfo, field: str = "time") -> dat
     that does not exist (the spring-forward gap) is a ``ValidationError``; an ambiguous one (the autumn
     fall-back) is the first of the two unless ``fold=1``.
     """
-    tz = zone_of(zone) if isinstance(zone, str) else zone
+    try:
+        tz = zone_of(zone) if isinstance(zone, str) else zone
+    except ValueError:
+        raise ValidationError(f"The lot's time zone {zone!r} is unknown on this machine.", field=field) from None
     if isinstance(value, str):
         text = value.strip()
         try:

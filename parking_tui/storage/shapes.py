@@ -64,6 +64,10 @@ def _booking(rec: dict, where: str, statuses: tuple[str, ...]) -> None:
     _stamp(rec.get("start_time"), f"{where} field 'start_time'")
     _stamp(rec.get("end_time"), f"{where} field 'end_time'")
     _opt(_int, rec, "lot_id", where)
+    for field in ("plate", "attention", "moved_from"):
+        _opt(_str, rec, field, where)
+    for field in ("grace_from", "checked_in_at"):
+        _opt(_stamp, rec, field, where)
 
 
 def check_root(data: dict) -> None:
@@ -95,6 +99,7 @@ def check_root(data: dict) -> None:
         _int(lot.get("total_slots"), f"{where} field 'total_slots'", high=10**6)
         if lot.get("policy") is not None and not isinstance(lot["policy"], dict):
             raise ShapeError(f"{where} field 'policy' is not a table")
+        _opt(_str, lot, "time_zone", where)
 
 
 def check_users(data: dict) -> None:
@@ -103,8 +108,9 @@ def check_users(data: dict) -> None:
         _str(user.get("username"), f"{where} field 'username'", empty=False)
         _str(user.get("password_hash"), f"{where} field 'password_hash'")
         _opt(_str, user, "email", where)
-        if "is_admin" in user and not isinstance(user["is_admin"], bool):
-            raise ShapeError(f"{where} field 'is_admin' is {user['is_admin']!r}, not true or false")
+        for flag in ("is_admin", "active"):
+            if flag in user and not isinstance(user[flag], bool):
+                raise ShapeError(f"{where} field {flag!r} is {user[flag]!r}, not true or false")
 
 
 def check_auth(data: dict) -> None:
@@ -128,6 +134,9 @@ def check_lot(data: dict) -> None:
         _int(slot.get("lot_id"), f"{where} field 'lot_id'")
         _str(slot.get("slot_number"), f"{where} field 'slot_number'", empty=False)
         _opt(_str, slot, "status", where)
+        _opt(_stamp, slot, "mark_until", where)
+        if "retired" in slot and not isinstance(slot["retired"], bool):
+            raise ShapeError(f"{where} field 'retired' is {slot['retired']!r}, not true or false")
     for key, booking in _table(data, "bookings", "the lot file").items():
         _booking(booking, f"booking {key}", LIVE)
 
