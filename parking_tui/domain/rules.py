@@ -219,7 +219,11 @@ def local_instant(value: object, zone: str | tzinfo, field: str = "time") -> dat
             ) from None
     if not isinstance(value, datetime):
         raise ValidationError(f"{_label(field)} must be a date and time.", field=field)
-    if value.tzinfo is None or value.utcoffset() is None:
+    try:
+        naive = value.tzinfo is None or value.utcoffset() is None
+    except Exception:  # a tzinfo that raises (any error at all): the value is unusable, never a traceback
+        raise ValidationError(f"{_label(field)} has a time zone that cannot be read.", field=field) from None
+    if naive:
         try:
             local = value.replace(tzinfo=tz)
             back = local.astimezone(timezone.utc).astimezone(tz)
