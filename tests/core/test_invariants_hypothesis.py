@@ -3,6 +3,10 @@
 Invariant 1 (DESIGN.md): no two live bookings (reserved / checked_in) of one slot overlap in time. The machine
 also checks the no-hoarding rule (one live booking per driver at any instant) and that every booking the service
 acknowledged is still there, including after re-opening the store from disk.
+
+Three lots of two slots; times to the microsecond, and windows placed to touch an existing booking exactly or to
+overlap it by 1 µs, 1 s or 59 s; drivers trying to act on other drivers' bookings (always refused, nothing
+changes). A ``slow``-marked profile runs many more and longer examples.
 """
 
 from __future__ import annotations
@@ -18,27 +22,33 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import parking_tui
-from parking_tui.domain import ParkingError
+from parking_tui.domain import Conflict, ParkingError
 
 from .conftest import T0, FrozenClock, cheap_hasher, live_overlaps, make_user
 
 DRIVERS = ("ann", "ben", "cid", "dee")
+SLOTS = 6  # A1-A3 in lot 0, B1 in lot 1, C1-C2 in lot 2
+NEAR = [timedelta(0), timedelta(microseconds=1), timedelta(seconds=1), timedelta(seconds=59)]
 TTL = timedelta(days=400)
 _TEMPLATE: dict = {}
+#: A RAM disk when there is one: fsync is free there, and the machine is about the rules, not the disk.
+SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 def _template() -> dict:
     """Build the starting data once; every example copies the files (sessions included)."""
     if not _TEMPLATE:
-        folder = Path(tempfile.mkdtemp(prefix="parking-hyp-template-"))
+        folder = Path(tempfile.mkdtemp(prefix="parking-hyp-template-", dir=SCRATCH))
         svc = parking_tui.open_service(
             folder / "parking.json", clock=FrozenClock(T0), password_hasher=cheap_hasher(), session_ttl=TTL
         )
         tokens = {"admin": make_user(svc, "admin", admin=True)}
         for name in DRIVERS:
             tokens[name] = make_user(svc, name)
-        lot = svc.create_lot(tokens["admin"], "Lot", "x", 10)
-        slots = [s.id for s in svc.add_slots(tokens["admin"], lot.id, ["A1", "A2", "A3"])]
+        slots = []
+        for n, numbers in enumerate((["A1", "A2", "A3"], ["B1"], ["C1", "C2"])):
+            lot = svc.create_lot(tokens["admin"], f"Lot {n}", "x", 10)
+            slots += [s.id for s in svc.add_slots(tokens["admin"], lot.id, numbers)]
         _TEMPLATE.update(folder=folder, tokens=tokens, slots=slots)
     return _TEMPLATE
 
@@ -57,7 +67,7 @@ class BookingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         tpl = _template()
-        self.folder = Path(tempfile.mkdtemp(prefix="parking-hyp-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="parking-hyp-", dir=SCRATCH))
         for p in tpl["folder"].glob("parking*.json"):
             shutil.copy2(p, self.folder / p.name)
         self.path = self.folder / "parking.json"
@@ -67,6 +77,7 @@ class BookingMachine(RuleBasedStateMachine):
         self.tokens = tpl["tokens"]
         self.slots = tpl["slots"]
         self.acked: dict[int, str] = {}  # booking id -> owner
+        self.windows: dict[int, tuple] = {}  # booking id -> (slot id, start, end) as acknowledged
         self.errors = 0
 
     def _open(self):
@@ -78,21 +89,97 @@ class BookingMachine(RuleBasedStateMachine):
     @rule(
         which=st.integers(0, 1),
         user=st.sampled_from(DRIVERS),
-        slot=st.integers(0, 2),
+        slot=st.integers(0, SLOTS - 1),
         start=st.integers(-10, 8 * 60),
         minutes=st.integers(1, 6 * 60),
     )
     def book(self, which, user, slot, start, minutes):
         begin = self.clock.now + timedelta(minutes=start)
+        self._book(which, user, slot, begin, begin + timedelta(minutes=minutes))
+
+    @rule(
+        which=st.integers(0, 1),
+        user=st.sampled_from(DRIVERS),
+        slot=st.integers(0, SLOTS - 1),
+        start_us=st.integers(-10 * 60 * 10**6, 8 * 3600 * 10**6),
+        length_us=st.integers(1, 6 * 3600 * 10**6),
+    )
+    def book_precise(self, which, user, slot, start_us, length_us):
+        """Times to the microsecond."""
+        begin = self.clock.now + timedelta(microseconds=start_us)
+        self._book(which, user, slot, begin, begin + timedelta(microseconds=length_us))
+
+    @rule(
+        which=st.integers(0, 1),
+        user=st.sampled_from(DRIVERS),
+        pick=st.integers(0, 10_000),
+        after=st.booleans(),
+        near=st.sampled_from(NEAR),
+        length_us=st.integers(1, 3 * 3600 * 10**6),
+        same_slot=st.booleans(),
+        slot=st.integers(0, SLOTS - 1),
+    )
+    def book_against(self, which, user, pick, after, near, length_us, same_slot, slot):
+        """A window that touches an acknowledged booking exactly (``near`` 0) or overlaps it by 1 µs, 1 s or 59 s,
+        after its end or before its start; on its slot (another driver's rule) or on any slot (the driver's)."""
+        if not self.windows:
+            return
+        ids = sorted(self.windows)
+        booking_id = ids[pick % len(ids)]
+        slot_id, start, end = self.windows[booking_id]
+        length = timedelta(microseconds=length_us)
+        begin = end - near if after else start + near - length
+        target = slot_id if same_slot else self.slots[slot]
+        b = self._book(which, user, None, begin, begin + length, slot_id=target)
+        current = self._current(booking_id)
+        if b is not None and current is not None and current.status in ("reserved", "checked_in"):
+            if current.start_time < b.end_time and b.start_time < current.end_time:
+                assert target != slot_id and self.acked[booking_id] != user, (
+                    f"booking {b.id} {b.start_time}-{b.end_time} overlaps live booking {booking_id} "
+                    f"{current.start_time}-{current.end_time} of {self.acked[booking_id]}"
+                )
+
+    def _current(self, booking_id):
         try:
-            b = self._svc(which).create_booking(
-                self.tokens[user], self.slots[slot], begin, begin + timedelta(minutes=minutes)
-            )
+            return self.services[0].get_booking(self.tokens["admin"], booking_id)
+        except ParkingError:
+            return None
+
+    def _book(self, which, user, slot, begin, end, *, slot_id=None):
+        slot_id = self.slots[slot] if slot_id is None else slot_id
+        try:
+            b = self._svc(which).create_booking(self.tokens[user], slot_id, begin, end)
         except ParkingError:
             self.errors += 1
-            return
+            return None
         assert b.status == "reserved" and b.id not in self.acked
+        assert (b.start_time, b.end_time) == (begin, end)  # to the microsecond
         self.acked[b.id] = user
+        self.windows[b.id] = (slot_id, begin, end)
+        return b
+
+    @rule(
+        which=st.integers(0, 1),
+        pick=st.integers(0, 10_000),
+        actor=st.sampled_from(DRIVERS),
+        action=st.sampled_from(["cancel_booking", "check_in", "check_out", "extend_booking", "get_booking"]),
+    )
+    def meddle(self, which, pick, actor, action):
+        """A driver acting on another driver's booking is refused and changes nothing."""
+        others = sorted(i for i, owner in self.acked.items() if owner != actor)
+        if not others:
+            return
+        booking_id = others[pick % len(others)]
+        before = self._current(booking_id)
+        args = (before.end_time + timedelta(hours=1),) if action == "extend_booking" and before else ()
+        try:
+            getattr(self._svc(which), action)(self.tokens[actor], booking_id, *args)
+        except ParkingError:
+            pass
+        else:
+            raise AssertionError(f"{actor} could {action} booking {booking_id} of {self.acked[booking_id]}")
+        after = self._current(booking_id)
+        assert (after.status, after.end_time) == (before.status, before.end_time)
 
     def _act(self, which, pick, as_admin, action, *args):
         if not self.acked:
@@ -131,7 +218,7 @@ class BookingMachine(RuleBasedStateMachine):
         except ParkingError:
             self.errors += 1
 
-    @rule(slot=st.integers(0, 2), status=st.sampled_from(["available", "occupied", "out_of_service"]))
+    @rule(slot=st.integers(0, SLOTS - 1), status=st.sampled_from(["available", "occupied", "out_of_service"]))
     def set_status(self, slot, status):
         try:
             self.services[0].set_slot_status(self.tokens["admin"], self.slots[slot], status)
@@ -141,6 +228,10 @@ class BookingMachine(RuleBasedStateMachine):
     @rule(minutes=st.sampled_from([1, 5, 14, 15, 16, 30, 59, 60, 90, 180]))
     def advance(self, minutes):
         self.clock.advance(minutes=minutes)
+
+    @rule(us=st.integers(1, 120 * 10**6))
+    def advance_precise(self, us):
+        self.clock.advance(microseconds=us)
 
     @rule()
     def reopen(self):
@@ -173,6 +264,19 @@ BookingMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestBookingInvariants = BookingMachine.TestCase
+
+
+class ThoroughBookingMachine(BookingMachine):
+    """The same machine, many more and longer runs (``-m slow``)."""
+
+
+ThoroughBookingMachine.TestCase.settings = settings(
+    max_examples=300,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestBookingInvariantsThorough = pytest.mark.slow(ThoroughBookingMachine.TestCase)
 
 
 def teardown_module(module):
