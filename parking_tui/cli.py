@@ -236,6 +236,7 @@ def _config(args: argparse.Namespace) -> int:
         print(config_path(getattr(args, "config", None)))
         return 0
     cfg = settings(args)
+    _check_theme(cfg)
     print(f"config file: {cfg.source or str(config_path(getattr(args, 'config', None))) + ' (not present)'}")
     print(f"db: {_db(cfg)}")
     print(f"kiosk: {'on' if cfg.kiosk else 'off'}, idle_seconds: {cfg.idle_seconds:g}")
@@ -283,7 +284,20 @@ def _admin_create(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _check_theme(cfg: Config) -> None:
+    """A theme the app does not have is a bad setting (exit status 2), found before anything is opened."""
+    if cfg.theme:
+        try:
+            from .tui.app import theme_problem
+        except ImportError:
+            return
+        problem = theme_problem(cfg.theme)
+        if problem:
+            raise ConfigError(problem)
+
+
 def _run(args: argparse.Namespace, cfg: Config) -> int:
+    _check_theme(cfg)
     svc = _open(cfg)
     if getattr(args, "demo", False):
         from .demo import ensure_demo_data
@@ -361,6 +375,7 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
             file=sys.stderr,
         )
         return 2
+    _check_theme(cfg)
     svc = _open(cfg)  # fail here, once, with one line, if the data file is unusable
     if getattr(args, "demo", False):
         from .demo import ensure_demo_data

@@ -506,6 +506,16 @@ def make_app(
     )
 
 
+def theme_problem(theme: str | None) -> str | None:
+    """Why ``theme`` cannot be used (a name this app does not have), or ``None``."""
+    from textual.theme import BUILTIN_THEMES
+
+    names = set(BUILTIN_THEMES) | {KIOSK_THEME.name}
+    if theme and theme not in names:
+        return f"Unknown theme {theme!r}; choose one of: {', '.join(sorted(names))}."
+    return None
+
+
 def run_app(
     svc: ParkingService,
     *,
@@ -516,10 +526,9 @@ def run_app(
     keymap: Mapping[str, str] | None = None,
 ) -> int:
     """Run the app in the terminal; return the exit status. It ends by itself when the terminal hangs up."""
-    probe = make_app(svc)
-    if theme and theme not in probe.available_themes:
-        names = ", ".join(sorted(probe.available_themes))
-        raise ValidationError(f"Unknown theme {theme!r}; choose one of: {names}.")
+    problem = theme_problem(theme)
+    if problem:
+        raise ValidationError(problem, field="theme")
     app = make_app(svc, demo=demo, kiosk=kiosk, idle_timeout=idle_timeout, theme=theme, keymap=keymap)
     app._hangup_handler = True
     result = app.run()

@@ -109,7 +109,7 @@ def test_terminal_id_reaches_the_service(tmp_path: Path):
 def test_bad_config_is_one_line_and_non_zero(tmp_path: Path, text: str, needle: str):
     conf = write_config(tmp_path / "bad.toml", text)
     r = run_cli("--db", str(tmp_path / "p.json"), env=clean_env(PARKING_TUI_CONFIG=str(conf)))
-    assert r.returncode != 0
+    assert r.returncode == 2, (r.returncode, r.stderr)  # exactly 2, as documented
     assert "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
     assert needle in r.stderr
