@@ -202,6 +202,24 @@ class TestNoWayOut:
             await pilot.pause()
             assert app.is_running and app.return_code is None
 
+    async def test_quit_kiosk_from_the_command_palette_quits(self, kiosk_factory):
+        """An admin opens the command palette (Ctrl+P), types "quit kiosk" and presses Enter: the app ends with 0."""
+        app = kiosk_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, "admin", "admin1234")
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "CommandPalette"
+            await pilot.press(*"quit kiosk")
+            for _ in range(20):  # the palette searches in a worker
+                await pilot.pause(0.05)
+            await pilot.press("enter")
+            for _ in range(20):
+                if app.return_code is not None:
+                    break
+                await pilot.pause(0.05)
+            assert app.return_code == 0
+
 
 class TestDriverFlow:
     async def test_arrows_and_enter_book_a_slot_and_the_code_stays(self, kiosk_factory, svc, clock):
