@@ -318,6 +318,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
         idle_timeout=cfg.idle_seconds,
         theme=cfg.theme,
         keymap=cfg.keys,
+        export_dir=cfg.export_dir,
     )
 
 

@@ -13,6 +13,7 @@ Example::
     theme = "textual-dark"
     terminal = "entrance-1"            # names this terminal in the audit log
     file_mode = 0o660                  # data files readable and writable by the group
+    export_dir = "~/parking-exports"   # where Admin's CSV export offers to write (default: working directory)
 
     [kiosk]
     enabled = true
@@ -45,7 +46,7 @@ DEFAULT_IDLE_SECONDS = 60.0
 #: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
 MIN_IDLE_SECONDS = 5.0
 
-TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api"}
+TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api", "export_dir"}
 KIOSK_KEYS = {"enabled", "idle_seconds"}
 API_KEYS = {"host", "port", "workers", "cors_origins"}
 DEFAULT_API_HOST = "127.0.0.1"
@@ -82,6 +83,8 @@ class Config:
     api_port: int = DEFAULT_API_PORT
     api_workers: int = 1
     api_cors_origins: tuple[str, ...] = ()
+    #: Where CSV exports are offered (``None``: the working directory).
+    export_dir: Path | None = None
     #: The file it was read from (``None``: no file was read).
     source: Path | None = None
 
@@ -239,6 +242,8 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
         changes["db"] = Path(_text(data["db"], where, "db")).expanduser()
     if "theme" in data:
         changes["theme"] = _text(data["theme"], where, "theme")
+    if "export_dir" in data:
+        changes["export_dir"] = Path(_text(data["export_dir"], where, "export_dir")).expanduser()
     if "terminal" in data:
         changes["terminal"] = _text(data["terminal"], where, "terminal")
     if "file_mode" in data:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import events
@@ -95,8 +96,11 @@ class ParkingApp(App[int]):
         idle_clock: Callable[[], float] | None = None,
         theme: str | None = None,
         keymap: Mapping[str, str] | None = None,
+        export_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        #: Where Admin's CSV export offers to write (``None``: the working directory).
+        self.export_dir = export_dir
         self._session_token = session_token
         self.svc = svc
         self.token: str | None = None
@@ -488,6 +492,7 @@ def make_app(
     idle_clock: Callable[[], float] | None = None,
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
+    export_dir: Path | None = None,
 ) -> ParkingApp:
     """Build the app over a service (the CLI and the tests share this).
 
@@ -503,6 +508,7 @@ def make_app(
         idle_clock=idle_clock,
         theme=theme,
         keymap=keymap,
+        export_dir=export_dir,
     )
 
 
@@ -524,12 +530,15 @@ def run_app(
     idle_timeout: float = DEFAULT_IDLE_SECONDS,
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
+    export_dir: Path | None = None,
 ) -> int:
     """Run the app in the terminal; return the exit status. It ends by itself when the terminal hangs up."""
     problem = theme_problem(theme)
     if problem:
         raise ValidationError(problem, field="theme")
-    app = make_app(svc, demo=demo, kiosk=kiosk, idle_timeout=idle_timeout, theme=theme, keymap=keymap)
+    app = make_app(
+        svc, demo=demo, kiosk=kiosk, idle_timeout=idle_timeout, theme=theme, keymap=keymap, export_dir=export_dir
+    )
     app._hangup_handler = True
     result = app.run()
     if app.return_code == 129:

@@ -20,6 +20,7 @@ db = "{db}"
 theme = "nord"
 terminal = "entrance-1"
 file_mode = 0o660
+export_dir = "~/exports"
 
 [kiosk]
 enabled = true
@@ -57,6 +58,7 @@ def test_every_key_is_read(tmp_path: Path, isolated_config: Path):
     assert cfg.file_mode == 0o660
     assert cfg.kiosk is True and cfg.idle_seconds == 90
     assert cfg.keys == {"my_bookings": "f2"}
+    assert cfg.export_dir == Path("~/exports").expanduser()
     assert cfg.service_options() == {"file_mode": 0o660, "terminal": "entrance-1"}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from pathlib import Path
 from datetime import timedelta
 
 from textual.command import CommandPalette
@@ -335,7 +336,7 @@ class TestSummaryAndExport:
         target = tmp_path / "out.csv"
         async with app_factory(admin_token).run_test(size=SIZE) as pilot:
             screen = await open_admin(pilot)
-            await go_tab(pilot, screen, "4")
+            await go_tab(pilot, screen, "2")
             await pilot.press("x")
             await pilot.pause()
             modal = pilot.app.screen
@@ -345,13 +346,40 @@ class TestSummaryAndExport:
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()
             assert pilot.app.screen is screen
-            assert any("Wrote 4 reservations" in n.message for n in pilot.app._notifications)
+            assert any(f"Wrote 4 reservations to {target}" in n.message for n in pilot.app._notifications)
         with open(target, newline="", encoding="utf-8") as fh:
             written = list(csv.DictReader(fh))
         expected = svc.list_reservations(admin_token)
-        assert [r["confirmation_code"] for r in written] == [b.confirmation_code for b in expected]
+        assert sorted(r["confirmation_code"] for r in written) == sorted(b.confirmation_code for b in expected)
         assert {r["username"] for r in written} == {"alice", "bruno", "chen", "driver"}
         assert written[0]["status"] in {s.value for s in BookingStatus}
+        names = {lot.id: lot.name for lot in svc.list_lots(admin_token)}
+        assert all(r["lot_name"] == names[int(r["lot_id"])] for r in written)
+
+    async def test_export_from_summary_writes_the_summary(self, app_factory, admin_token, svc, tmp_path):
+        app = app_factory(admin_token)
+        app.export_dir = tmp_path / "exports"
+        app.export_dir.mkdir()
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "4")
+            await pilot.press("x")
+            await pilot.pause()
+            modal = pilot.app.screen
+            assert isinstance(modal, ExportModal)
+            proposed = modal.query_one("#export-input", Input).value
+            assert proposed == str(tmp_path / "exports" / "summary-20261127-0900.csv"), "a full path, in export_dir"
+            await pilot.press("enter")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert any(f"Wrote 3 lots to {proposed}" in n.message for n in pilot.app._notifications)
+        with open(proposed, newline="", encoding="utf-8") as fh:
+            written = {r["lot_name"]: r for r in csv.DictReader(fh)}
+        assert set(written) == {"Airport Short-Stay", "Central Station P1", "Riverside Garage"}
+        central = written["Central Station P1"]
+        assert (central["free_now"], central["reserved_now"], central["occupied_now"], central["out_of_service"]) == (
+            "45", "1", "1", "1"
+        )
 
     async def test_export_of_the_filtered_list(self, app_factory, admin_token, tmp_path):
         target = tmp_path / "chen.csv"
@@ -411,7 +439,7 @@ class TestSummaryAndExport:
             await pilot.press("y")
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()
-            assert target.read_text().startswith("id,confirmation_code,")
+            assert target.read_text().startswith("lot_id,lot_name,")
 
 
 class TestUsers:
@@ -544,15 +572,17 @@ class TestSummarySnapshot:
         assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=admin_run("4"))
 
     def test_export_dialog(self, snap_compare, app_factory, admin_token):
-        """x on the summary: a dialog "Export 4 reservations (all lots) as CSV" with a file name proposed
-        (reservations-20261127-0900.csv) and the hint that Enter writes it."""
+        """x on the summary: a dialog "Export 3 lots (occupancy per lot) as CSV" with a full path proposed in the
+        export folder (/srv/parking/exports/summary-20261127-0900.csv) and the hint that Enter writes it."""
 
         async def press_x(pilot, screen):
             await pilot.press("x")
             await pilot.pause()
 
+        app = app_factory(admin_token)
+        app.export_dir = Path("/srv/parking/exports")
         run = admin_run("4", press_x)
-        assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run)
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run)
 
 
 class TestUsersSnapshot:

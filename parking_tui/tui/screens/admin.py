@@ -30,7 +30,7 @@ from ...domain.errors import AuthenticationError, ParkingError, StorageError, Va
 from ...domain.models import Booking, BookingStatus, Lot, User
 from ..widgets.confirm import ConfirmModal
 from ..widgets.tables import cursor_row_key
-from .admin_export import ExportModal
+from .admin_export import SUMMARY_FIELDS, ExportModal, default_export_path, reservation_rows, summary_rows
 from .admin_audit import AuditPane
 from .admin_lots import LotsPane
 from ..commands import Command
@@ -666,24 +666,36 @@ class AdminScreen(Screen):
     # ------------------------------------------------------------------------------------ export
 
     def action_export(self) -> None:
+        """Export what the tab shows: the filtered reservations, or the occupancy summary."""
         app = self.papp
-        if self.active_tab == "admin-reservations":
-            bookings = list(self.shown)
-            what = "as filtered"
-        else:
-            all_bookings = app.call_service(app.svc.list_reservations, app.token)
-            if all_bookings is None:
+        stamp = f"{local(app.svc.now()):%Y%m%d-%H%M}"
+        folder = getattr(app, "export_dir", None)
+        if self.active_tab == "admin-summary":
+            summaries = app.call_service(app.svc.lot_summary, app.token)
+            if summaries is None:
                 return
-            bookings = all_bookings
-            what = "all lots"
-        default = f"reservations-{local(app.svc.now()):%Y%m%d-%H%M}.csv"
+            modal = ExportModal(
+                summary_rows(summaries),
+                "occupancy per lot",
+                default_export_path(folder, f"summary-{stamp}.csv"),
+                noun="lot",
+                fields=SUMMARY_FIELDS,
+            )
+            noun = "lot"
+        else:
+            modal = ExportModal(
+                reservation_rows(self.shown, self.lots),
+                "as filtered",
+                default_export_path(folder, f"reservations-{stamp}.csv"),
+            )
+            noun = "reservation"
 
         def written(result: tuple[Path, int] | None) -> None:
             if result is not None:
                 path, count = result
-                self.notify(f"Wrote {count} reservation{'s' if count != 1 else ''} to {path}.", markup=False)
+                self.notify(f"Wrote {plural(count, noun)} to {path}", title="Exported", markup=False, timeout=10)
 
-        self.app.push_screen(ExportModal(bookings, what, default), written)
+        self.app.push_screen(modal, written)
 
     # ------------------------------------------------------------------------------------- users
 
@@ -767,5 +779,7 @@ class AdminScreen(Screen):
         yield Command("Occupancy summary", "Free, reserved, occupied, no-shows, overstays per lot", lambda: self.action_tab("admin-summary"))
         yield Command("Users and roles", "Grant or withdraw the admin role", lambda: self.action_tab("admin-users"))
         yield Command("Audit log", "Who did what, when, from where; filter by user, operation, code", lambda: self.action_tab("admin-audit"))
-        if self.active_tab in ("admin-reservations", "admin-summary"):
-            yield Command("Export reservations as CSV", "Write them to a file you name", self.action_export)
+        if self.active_tab == "admin-reservations":
+            yield Command("Export reservations as CSV", "The reservations as filtered, to a file you name", self.action_export)
+        elif self.active_tab == "admin-summary":
+            yield Command("Export the summary as CSV", "Occupancy per lot, to a file you name", self.action_export)

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from ...domain import rules
 from ...domain.errors import ParkingError
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
 LIMIT = 500
 IDS = ("code", "booking_id", "lot_id", "slot_id", "slot_number", "target", "owner", "name")
 SHOWN = {"at", "user", "terminal", "op", "before", "after", "tx", "committed", *IDS}
+#: The operations the log holds (the filter also offers any other operation seen in the log).
+KNOWN_OPS = (
+    "create_booking", "check_in", "check_out", "cancel", "extend", "expire",
+    "login", "login_failed", "login_locked", "logout", "register", "create_admin", "update_profile", "set_admin",
+    "create_lot", "add_slots", "set_slot_status", "rolled_back", "snapshot_failed",
+)
 
 
 def _plain(value: Any) -> str:
@@ -62,9 +70,15 @@ class AuditPane(Vertical):
         height: 1;
         margin: 1 1 0 1;
     }
-    AuditPane #audit-filters Input {
+    AuditPane #audit-filters Input, AuditPane #audit-filters Select {
         width: 1fr;
         margin-right: 1;
+    }
+    AuditPane #audit-detail {
+        height: 3;
+        padding: 0 1;
+        margin: 0 1;
+        background: $panel;
     }
     AuditPane #audit-table {
         height: 1fr;
@@ -83,6 +97,7 @@ class AuditPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.events: list[dict[str, Any]] = []
+        self._ops: list[str] = list(KNOWN_OPS)
 
     @property
     def papp(self) -> ParkingApp:
@@ -91,9 +106,10 @@ class AuditPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
             yield Input(placeholder="user", id="audit-user", compact=True, max_length=40)
-            yield Input(placeholder="operation (check_in)", id="audit-op", compact=True, max_length=40)
+            yield Select([(op, op) for op in KNOWN_OPS], prompt="any operation", id="audit-op", compact=True)
             yield Input(placeholder="code (K7QX-2M9P)", id="audit-code", compact=True, max_length=12)
         yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="audit-detail")
         yield Static("", id="audit-note")
 
     def on_mount(self) -> None:
@@ -101,7 +117,6 @@ class AuditPane(Vertical):
         for key, label in (
             ("time", "Time"),
             ("user", "User"),
-            ("terminal", "Terminal"),
             ("op", "Operation"),
             ("ids", "Code / ids"),
             ("change", "Before → after"),
@@ -113,7 +128,8 @@ class AuditPane(Vertical):
 
     def filters(self) -> dict[str, Any]:
         user = self.query_one("#audit-user", Input).value.strip()
-        op = self.query_one("#audit-op", Input).value.strip()
+        chosen = self.query_one("#audit-op", Select).value
+        op = "" if chosen is Select.NULL else str(chosen)
         code = self.query_one("#audit-code", Input).value.strip()
         return {
             "username": user or None,
@@ -141,7 +157,6 @@ class AuditPane(Vertical):
             table.add_row(
                 Text(when(e)),
                 Text(_plain(e.get("user", "?"))),
-                Text(_plain(e.get("terminal", "?"))),
                 Text(_plain(e.get("op", "?")) + (" (not committed)" if e.get("committed") is False else "")),
                 Text(ids(e)),
                 Text(change(e)),
@@ -149,14 +164,118 @@ class AuditPane(Vertical):
             )
         shown = len(self.events)
         more = f" (the newest {LIMIT})" if shown >= LIMIT else ""
-        note.update(Text(f"{shown} event{'s' if shown != 1 else ''}{more}, newest first"))
+        note.update(Text(f"{shown} event{'s' if shown != 1 else ''}{more}, newest first · Enter shows the whole record"))
+        self._offer_ops(e.get("op") for e in self.events)
+        self.show_detail()
 
-    @on(Input.Changed, "#audit-user, #audit-op, #audit-code")
+    def _offer_ops(self, seen) -> None:
+        """Operations the log holds that the list does not name yet (new kinds of change) join the list."""
+        select = self.query_one("#audit-op", Select)
+        extra = sorted({str(op) for op in seen if op and str(op) not in self._ops})
+        if extra:
+            self._ops.extend(extra)
+            keep = select.value
+            with select.prevent(Select.Changed):
+                select.set_options([(op, op) for op in self._ops])
+                if keep is not Select.NULL:
+                    select.value = keep
+
+    @property
+    def selected_event(self) -> dict[str, Any] | None:
+        table = self.query_one("#audit-table", DataTable)
+        if not table.row_count:
+            return None
+        row = table.cursor_row
+        return self.events[row] if 0 <= row < len(self.events) else None
+
+    def show_detail(self) -> None:
+        e = self.selected_event
+        detail = self.query_one("#audit-detail", Static)
+        if e is None:
+            detail.update("")
+            return
+        head = f"{when(e)} · {_plain(e.get('user', '?'))} on {_plain(e.get('terminal', '?'))} · {_plain(e.get('op', '?'))}"
+        detail.update(Text(" ".join(p for p in (head, ids(e), change(e)) if p)))
+
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.show_detail()
+
+    @on(DataTable.RowSelected, "#audit-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        e = self.selected_event
+        if e is not None:
+            self.app.push_screen(AuditRecordModal(e))
+
+    @on(Select.Changed, "#audit-op")
+    def _op_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if self.is_mounted:
+            self.reload()
+
+    @on(Input.Changed, "#audit-user, #audit-code")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.reload()
 
-    @on(Input.Submitted, "#audit-user, #audit-op, #audit-code")
+    @on(Input.Submitted, "#audit-user, #audit-code")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.focus_first()
+
+
+class AuditRecordModal(ModalScreen[None]):
+    """One audit event in full: every field on its own line, nothing cut."""
+
+    DEFAULT_CSS = """
+    AuditRecordModal {
+        align: center middle;
+    }
+    AuditRecordModal > #record-box {
+        width: 90%;
+        max-width: 110;
+        height: auto;
+        max-height: 90%;
+        padding: 0 1;
+        border: thick $primary;
+        background: $panel;
+    }
+    AuditRecordModal #record-title {
+        text-style: bold;
+    }
+    AuditRecordModal #record-scroll {
+        height: auto;
+        max-height: 30;
+    }
+    """
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="record.close")]
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        e = self.event
+        with Vertical(id="record-box"):
+            yield Static(Text(f"Audit record · {when(e)} · {_plain(e.get('op', '?'))}"), id="record-title")
+            with VerticalScroll(id="record-scroll"):
+                yield Static(record_text(e), id="record-body")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def record_text(event: dict[str, Any]) -> Text:
+    """Every field of an event, ``name: value``, values as plain text (JSON for lists and objects)."""
+    width = max((len(str(k)) for k in event), default=0)
+    text = Text()
+    for key, value in event.items():
+        text.append(f"{_plain(str(key)):<{width}}  ", "bold")
+        text.append(_plain(value))
+        text.append("\n")
+    text.rstrip()
+    return text

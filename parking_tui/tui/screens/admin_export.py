@@ -1,11 +1,15 @@
-"""CSV export of reservations to a file the admin names (written in a thread; errors shown in the dialog)."""
+"""CSV export of what an admin tab shows (reservations, or the occupancy summary) to a file the admin names.
+
+The file name starts in the configured export folder (``export_dir``; else the working directory), always shown
+as a full path; it is written in a thread and errors are shown in the dialog."""
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -15,15 +19,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from ...domain.models import Booking
+from ...domain.models import Booking, Lot, LotSummary
 from ...domain.service import booking_to_row
 from ..widgets.confirm import ConfirmModal
+from ..words import plural
 
 CSV_FIELDS = (
     "id",
     "confirmation_code",
     "username",
     "lot_id",
+    "lot_name",
     "slot_id",
     "slot_number",
     "start_time",
@@ -33,6 +39,59 @@ CSV_FIELDS = (
     "checked_out_at",
     "overstay_minutes",
 )
+
+SUMMARY_FIELDS = (
+    "lot_id",
+    "lot_name",
+    "location",
+    "free_now",
+    "reserved_now",
+    "occupied_now",
+    "out_of_service",
+    "bookings_today",
+    "no_shows_today",
+    "overstays_today",
+)
+
+
+def reservation_rows(bookings: Sequence[Booking], lots: Mapping[int, Lot]) -> list[dict[str, Any]]:
+    """One flat row per booking, with the lot's name next to its id."""
+    rows = []
+    for b in bookings:
+        row = booking_to_row(b)
+        lot = lots.get(b.lot_id)
+        named: dict[str, Any] = {}
+        for key, value in row.items():
+            named[key] = value
+            if key == "lot_id":
+                named["lot_name"] = lot.name if lot is not None else ""
+        rows.append(named)
+    return rows
+
+
+def summary_rows(summaries: Sequence[LotSummary]) -> list[dict[str, Any]]:
+    """One row per lot: the figures the Summary tab shows."""
+    return [
+        {
+            "lot_id": s.lot.id,
+            "lot_name": s.lot.name,
+            "location": s.lot.location,
+            "free_now": s.free_now,
+            "reserved_now": s.reserved_now,
+            "occupied_now": s.occupied_now,
+            "out_of_service": s.out_of_service,
+            "bookings_today": s.bookings_today,
+            "no_shows_today": s.no_shows_today,
+            "overstays_today": s.overstays_today,
+        }
+        for s in summaries
+    ]
+
+
+def default_export_path(folder: Path | None, name: str) -> Path:
+    """``folder/name`` as a full path (the working directory when no folder is configured)."""
+    base = Path(os.path.expanduser(str(folder))) if folder is not None else Path.cwd()
+    return (base / name).absolute()
 
 
 class ExportError(Exception):
@@ -46,16 +105,20 @@ def resolve_export_path(raw: str) -> Path:
         raise ExportError("Type a file path, like reservations.csv.")
     if "\x00" in text:
         raise ExportError("The path contains a NUL character.")
-    path = Path(os.path.expanduser(text))
+    path = Path(os.path.expanduser(text)).absolute()
     if path.is_dir():
         raise ExportError(f"{path} is a folder; add a file name, like {path / 'reservations.csv'}.")
     return path
 
 
-def write_reservations_csv(path: Path, bookings: Sequence[Booking]) -> int:
+def write_reservations_csv(path: Path, bookings: Sequence[Booking], lots: Mapping[int, Lot] | None = None) -> int:
     """Write one row per booking (with a header) and return the number of rows. Raises ``ExportError``."""
-    rows = [booking_to_row(b) for b in bookings]
-    fields = list(rows[0].keys()) if rows else list(CSV_FIELDS)
+    return write_csv(path, reservation_rows(bookings, lots or {}), CSV_FIELDS)
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], default_fields: Sequence[str]) -> int:
+    """Write the rows (with a header) through a temporary file; return how many. Raises ``ExportError``."""
+    fields = list(rows[0].keys()) if rows else list(default_fields)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         if not path.parent.exists():
@@ -80,7 +143,7 @@ def write_reservations_csv(path: Path, bookings: Sequence[Booking]) -> int:
 
 
 class ExportModal(ModalScreen["tuple[Path, int] | None"]):
-    """Ask for a file path and write the given reservations there as CSV."""
+    """Ask for a file path and write the given rows (reservations or lots) there as CSV."""
 
     DEFAULT_CSS = """
     ExportModal {
@@ -114,18 +177,25 @@ class ExportModal(ModalScreen["tuple[Path, int] | None"]):
 
     BINDINGS = [Binding("escape", "close", "Back", id="export.back")]
 
-    def __init__(self, bookings: Sequence[Booking], what: str, default_path: str) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        what: str,
+        default_path: str | Path,
+        *,
+        noun: str = "reservation",
+        fields: Sequence[str] = CSV_FIELDS,
+    ) -> None:
         super().__init__()
-        self.bookings = list(bookings)
+        self.rows = list(rows)
         self.what = what
-        self.default_path = default_path
+        self.default_path = str(default_path)
+        self.noun = noun
+        self.fields = tuple(fields)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
-            n = len(self.bookings)
-            yield Label(
-                Text(f"Export {n} reservation{'s' if n != 1 else ''} ({self.what}) as CSV"), id="export-title"
-            )
+            yield Label(Text(f"Export {plural(len(self.rows), self.noun)} ({self.what}) as CSV"), id="export-title")
             yield Input(self.default_path, placeholder="File path, like ~/reservations.csv", id="export-input")
             yield Static("", id="export-error")
             yield Static("Enter writes the file · Escape goes back", id="export-hint")
@@ -164,7 +234,7 @@ class ExportModal(ModalScreen["tuple[Path, int] | None"]):
     @work(thread=True, exclusive=True, group="export")
     def _write(self, path: Path) -> None:
         try:
-            count = write_reservations_csv(path, self.bookings)
+            count = write_csv(path, self.rows, self.fields)
         except ExportError as error:
             self.app.call_from_thread(self._failed, str(error))
         except Exception as error:  # never a traceback on screen
