@@ -141,9 +141,18 @@ class TestAuditSnapshot:
         assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=audit_then)
 
     def test_audit_record_80x24(self, snap_compare, app_factory, admin_token):
-        """Enter on the second event: a dialog with every field of the record on its own line."""
+        """The dialog Enter opens: every field of the record on its own line, long values wrapped, not cut.
+        (A fixed record: the log's own carry random transaction ids.)"""
+        record = {
+            "at": "2026-11-27T08:00:00+00:00", "user": "admin", "terminal": "entrance-1", "op": "set_slot_status",
+            "slot_id": 54, "lot_id": 2, "slot_number": "A8", "before": "available", "after": "out_of_service",
+            "tx": "0123456789abcdef", "note": "barrier arm broken; the contractor comes on Monday between 08:00 "
+            "and 10:00, keep the slot closed until then and tell drivers at the desk",
+        }
 
         async def run(pilot):
-            await audit_then(pilot, "down", "enter")
+            await audit_then(pilot)
+            pilot.app.push_screen(AuditRecordModal(record))
+            await pilot.pause()
 
         assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run)
