@@ -271,7 +271,7 @@ class ThoroughBookingMachine(BookingMachine):
 
 
 ThoroughBookingMachine.TestCase.settings = settings(
-    max_examples=300,
+    max_examples=200,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -40,6 +40,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The documented live refresh is within 1 s; the bound is a little above it (SSH, tmux and a loaded machine).
+LIVE_BOUND = 1.5
+
+
 def wait_for(predicate, timeout: float, step: float = 0.2):
     """Poll ``predicate`` until it returns something truthy or ``timeout`` seconds pass; return its last value."""
     deadline = time.monotonic() + timeout
@@ -219,9 +223,14 @@ def test_attendant_over_ssh_sees_live_changes_and_a_hang_up_ends_the_app(sshd, t
         slot = svc.available_slots(token, lot.id)[0]
         now = svc.now()
         svc.create_booking(token, slot.id, now, now + timedelta(hours=1))
+        booked = time.monotonic()
 
-        changed = wait_for(lambda: reserved_count(tmux.screen()) == before + 1, timeout=10)
+        changed = wait_for(lambda: reserved_count(tmux.screen()) == before + 1, timeout=10, step=0.05)
+        took = time.monotonic() - booked
         assert changed, f"the map did not show the new booking:\n{tmux.screen()}"
+        # Documented: a change shows within 1 s. Over SSH and tmux, allow a little more.
+        print(f"live refresh over SSH: {took:.2f} s")
+        assert took <= LIVE_BOUND, f"the map took {took:.2f} s to show the new booking (documented: within 1 s)"
 
         # The connection drops: the SSH client dies. parking-tui must go too, and leave no lock behind.
         client = tmux.pane_pid()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from textual.command import CommandPalette
 from textual.widgets import Footer, Input, OptionList, Static
@@ -226,12 +227,17 @@ class TestSlotMap:
             a3 = next(s for s in screen.grid.slots if s.slot_number == "A3")
             now = other.now()
             other.create_booking(token, a3.id, now, now.replace(hour=now.hour + 1))
-            for _ in range(30):  # up to ~3 s, no key pressed
-                await pilot.pause(0.1)
+            booked = time.monotonic()
+            while time.monotonic() - booked < 5:  # no key pressed
+                await pilot.pause(0.05)
                 kinds = dict(zip((s.slot_number for s in screen.grid.slots), screen.grid.kinds))
                 if kinds["A3"] == SlotStatus.RESERVED:
                     break
+            took = time.monotonic() - booked
             assert kinds["A3"] == SlotStatus.RESERVED
+            # Documented: within 1 s; the bound is a little above it for a loaded machine.
+            print(f"live refresh of the map: {took:.2f} s")
+            assert took <= 1.5, f"the map took {took:.2f} s to show a booking made elsewhere"
             assert "Reserved 2" in text_of(screen, "#map-legend")
 
     async def test_admin_marks_slots_from_the_map(self, app_factory, admin_token, lots, svc):
