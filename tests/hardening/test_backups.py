@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -202,3 +203,37 @@ def test_damage_in_place_does_not_reach_the_snapshots(world):
     assert store.verify_snapshot(older) == [] and store.verify_snapshot(newest) == []
     done = cli("doctor", db=world.path)
     assert done.returncode != 0 and "parking.users.json" in done.stdout
+
+
+def _age(snapshot: Path, seconds: float) -> None:
+    """Make ``snapshot`` look ``seconds`` old (the interval is measured from the newest snapshot's mtime)."""
+    when = time.time() - seconds
+    os.utime(snapshot, (when, when))
+
+
+def test_automatic_snapshots_follow_the_interval_and_keep_the_last_n(db_path):
+    """``backup_interval`` 900 s: writes inside the interval take no snapshot, the first write after it takes one;
+    ``backups`` 3: the oldest go once there are more."""
+    world = build_world(db_path, backups=3, backup_interval=900)
+    store = world.svc.store
+    first = store.snapshots()
+    assert len(first) == 1  # the first write found none and took one
+    for i in range(4):
+        world.svc.set_slot_status(world.admin, world.slots[0].id, ["occupied", "available"][i % 2])
+    assert store.snapshots() == first  # inside the interval: none taken
+    _age(first[0], 899)
+    world.svc.set_slot_status(world.admin, world.slots[0].id, "occupied")
+    assert store.snapshots() == first  # 899 s is still inside
+    taken = list(first)
+    for n in range(4):
+        _age(taken[-1], 901)
+        world.svc.set_slot_status(world.admin, world.slots[0].id, ["available", "occupied"][n % 2])
+        now = store.snapshots()
+        assert len(now) == min(len(taken) + 1, 3), [p.name for p in now]
+        assert now[:-1] == taken[-(len(now) - 1):]  # the newest ones kept, in order
+        assert now[-1] not in taken
+        taken.append(now[-1])
+    # The newest snapshot is the data as it is now.
+    assert {p.name: p.read_bytes() for p in store.snapshots()[-1].iterdir() if p.name.endswith(".json")} == data_only(
+        db_path.parent
+    )
