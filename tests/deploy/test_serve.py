@@ -129,3 +129,55 @@ async def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
                 pass
             server.wait(timeout=10)
         log.close()
+
+
+def _listeners(port: int) -> set[str]:
+    """The local addresses listening on TCP ``port`` (from /proc/net/tcp and tcp6), as hex as the kernel shows."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian as /proc shows it
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_serve_listens_on_127_0_0_1_by_default(tmp_path: Path):
+    """Without --host, ``parking-tui serve`` accepts connections on the loopback address only."""
+    pytest.importorskip("textual_serve", reason="textual-serve is not installed (pip install '.[serve]')")
+    from .cdp import free_port
+
+    db = tmp_path / "parking.json"
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    server = subprocess.Popen(
+        [*console_script().split(), "serve", "--port", str(port), "--db", str(db)],
+        cwd=ROOT, env=clean_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _listeners(port):
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "parking-tui serve did not listen within 30 s"
+            time.sleep(0.2)
+        time.sleep(0.5)  # every listening socket is open by now
+        assert _listeners(port) == {LOOPBACK_V4}, _listeners(port)
+        assert _listening(port)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+        log.close()
