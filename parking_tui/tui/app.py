@@ -189,6 +189,8 @@ class ParkingApp(App[int]):
             self.show_storage_error(error)
         elif isinstance(error, AuthenticationError) and self.token is not None:
             self.session_ended(str(error))
+        elif isinstance(error, AuthenticationError):
+            pass  # nobody is signed in (a late timer of a closed session's screen): nothing to tell the next person
         else:
             self.notify(str(error), title="Not done", severity="error", markup=False)
 
@@ -206,6 +208,7 @@ class ParkingApp(App[int]):
 
         self.token = token
         self.profile = profile
+        self.clear_notifications()  # nothing said to the previous person lingers for this one
         self.sub_title = f"{profile.username} ({'lot manager' if profile.is_admin else 'driver'})"
         self.push_screen(LotBrowserScreen())
         self.refresh_bindings()
@@ -409,6 +412,7 @@ class ParkingApp(App[int]):
         """End the session (revoked in the data file too), close every screen, empty every field."""
         from textual.widgets import Input, Static, TabbedContent
 
+        had_session = self.token is not None
         if self.token is not None:
             try:
                 self.svc.logout(self.token)
@@ -431,7 +435,10 @@ class ParkingApp(App[int]):
         if first:
             first.first().focus()
         self.clear_notifications()
-        self.notify("Signed out after a while without use.", title="Kiosk", markup=False)
+        if had_session:
+            self.notify("Signed out after a while without use.", title="Kiosk", markup=False)
+        else:
+            self.notify("The form was cleared after a while without use.", title="Kiosk", markup=False)
 
     def action_kiosk_focus(self, direction: str) -> None:
         if direction == "next":

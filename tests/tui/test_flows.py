@@ -57,6 +57,7 @@ class TestSignIn:
             await type_into(pilot, "#reg-username", "newbie")
             await type_into(pilot, "#reg-email", "newbie@example.com")
             await type_into(pilot, "#reg-password", "secret-pass")
+            await type_into(pilot, "#reg-password2", "secret-pass")
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, LotBrowserScreen)
@@ -79,10 +80,46 @@ class TestSignIn:
             await type_into(pilot, "#reg-username", "driver")  # taken by the demo data
             await type_into(pilot, "#reg-email", "not-an-email")
             await type_into(pilot, "#reg-password", "longenough")
+            await type_into(pilot, "#reg-password2", "longenough")
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, LoginScreen)
             assert "valid e-mail" in app.screen.query_one("#field-reg-email").error
+
+    async def test_an_empty_registration_reports_every_bad_field(self, app_factory, svc):
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(pilot)
+            screen = app.screen
+            assert "Username must be" in screen.query_one("#field-reg-username").error
+            assert "valid e-mail" in screen.query_one("#field-reg-email").error
+            assert "at least 8" in screen.query_one("#field-reg-password").error
+            assert screen.query_one("#reg-username", Input).has_focus, "the first bad field has the focus"
+
+    async def test_the_password_is_typed_twice(self, app_factory, svc):
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+r")
+            await type_into(pilot, "#reg-username", "newbie")
+            await type_into(pilot, "#reg-email", "newbie@example.com")
+            await type_into(pilot, "#reg-password", "secret-pass")
+            await type_into(pilot, "#reg-password2", "secret-pas")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, LoginScreen)
+            assert "differ" in app.screen.query_one("#field-reg-password2").error
+            assert "newbie" not in {u.username for u in svc.list_users(svc.login("admin", "admin1234"))}
+
+    async def test_the_register_tab_is_built_when_first_shown(self, app_factory):
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            assert not app.screen.query("#reg-username")
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert app.screen.query_one("#reg-username", Input).has_focus
 
     async def test_wrong_password_then_lockout_message(self, app_factory):
         app = app_factory()

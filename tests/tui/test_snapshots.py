@@ -32,7 +32,8 @@ class TestSignInSnapshots:
         assert snap_compare(app_factory(demo=True), terminal_size=size)
 
     def test_register_with_errors(self, snap_compare, app_factory, size):
-        """The Register tab: the bad e-mail is tinted and its message is under the field (one error at a time)."""
+        """The Register tab: every bad field at once - the e-mail (tinted, its message under it) and the repeated
+        password that was left empty."""
 
         async def run_before(pilot):
             await pilot.press("ctrl+r")

@@ -10,13 +10,15 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from ...domain import rules
 from ...domain.errors import ParkingError
 from ...domain.models import Profile
 from ..widgets.form import Field, clear_errors, show_error
 
 DEMO_TEXT = (
     "Demo accounts (username / password):\n"
-    "  driver / driver1234  - a driver      admin / admin1234  - the lot manager"
+    "  driver / driver1234   a driver\n"
+    "  admin / admin1234     the lot manager"
 )
 
 
@@ -46,14 +48,8 @@ class LoginScreen(Screen[None]):
                     yield Static("", id="login-error", classes="form-error", markup=False)
                     with Horizontal(classes="buttons"):
                         yield Button("Sign in", id="login-submit", variant="primary", compact=True)
-                with TabPane("Register", id="register"):
-                    yield Field("Username", "reg-username", max_length=32, placeholder="3-32 letters, digits, _ . -")
-                    yield Field("E-mail", "reg-email", max_length=254, placeholder="name@example.com")
-                    yield Field("Password", "reg-password", password=True, max_length=256, placeholder="at least 8 characters")
-                    yield Field("Phone", "reg-phone", max_length=23, placeholder="optional")
-                    yield Static("", id="reg-error", classes="form-error", markup=False)
-                    with Horizontal(classes="buttons"):
-                        yield Button("Create account", id="reg-submit", variant="primary", compact=True)
+                # Built when first shown (most people only sign in): the sign-in screen is ready sooner.
+                yield TabPane("Register", id="register")
             if self.app.demo:  # type: ignore[attr-defined]
                 yield Static(DEMO_TEXT, id="demo-accounts")
         yield Footer()
@@ -61,28 +57,61 @@ class LoginScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#login-username", Input).focus()
 
+    @property
+    def register_built(self) -> bool:
+        return bool(self.query("#reg-username"))
+
+    async def build_register(self) -> None:
+        """Mount the registration form (once)."""
+        if self.register_built:
+            return
+        pane = self.query_one("#register", TabPane)
+        await pane.mount_all(
+            [
+                Field("Username", "reg-username", max_length=32, placeholder="3-32 letters, digits, _ . -"),
+                Field("E-mail", "reg-email", max_length=254, placeholder="name@example.com"),
+                Field("Password", "reg-password", password=True, max_length=256, placeholder="at least 8 characters"),
+                Field("Repeat", "reg-password2", password=True, max_length=256, placeholder="the password again"),
+                Field("Phone", "reg-phone", max_length=23, placeholder="optional"),
+                Static("", id="reg-error", classes="form-error", markup=False),
+                Horizontal(Button("Create account", id="reg-submit", variant="primary", compact=True), classes="buttons"),
+            ]
+        )
+
     def on_screen_suspend(self) -> None:
         self._left_for_session = self.app.token is not None  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
         # Back from a session: never leave a password behind.
-        for name in ("login-password", "reg-password"):
-            self.query_one(f"#{name}", Input).value = ""
+        for name in ("login-password", "reg-password", "reg-password2"):
+            for field in self.query(f"#{name}").results(Input):
+                field.value = ""
         self.set_busy(False)
         if getattr(self, "_left_for_session", False) and self.app.token is None:  # type: ignore[attr-defined]
             # Signed out: the next person types a username straight away.
             self._left_for_session = False
-            self.action_show_tab("sign-in")
+            self.show_sign_in()
 
     def has_unsaved_input(self) -> bool:
+        if not self.register_built:
+            return False
         return any(self.query_one(f"#{n}", Input).value for n in ("reg-username", "reg-email", "reg-password"))
 
-    def action_show_tab(self, tab: str) -> None:
+    async def action_show_tab(self, tab: str) -> None:
+        if tab == "register":
+            await self.build_register()
         self.query_one(TabbedContent).active = tab
         self.query_one("#login-username" if tab == "sign-in" else "#reg-username", Input).focus()
 
+    def show_sign_in(self) -> None:
+        self.query_one(TabbedContent).active = "sign-in"
+        self.query_one("#login-username", Input).focus()
+
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "register" and not self.register_built:
+            await self.build_register()
+            self.query_one("#reg-username", Input).focus()
         self.refresh_bindings()
 
     # ---------------------------------------------------------------------------------- sign in
@@ -91,7 +120,9 @@ class LoginScreen(Screen[None]):
         return [self.query_one("#field-login-username", Field), self.query_one("#field-login-password", Field)]
 
     def _register_fields(self) -> list[Field]:
-        return [self.query_one(f"#field-reg-{n}", Field) for n in ("username", "email", "password", "phone")]
+        if not self.register_built:
+            return []
+        return [self.query_one(f"#field-reg-{n}", Field) for n in ("username", "email", "password", "password2", "phone")]
 
     @on(Input.Submitted, "#login-username")
     def _username_entered(self) -> None:
@@ -144,7 +175,7 @@ class LoginScreen(Screen[None]):
     def _login_failed(self, error: ParkingError, registered: bool) -> None:
         self.set_busy(False)
         if registered:
-            self.action_show_tab("sign-in")
+            self.show_sign_in()
         fields = self._login_fields()
         general = self.query_one("#login-error", Static)
         from ...domain.errors import StorageError
@@ -158,14 +189,22 @@ class LoginScreen(Screen[None]):
 
     # ---------------------------------------------------------------------------------- register
 
-    @on(Input.Submitted, "#reg-username, #reg-email, #reg-password, #reg-phone")
+    @on(Input.Submitted, "#reg-username, #reg-email, #reg-password, #reg-password2, #reg-phone")
     @on(Button.Pressed, "#reg-submit")
     def _submit_register(self, event: Input.Submitted | Button.Pressed) -> None:
         event.stop()
         fields = self._register_fields()
         general = self.query_one("#reg-error", Static)
         clear_errors(fields, general)
-        username, email, password, phone = (f.value for f in fields)
+        username, email, password, again, phone = (f.value for f in fields)
+        # Every field is checked before anything is sent: all that is wrong is shown at once.
+        bad = registration_problems(username, email, password, again, phone)
+        for field in fields:
+            if field.field_name in bad:
+                field.set_error(bad[field.field_name])
+        if bad:
+            next(f for f in fields if f.field_name in bad).input.focus()
+            return
         self.set_busy(True, "Creating your account…")
         self._register(username, email, password, phone)
 
@@ -195,6 +234,7 @@ class LoginScreen(Screen[None]):
             {"username": "reg-username", "email": "reg-email", "password": "reg-password", "phone_number": "reg-phone"},
         )
 
+
     # ---------------------------------------------------------------------------------- busy
 
     def set_busy(self, busy: bool, message: str = "") -> None:
@@ -205,3 +245,22 @@ class LoginScreen(Screen[None]):
             if busy:
                 general.update(message)
             general.set_class(busy, "-shown", "-busy")
+
+
+def registration_problems(username: str, email: str, password: str, again: str, phone: str) -> dict[str, str]:
+    """Every problem of a registration form, by field name (empty: nothing wrong that can be seen here)."""
+    problems: dict[str, str] = {}
+    checks = (
+        ("reg-username", rules.validate_username, username),
+        ("reg-email", rules.validate_email, email),
+        ("reg-password", rules.validate_password, password),
+        ("reg-phone", rules.validate_phone, phone),
+    )
+    for name, check, value in checks:
+        try:
+            check(value)
+        except ParkingError as error:
+            problems[name] = str(error)
+    if "reg-password" not in problems and password != again:
+        problems["reg-password2"] = "The two passwords differ; type the same password twice."
+    return problems

@@ -1,0 +1,84 @@
+"""Small things people tripped over: messages that outlive the person they were for, misleading kiosk notes,
+plurals, the demo box."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from parking_tui.domain.errors import AuthenticationError
+from parking_tui.tui.screens.lots import LotBrowserScreen
+
+SIZE = (80, 24)
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+class TestMessagesDoNotLinger:
+    async def test_sign_out_message_is_gone_once_the_next_person_signs_in(self, app_factory, svc):
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            token = svc.login("driver", "driver1234")
+            app.signed_in(token, svc.profile(token))
+            await pilot.pause()
+            app.action_log_out()
+            await pilot.pause()
+            assert "You are signed out." in messages(app)
+            admin = svc.login("admin", "admin1234")
+            app.signed_in(admin, svc.profile(admin))
+            await pilot.pause()
+            assert isinstance(app.screen, LotBrowserScreen)
+            assert "You are signed out." not in messages(app)
+
+    async def test_a_late_not_signed_in_error_is_not_shown_to_the_next_person(self, app_factory):
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            app.report_error(AuthenticationError("You are not signed in."))
+            await pilot.pause()
+            assert not messages(app)
+
+
+class TestKioskIdle:
+    async def test_idle_with_nobody_signed_in_does_not_say_signed_out(self, app_factory):
+        now = [1000.0]
+        app = app_factory(kiosk=True)
+        app.idle_clock = lambda: now[0]
+        app.last_activity = now[0]
+        async with app.run_test(size=SIZE) as pilot:
+            app.screen.query_one("#login-username", Input).value = "half-typed"
+            now[0] += app.idle_timeout + 1
+            assert app.check_idle_timeout()
+            await pilot.pause()
+            assert app.screen.query_one("#login-username", Input).value == ""
+            assert not any("Signed out" in m for m in messages(app))
+            assert any("cleared" in m for m in messages(app))
+
+    async def test_idle_with_a_session_says_signed_out(self, app_factory, driver_token):
+        now = [1000.0]
+        app = app_factory(driver_token, kiosk=True)
+        app.idle_clock = lambda: now[0]
+        app.last_activity = now[0]
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            now[0] += app.idle_timeout + 1
+            assert app.check_idle_timeout()
+            await pilot.pause()
+            assert app.token is None
+            assert any("Signed out after a while" in m for m in messages(app))
+
+
+class TestWords:
+    def test_plural(self):
+        from parking_tui.tui.words import plural
+
+        assert plural(1, "reservation") == "1 reservation"
+        assert plural(0, "reservation") == "0 reservations"
+        assert plural(2, "lot") == "2 lots"
+
+    async def test_demo_accounts_do_not_wrap_mid_phrase(self, app_factory):
+        async with app_factory(demo=True).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            box = pilot.app.screen.query_one("#demo-accounts", Static)
+            lines = [line.rstrip() for line in str(box.render()).splitlines()]
+            assert any(line.endswith("the lot manager") for line in lines), lines
