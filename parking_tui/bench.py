@@ -619,9 +619,20 @@ def bench_sqlite(ds: DataSet, workdir: Path, n: int) -> list[Figure]:
 # ---------------------------------------------------------------------------------------- HTTP API
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @contextmanager
-def api_server(path: Path, workers: int = 1):
-    """``parking-tui api`` on the data set, in a subprocess on a free port; yields its base URL."""
+def api_server(path: Path, workers: int = 1, pids: list[int] | None = None):
+    """``parking-tui api`` on the data set, in a subprocess on a free port; yields its base URL. With one
+    worker the server is that subprocess; its pid goes into ``pids``."""
     import socket
 
     import httpx
@@ -640,6 +651,8 @@ def api_server(path: Path, workers: int = 1):
             stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -689,93 +702,139 @@ class _Http:
 
 
 def bench_api(ds: DataSet, n: int) -> list[Figure]:
-    """create_booking and available slots through ``parking-tui api`` (one process), the same workload as
-    ``bench_service``, over one keep-alive connection."""
+    """create_booking and available slots through ``parking-tui api`` (one process) and in this process, the
+    ``bench_service`` workload, one operation of each door in turn: both doors are measured at the same
+    moments of a shared, noisy machine, on the same data. HTTP goes over one keep-alive connection."""
     from urllib.parse import urlencode
+
+    from . import open_service
 
     rnd = random.Random(11)
     lot_ids = [lot["id"] for lot in ds.lots]
     slot_ids = [s["id"] for s in ds.slots]
     admin = ds.tokens[ds.users[0]]
     band = ds.now + timedelta(days=12)
-    figs: list[Figure] = []
-    with api_server(ds.path) as url:
+    svc = open_service(ds.path)  # the real clock, as the server's
+    hours = iter(range(1, 10**6))
+
+    def window() -> tuple[str, int, datetime, datetime]:
+        start = band + timedelta(hours=next(hours))
+        return ds.users[rnd.randrange(len(ds.users))], rnd.choice(slot_ids), start, start + timedelta(minutes=45)
+
+    def a_window() -> tuple[int, datetime, datetime]:
+        start = ds.now + timedelta(days=rnd.randint(1, 6), minutes=15 * rnd.randint(0, 90))
+        return rnd.choice(lot_ids), start, start + timedelta(hours=2)
+
+    pids: list[int] = []
+    with api_server(ds.path, pids=pids) as url:
         client = _Http(url)
 
-        def create(i: int) -> None:
-            k = i + 50 if i >= 0 else -i
-            user = ds.users[rnd.randrange(len(ds.users))]
-            start = band + timedelta(hours=k)
-            body = {"slot_id": rnd.choice(slot_ids), "start_time": start.isoformat(),
-                    "end_time": (start + timedelta(minutes=45)).isoformat()}
+        def http_create() -> None:
+            user, slot, start, end = window()
+            body = {"slot_id": slot, "start_time": start.isoformat(), "end_time": end.isoformat()}
             status, text = client.request("POST", "/api/booking/create/", ds.tokens[user], body)
             if status != 201:
                 raise RuntimeError(f"create_booking over HTTP answered {status}: {text[:200]!r}")
 
-        figs.append(timed("HTTP create_booking", create, n))
+        def local_create() -> None:
+            user, slot, start, end = window()
+            svc.create_booking(ds.tokens[user], slot, start, end)
 
-        def avail(i: int) -> None:
-            start = ds.now + timedelta(days=rnd.randint(0, 6), minutes=15 * rnd.randint(0, 90))
-            query = urlencode({"lot": rnd.choice(lot_ids), "start_time": start.isoformat(),
-                               "end_time": (start + timedelta(hours=2)).isoformat()})
+        def http_avail() -> None:
+            lot, start, end = a_window()
+            query = urlencode({"lot": lot, "start_time": start.isoformat(), "end_time": end.isoformat()})
             status, text = client.request("GET", f"/api/slots/available/?{query}", admin)
             if status != 200:
                 raise RuntimeError(f"available slots over HTTP answered {status}: {text[:200]!r}")
 
-        figs.append(timed("HTTP GET available (lot, window)", avail, n))
-        figs.append(timed("HTTP GET profile (the door alone)", lambda i: client.request("GET", "/api/auth/profile/", admin), n))
+        def local_avail() -> None:
+            svc.available_slots(admin, *a_window())
+
+        def local_profile() -> None:
+            svc.profile(admin)
+
+        def http_profile() -> None:
+            client.request("GET", "/api/auth/profile/", admin)
+
+        figs: list[Figure] = []
+        for label, local, http in (
+            ("create_booking", local_create, http_create),
+            ("available_slots(lot, window)", local_avail, http_avail),
+            ("profile", local_profile, http_profile),
+        ):
+            for _ in range(10):
+                local()
+                http()
+            gc.collect()
+            pair: dict[str, list[float]] = {"local": [], "http": []}
+            local_cpu = 0.0
+            server_cpu0 = process_cpu(pids[0])
+            for _ in range(n):
+                c0 = time.thread_time()
+                t0 = time.perf_counter()
+                local()
+                pair["local"].append(time.perf_counter() - t0)
+                local_cpu += time.thread_time() - c0
+                t0 = time.perf_counter()
+                http()
+                pair["http"].append(time.perf_counter() - t0)
+            server_cpu1 = process_cpu(pids[0])
+            server_ms = (server_cpu1 - server_cpu0) / n * 1e3 if server_cpu0 is not None and server_cpu1 is not None else float("nan")
+            figs.append(Figure(f"{label}, in-process (paired)", pair["local"], f"CPU {local_cpu / n * 1e3:.2f} ms/op"))
+            figs.append(Figure(f"{label}, HTTP (paired)", pair["http"], f"server CPU {server_ms:.2f} ms/request"))
         client.close()
     return figs
 
 
 def bench_api_concurrent(ds: DataSet, clients: int, workers: int, seconds: float) -> dict[str, Any]:
     """``clients`` HTTP clients booking at once against ``parking-tui api --workers N``, the multi-process
-    workload (random slots of every lot, 1-hour windows 11+ days ahead)."""
-    import asyncio
-
-    import httpx
+    workload (random slots of every lot, 1-hour windows 11+ days ahead). Each client is a thread with its own
+    keep-alive connection (the standard library's client: light, so the clients do not starve the server)."""
+    import threading
 
     slot_ids = [s["id"] for s in ds.slots]
     per = max(1, len(ds.users) // clients)
-    counts = {"ok": 0, "conflicts": 0, "errors": 0}
     statuses: dict[int, int] = {}
+    guard = threading.Lock()
 
-    async def client(c: int, url: str, stop_at: float) -> None:
+    def client(c: int, url: str, gate: threading.Barrier, stop: list[float]) -> None:
         rnd = random.Random(500 + c)
         users = ds.users[c * per : (c + 1) * per]
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-            while time.monotonic() < stop_at:
-                user = rnd.choice(users)
-                start = ds.now + timedelta(days=11, minutes=15 * rnd.randrange(0, 4 * 24 * 18))
-                r = await http.post(
-                    "/api/booking/create/",
-                    json={"slot_id": rnd.choice(slot_ids), "start_time": start.isoformat(),
-                          "end_time": (start + timedelta(hours=1)).isoformat()},
-                    headers={"Authorization": f"Token {ds.tokens[user]}"},
-                )
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                if r.status_code == 201:
-                    counts["ok"] += 1
-                elif r.status_code == 409:
-                    counts["conflicts"] += 1
-                else:
-                    counts["errors"] += 1
-
-    async def run(url: str) -> None:
-        stop_at = time.monotonic() + seconds
-        await asyncio.gather(*(client(c, url, stop_at) for c in range(clients)))
+        http = _Http(url)
+        seen: dict[int, int] = {}
+        gate.wait()
+        while time.monotonic() < stop[0]:
+            user = rnd.choice(users)
+            start = ds.now + timedelta(days=11, minutes=15 * rnd.randrange(0, 4 * 24 * 18))
+            body = {"slot_id": rnd.choice(slot_ids), "start_time": start.isoformat(),
+                    "end_time": (start + timedelta(hours=1)).isoformat()}
+            status, _ = http.request("POST", "/api/booking/create/", ds.tokens[user], body)
+            seen[status] = seen.get(status, 0) + 1
+        http.close()
+        with guard:
+            for k, v in seen.items():
+                statuses[k] = statuses.get(k, 0) + v
 
     with api_server(ds.path, workers=workers) as url:
-        asyncio.run(run(url))
+        gate = threading.Barrier(clients + 1)
+        stop = [float("inf")]
+        threads = [threading.Thread(target=client, args=(c, url, gate, stop)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        gate.wait()
+        stop[0] = time.monotonic() + seconds
+        for t in threads:
+            t.join(seconds + 120)
+    ok, conflicts = statuses.get(201, 0), statuses.get(409, 0)
     return {
         "clients": clients,
         "workers": workers,
         "seconds": seconds,
-        "bookings_per_s": counts["ok"] / seconds,
-        "attempts_per_s": sum(counts.values()) / seconds,
-        "bookings": counts["ok"],
-        "conflicts": counts["conflicts"],
-        "errors": counts["errors"],
+        "bookings_per_s": ok / seconds,
+        "attempts_per_s": sum(statuses.values()) / seconds,
+        "bookings": ok,
+        "conflicts": conflicts,
+        "errors": sum(statuses.values()) - ok - conflicts,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "double_bookings": count_overlaps(ds.path),
     }
@@ -811,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for --api (default 16)")
     ap.add_argument("--api-workers", type=int, default=2, help="API processes for the --api concurrent run (default 2)")
+    ap.add_argument("--api-rounds", type=int, default=3, help="rounds of in-process vs HTTP throughput (default 3)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--keep", metavar="DIR", help="build the data set in DIR and keep it")
     ap.add_argument(
@@ -862,8 +922,27 @@ def main(argv: list[str] | None = None) -> int:
     if "api" in parts:
         figs += bench_api(_restore(ds, pristine, work), args.ops)
         print("HTTP API done", flush=True)
-        api_res = bench_api_concurrent(_restore(ds, pristine, work), args.clients, args.api_workers, args.seconds)
-        print("HTTP API concurrent run done", flush=True)
+        # Throughput: in-process processes and HTTP clients in turn, a few short rounds each, so that the
+        # machine's load falls on both alike; the medians are compared.
+        rounds = []
+        for r in range(args.api_rounds):
+            _, local = bench_multiprocess(_restore(ds, pristine, work), args.procs, args.seconds)
+            http = bench_api_concurrent(_restore(ds, pristine, work), args.clients, args.api_workers, args.seconds)
+            rounds.append((local, http))
+            print(f"HTTP API round {r + 1}: {local['bookings_per_s']:.0f} in-process vs {http['bookings_per_s']:.0f} "
+                  "HTTP bookings/s", flush=True)
+        api_res = {
+            "clients": args.clients,
+            "workers": args.api_workers,
+            "procs": args.procs,
+            "seconds": args.seconds,
+            "rounds": [{"in_process": lo, "http": ht} for lo, ht in rounds],
+            "in_process_bookings_per_s": statistics.median(lo["bookings_per_s"] for lo, _ in rounds),
+            "http_bookings_per_s": statistics.median(ht["bookings_per_s"] for _, ht in rounds),
+            "double_bookings": sum(lo["double_bookings"] + ht["double_bookings"] for lo, ht in rounds),
+            "http_errors": sum(ht["errors"] for _, ht in rounds),
+        }
+        api_res["ratio"] = api_res["http_bookings_per_s"] / api_res["in_process_bookings_per_s"]
     tui = bench_tui(_restore(ds, pristine, work), args.ops) if "tui" in parts else None
 
     by = {f.name: f for f in figs}
@@ -895,23 +974,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in ratios.items():
         print(f"ratio ours / theirs, {name:<32} {r:8.3f}")
     api_vs = {}
-    for label, http, local in (
-        ("create_booking", "HTTP create_booking", "create_booking"),
-        ("available slots", "HTTP GET available (lot, window)", "available_slots(lot, window)"),
-    ):
-        if http in by and local in by:
-            api_vs[label] = {"http_p50_ms": by[http].p50 * 1e3, "in_process_p50_ms": by[local].p50 * 1e3,
-                             "extra_ms": (by[http].p50 - by[local].p50) * 1e3}
+    for label in ("create_booking", "available_slots(lot, window)", "profile"):
+        local, http = by.get(f"{label}, in-process (paired)"), by.get(f"{label}, HTTP (paired)")
+        if local and http:
+            api_vs[label] = {"http_p50_ms": http.p50 * 1e3, "in_process_p50_ms": local.p50 * 1e3,
+                             "extra_ms": (http.p50 - local.p50) * 1e3}
             print(f"HTTP - in-process p50, {label:<30} {api_vs[label]['extra_ms']:+8.2f} ms")
     if api_res:
         print(
-            f"{api_res['clients']} HTTP clients, --workers {api_res['workers']}, {api_res['seconds']:g} s"
-            f"{'':<8} {api_res['bookings_per_s']:.0f} bookings/s ({api_res['attempts_per_s']:.0f} attempts/s, "
-            f"statuses {api_res['statuses']}), double bookings: {api_res['double_bookings']}"
+            f"{api_res['clients']} HTTP clients on --workers {api_res['workers']} vs {api_res['procs']} processes in "
+            f"turn, {len(api_res['rounds'])} rounds of {api_res['seconds']:g} s: median {api_res['http_bookings_per_s']:.0f} "
+            f"vs {api_res['in_process_bookings_per_s']:.0f} bookings/s = {api_res['ratio']:.0%}; "
+            f"double bookings: {api_res['double_bookings']}, HTTP errors: {api_res['http_errors']}"
         )
-        if mp_res:
-            api_res["vs_in_process"] = api_res["bookings_per_s"] / mp_res["bookings_per_s"]
-            print(f"{'':<40} {api_res['vs_in_process']:.0%} of the {args.procs}-process in-process rate")
     if tui:
         for k, v in tui.items():
             print(f"TUI {k:<36} {v}")
@@ -927,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
             "multiprocess": mp_res,
             "ratios": ratios,
             "api_vs_in_process": api_vs,
-            "api_concurrent": api_res,
+            "api_throughput": api_res,
             "tui": tui,
         }
         Path(args.json).write_text(json.dumps(out, indent=2))
