@@ -1,20 +1,29 @@
 """Suite-wide hooks.
 
 In CI (``PARKING_TUI_REQUIRE_TOOLS=1``, set by ``.ci/run`` on a machine where it could install them), a test that
-skips because tmux, OpenSSH or Chromium is missing fails instead: a skipped test proves nothing.
+skips because tmux, OpenSSH, Chromium or the PostgreSQL server is missing fails instead: a skipped test proves
+nothing.
+
+PostgreSQL: ``pg_server`` is one throwaway server for the whole run (``initdb`` + ``pg_ctl`` from the machine's
+binaries on a temporary folder and a free loopback port, stopped and deleted at the end), or the server of
+``PARKING_TUI_TEST_PG`` (a URL whose role may create databases) when that is set. ``pg_url`` is a fresh database
+with the current schema for one test. Without binaries or that variable, the tests using them skip with one
+reason.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
 
-TOOL_WORDS = ("tmux", "sshd", "openssh", "ssh-keygen", "chromium")
+TOOL_WORDS = ("tmux", "sshd", "openssh", "ssh-keygen", "chromium", "initdb")
 
 
 #: Read once at start: fixtures clear every PARKING_TUI_* variable while a test runs.
 REQUIRED = os.environ.get("PARKING_TUI_REQUIRE_TOOLS", "") == "1"
+TEST_PG = os.environ.get("PARKING_TUI_TEST_PG", "")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -28,3 +37,131 @@ def pytest_runtest_makereport(item, call):
     if any(word in reason.lower() for word in TOOL_WORDS):
         report.outcome = "failed"
         report.longrepr = f"a required tool is missing in CI (PARKING_TUI_REQUIRE_TOOLS=1): {reason}"
+
+
+class PgCluster:
+    """A PostgreSQL server the tests may create databases on: ``fresh_db()`` gives the URL of a new database
+    with the current schema (copied from a template, so each costs a few milliseconds)."""
+
+    TEMPLATE = "parking_tui_template"
+
+    def __init__(self, admin_url: str, server=None) -> None:
+        self.admin_url = admin_url
+        self.server = server  # a ThrowawayServer, or None for PARKING_TUI_TEST_PG
+        self._names = itertools.count(1)
+        self.prefix = f"parking_tui_t{os.getpid()}_"
+
+    def url(self, dbname: str) -> str:
+        """The admin URL with another database name (a ``postgresql://`` URL, as ``open_service`` takes)."""
+        from urllib.parse import quote
+
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = {k: str(v) for k, v in conninfo_to_dict(self.admin_url).items()}
+        params.pop("dbname", None)
+        user = quote(params.pop("user", ""), safe="")
+        password = quote(params.pop("password", ""), safe="")
+        host = params.pop("host", "")
+        port = params.pop("port", "")
+        auth = (user + (":" + password if password else "") + "@") if user else ""
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+        return f"postgresql://{auth}{host}{':' + port if port else ''}/{dbname}" + ("?" + query if query else "")
+
+    def _admin(self):
+        import psycopg
+
+        return psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10)
+
+    def prepare(self) -> None:
+        import psycopg
+
+        from parking_tui.storage.postgres import schema
+
+        with self._admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.TEMPLATE}_{os.getpid()}")
+            conn.execute(f"CREATE DATABASE {self.TEMPLATE}_{os.getpid()}")
+        with psycopg.connect(self.url(f"{self.TEMPLATE}_{os.getpid()}"), autocommit=True) as conn:
+            schema.apply(conn)
+
+    def empty_db(self) -> str:
+        name = f"{self.prefix}{next(self._names)}"
+        with self._admin() as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def fresh_db(self) -> str:
+        name = f"{self.prefix}{next(self._names)}"
+        with self._admin() as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}_{os.getpid()}")
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        try:
+            with self._admin() as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception:  # the server may be down on purpose; the whole cluster goes at the end anyway
+            pass
+
+    def finish(self) -> None:
+        if self.server is not None:
+            self.server.destroy()
+            return
+        try:
+            with self._admin() as conn:
+                names = [r[0] for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname = %s",
+                    (self.prefix + "%", f"{self.TEMPLATE}_{os.getpid()}"),
+                )]
+                for name in names:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception:
+            pass
+
+
+def start_pg_server(*, fsync: bool = False):
+    """A started ThrowawayServer, or ``pytest.skip`` with the one reason when the binaries are missing."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[postgres]' (the test extra includes it)")
+    from parking_tui.storage.postgres.throwaway import ServerUnavailable, ThrowawayServer, find_bindir
+
+    if find_bindir() is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: install the PostgreSQL server or set "
+            "PARKING_TUI_TEST_PG to a database URL"
+        )
+    server = ThrowawayServer(fsync=fsync)
+    try:
+        server.start()
+    except ServerUnavailable:
+        server.destroy()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    if TEST_PG:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            pytest.skip("psycopg is not installed: pip install -e '.[postgres]' (the test extra includes it)")
+        cluster = PgCluster(TEST_PG)
+    else:
+        server = start_pg_server()
+        cluster = PgCluster(server.url("postgres"), server)
+    try:
+        cluster.prepare()
+        yield cluster
+    finally:
+        cluster.finish()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh database with the current schema, dropped after the test."""
+    url = pg_cluster.fresh_db()
+    yield url
+    pg_cluster.drop(url)
