@@ -6,14 +6,9 @@ synchronous service never blocks the event loop. One service serves every reques
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone, tzinfo
-from functools import lru_cache
-from pathlib import Path
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Path as PathParam, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 
 from .. import __version__
+from ..domain import rules
 from ..domain.errors import ParkingError
 from ..domain.models import Booking, Lot, Slot
 from ..domain.service import ParkingService
@@ -62,47 +58,10 @@ _token_header = APIKeyHeader(
 )
 
 
-# -------------------------------------------------------------------------------- what the service has
-
-def _accepts(method: Callable[..., Any], name: str) -> bool:
-    return name in inspect.signature(method).parameters
-
-
-HAS_PLATE = _accepts(ParkingService.create_booking, "plate")
-HAS_LOT_ZONE = _accepts(ParkingService.create_lot, "time_zone")
-HAS_MARK = hasattr(ParkingService, "mark_slot")
 MAX_ID = 2**53
 
 
 # -------------------------------------------------------------------------------------------- answers
-
-@lru_cache(maxsize=1)
-def _machine_zone() -> tuple[str, tzinfo]:
-    """The zone naive times mean where the service has no lot zones: ``TZ``, else the system's, else UTC."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        try:
-            name = Path("/etc/timezone").read_text().strip()
-        except OSError:
-            link = os.path.realpath("/etc/localtime")
-            name = link.split("zoneinfo/", 1)[1] if "zoneinfo/" in link else ""
-    try:
-        return (name, ZoneInfo(name)) if name else ("UTC", timezone.utc)
-    except Exception:  # noqa: BLE001 - an unknown or odd TZ value: say UTC rather than fail
-        return "UTC", timezone.utc
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str | None) -> tzinfo:
-    if not name:
-        return _machine_zone()[1]
-    if name in ("UTC", "Etc/UTC"):
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001
-        return timezone.utc
-
 
 def lot_json(lot: Lot) -> dict[str, Any]:
     return {
@@ -110,7 +69,7 @@ def lot_json(lot: Lot) -> dict[str, Any]:
         "name": lot.name,
         "location": lot.location,
         "total_slots": lot.total_slots,
-        "time_zone": getattr(lot, "time_zone", None) or _machine_zone()[0],
+        "time_zone": lot.time_zone,
     }
 
 
@@ -119,18 +78,17 @@ def slot_json(slot: Slot) -> dict[str, Any]:
 
 
 class Zones:
-    """The time zone of each lot, looked up once per request and only when a booking needs it."""
+    """Bookings on their lot's clocks: each lot's zone is looked up once per request, only when needed."""
 
     def __init__(self, svc: ParkingService, token: str) -> None:
         self.svc = svc
         self.token = token
-        self._by_lot: dict[int, tzinfo] = {}
+        self._by_lot: dict[int, str] = {}
 
-    def of(self, lot_id: int) -> tzinfo:
+    def of(self, lot_id: int) -> str:
         zone = self._by_lot.get(lot_id)
         if zone is None:
-            lot = self.svc.get_lot(self.token, lot_id)
-            zone = self._by_lot[lot_id] = _zone(getattr(lot, "time_zone", None))
+            zone = self._by_lot[lot_id] = self.svc.get_lot(self.token, lot_id).time_zone
         return zone
 
     def booking(self, b: Booking) -> dict[str, Any]:
@@ -141,24 +99,16 @@ class Zones:
             "slot_number": b.slot_number,
             "lot_id": b.lot_id,
             "username": b.username,
-            "start_time": b.start_time.astimezone(zone).isoformat(),
-            "end_time": b.end_time.astimezone(zone).isoformat(),
+            "start_time": rules.in_zone(b.start_time, zone).isoformat(),
+            "end_time": rules.in_zone(b.end_time, zone).isoformat(),
             "status": str(b.status),
             "confirmation_code": b.confirmation_code,
-            "plate": getattr(b, "plate", "") or "",
-            "attention": getattr(b, "attention", "") or "",
+            "plate": b.plate,
+            "attention": b.attention,
         }
 
     def bookings(self, items: Iterable[Booking]) -> list[dict[str, Any]]:
         return [self.booking(b) for b in items]
-
-
-def _matches(b: Booking, q: str) -> bool:
-    q = q.casefold()
-    return any(
-        q in str(value).casefold()
-        for value in (b.confirmation_code, b.username, b.slot_number, getattr(b, "plate", ""))
-    )
 
 
 # ------------------------------------------------------------------------------------------ the app
@@ -241,9 +191,8 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
              summary="Who is signed in")
     def profile(tok: str = Token) -> Response:
         p = svc.profile(tok)
-        user = p.user if isinstance(p.user, str) else p.user.username
         return err.json_response(
-            {"user": user, "email": p.email, "phone_number": p.phone_number, "is_admin": p.is_admin}
+            {"user": p.user, "email": p.email, "phone_number": p.phone_number, "is_admin": p.is_admin}
         )
 
     # ------------------------------------------------------------------------------ lots and slots
@@ -251,12 +200,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
     @app.post(f"{api}/parking-lots/", status_code=201, response_model=LotOut,
               responses=_errors(400, 401, 403, 409), tags=["lots"], summary="Create a lot (admin)")
     def create_lot(body: LotIn, tok: str = Token) -> Response:
-        extra: dict[str, Any] = {}
-        if body.time_zone is not None:
-            if not HAS_LOT_ZONE:
-                raise ParkingError("Lot time zones are not supported by this version.")
-            extra["time_zone"] = body.time_zone
-        lot = svc.create_lot(tok, body.name, body.location, body.total_slots, **extra)
+        lot = svc.create_lot(tok, body.name, body.location, body.total_slots, time_zone=body.time_zone)
         return err.json_response(lot_json(lot), 201)
 
     @app.get(f"{api}/parking-lots/", response_model=list[LotOut], responses=_errors(401), tags=["lots"],
@@ -284,16 +228,10 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
              responses=_errors(400, 401, 403, 404, 409), tags=["lots"],
              summary="Mark a slot available, occupied (walk-in) or out of service (admin)")
     def slot_status(body: SlotStatusIn, tok: str = Token, slot_id: int = SlotId) -> Response:
-        if HAS_MARK:
-            mark = svc.mark_slot(tok, slot_id, body.status, until=body.until, reason=body.reason or "")  # type: ignore[attr-defined]
-            slot, moved, unplaced = mark.slot, mark.moved, mark.unplaced
-        else:
-            if body.until is not None or body.reason:
-                raise ParkingError("Marks with an end time or a reason are not supported by this version.")
-            slot, moved, unplaced = svc.set_slot_status(tok, slot_id, body.status), [], []
+        mark = svc.mark_slot(tok, slot_id, body.status, until=body.until, reason=body.reason or "")
         zones = Zones(svc, tok)
         return err.json_response(
-            {"slot": slot_json(slot), "moved": zones.bookings(moved), "unplaced": zones.bookings(unplaced)}
+            {"slot": slot_json(mark.slot), "moved": zones.bookings(mark.moved), "unplaced": zones.bookings(mark.unplaced)}
         )
 
     # ------------------------------------------------------------------------------------ bookings
@@ -301,12 +239,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
     @app.post(f"{api}/booking/create/", status_code=201, response_model=BookingOut,
               responses=_errors(400, 401, 404, 409), tags=["bookings"], summary="Book a slot for a window")
     def create_booking(body: BookingIn, tok: str = Token) -> Response:
-        extra: dict[str, Any] = {}
-        if body.plate:
-            if not HAS_PLATE:
-                raise ParkingError("Plates are not supported by this version.")
-            extra["plate"] = body.plate
-        booking = svc.create_booking(tok, body.slot_id, body.start_time, body.end_time, **extra)
+        booking = svc.create_booking(tok, body.slot_id, body.start_time, body.end_time, plate=body.plate or "")
         return err.json_response(Zones(svc, tok).booking(booking), 201)
 
     @app.get(f"{api}/booking/my/", response_model=list[BookingOut], responses=_errors(401), tags=["bookings"],
@@ -339,9 +272,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
         status: str | None = Query(default=None, description="reserved, checked_in, completed, cancelled, expired"),
         q: str | None = Query(default=None, max_length=64, description="part of a code, username, slot or plate"),
     ) -> Response:
-        found = svc.list_reservations(tok, lot, status=status)
-        if q:
-            found = [b for b in found if _matches(b, q.strip())]
+        found = svc.list_reservations(tok, lot, status=status, q=q or None)
         return err.json_response(Zones(svc, tok).bookings(found))
 
     # ---------------------------------------------------------------------------------- the docs

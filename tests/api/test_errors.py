@@ -87,7 +87,7 @@ def test_400_bad_json_and_bad_or_missing_fields_name_the_field(world):
 
 
 def test_404_for_what_does_not_exist_or_is_not_yours(server, world):
-    admin, driver = world["admin"], world["driver"]
+    admin = world["admin"]
     assert admin.put("/api/booking/999999/check-in/").status_code == 404
     assert admin.post("/api/parking-lots/999999/slots/", json={"slot_number": "A1"}).status_code == 404
     assert admin.get("/api/slots/available/", params={"lot": 999999}).status_code == 404
@@ -104,7 +104,7 @@ def test_404_for_what_does_not_exist_or_is_not_yours(server, world):
 
 
 def test_409_for_an_overlap(world):
-    driver, admin, slot = world["driver"], world["admin"], world["slots"][0]
+    admin, slot = world["admin"], world["slots"][0]
     start, end = world["window"]
     r = admin.post("/api/booking/create/", json={"slot_id": slot["id"], "start_time": start, "end_time": end})
     assert r.status_code == 409 and set(r.json()) == {"detail"}, r.text
