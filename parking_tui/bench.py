@@ -346,6 +346,14 @@ def bench_service(ds: DataSet, n: int) -> list[Figure]:
     )
     figs.append(timed("list_lots", lambda i: svc.list_lots(admin), n))
     figs.append(timed("lot_overview (lot browser)", lambda i: svc.lot_overview(admin), max(20, n // 10)))
+    figs.append(
+        timed(
+            "occupancy_by_hour(7 days, all lots) (Summary chart)",
+            lambda i: svc.occupancy_by_hour(admin, days=7),
+            max(10, n // 20),
+            warmup=2,
+        )
+    )
 
     from argon2 import PasswordHasher
 

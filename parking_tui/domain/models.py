@@ -198,6 +198,24 @@ class LotSummary:
 
 
 @dataclass(frozen=True)
+class LotHours:
+    """One lot hour by hour (admin view), on the lot's own clock, from ``start`` (a local midnight).
+
+    ``occupied[i]``: cars parked at some time in hour ``i`` (checked in, until checked out or now);
+    ``reserved[i]``: reservations holding a slot in that hour but not (yet) checked in;
+    ``no_shows[i]``: reservations that started in that hour and were never claimed;
+    ``overstays[i]``: stays whose booked end fell in that hour and that went on past it."""
+
+    lot: Lot
+    start: datetime
+    capacity: int
+    occupied: tuple[int, ...]
+    reserved: tuple[int, ...]
+    no_shows: tuple[int, ...]
+    overstays: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class SlotMark:
     """What an admin's mark did: the slot as marked, the bookings moved to other slots (same code, same
     window), and those that could not be placed (they carry ``attention``)."""

@@ -30,6 +30,7 @@ from .models import (
     BookingStatus,
     Lot,
     LotPolicy,
+    LotHours,
     LotSummary,
     Profile,
     Slot,
@@ -1675,6 +1676,80 @@ class ParkingService:
                     )
                 )
         out.sort(key=lambda s: (s.lot.name.casefold(), s.lot.id))
+        return out
+
+    def occupancy_by_hour(self, token: str, days: int = 1, lot_id: int | None = None) -> list[LotHours]:
+        """Per lot, hour by hour for today and the ``days - 1`` days before it (the lot's own clock): cars
+        parked, reservations held, no-shows and overstays (admin). One pass over the bookings of the window."""
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 31:
+            raise ValidationError("days must be a whole number from 1 to 31.", field="days")
+        now = self.now()
+        with self.store.view() as view:
+            self._require_admin(self._authenticate(view, token, now))
+            lots = [self._get_lot(view, lot_id)] if lot_id is not None else view.lots()
+            windows: dict[int, tuple[datetime, datetime]] = {}
+            for lot in lots:
+                local_now = rules.in_zone(now, self._zone(lot))
+                first = local_now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+                windows[int(lot["id"])] = (first, first + timedelta(days=days))
+            # Stamps are fixed-width UTC text, so the archive is narrowed to the window by comparing text.
+            since = rules.to_stamp(min((w[0] for w in windows.values()), default=now))
+            by_lot: dict[int, list[Record]] = {}
+            for r in view.finished_bookings(lot_id=lot_id):
+                if r["end_time"] >= since or (r.get("checked_out_at") or "") >= since:
+                    by_lot.setdefault(int(r.get("lot_id", 0)), []).append(r)
+            for lot in lots:
+                by_lot.setdefault(int(lot["id"]), []).extend(view.live_bookings(lot_id=int(lot["id"])))
+            out = []
+            for lot in lots:
+                first, last = windows[int(lot["id"])]
+                hours = days * 24
+                counts = {k: [0] * hours for k in ("occupied", "reserved", "no_shows", "overstays")}
+                policy = _policy(lot)
+
+                def mark(kind: str, begin: datetime, end: datetime) -> None:
+                    if end <= first or begin >= last or end <= begin:
+                        return
+                    lo = max(0, int((begin - first).total_seconds() // 3600))
+                    hi = min(hours, -int(-(end - first).total_seconds() // 3600))
+                    row = counts[kind]
+                    for i in range(lo, hi):
+                        row[i] += 1
+
+                def point(kind: str, at: datetime) -> None:
+                    if first <= at < last:
+                        counts[kind][int((at - first).total_seconds() // 3600)] += 1
+
+                for r in by_lot.get(int(lot["id"]), ()):
+                    start = rules.from_stamp(r["start_time"])
+                    end = rules.from_stamp(r["end_time"])
+                    if start is None or end is None:
+                        continue
+                    status = rules.effective_status(r["status"], start, now, policy)
+                    came = rules.from_stamp(r.get("checked_in_at")) if r.get("checked_in_at") else None
+                    left = rules.from_stamp(r.get("checked_out_at")) if r.get("checked_out_at") else None
+                    if came is not None:
+                        gone = left if left is not None else now
+                        # A car parked now counts in this hour even if it arrived this very minute.
+                        mark("occupied", came, gone if left is not None else max(gone, came + timedelta(seconds=1)))
+                        if gone > end:
+                            point("overstays", end)
+                    elif status is BookingStatus.RESERVED:
+                        mark("reserved", start, end)
+                    elif status is BookingStatus.EXPIRED:
+                        point("no_shows", start)
+                out.append(
+                    LotHours(
+                        lot=self._lot_model(lot),
+                        start=first,
+                        capacity=len(view.slots(int(lot["id"]))),
+                        occupied=tuple(counts["occupied"]),
+                        reserved=tuple(counts["reserved"]),
+                        no_shows=tuple(counts["no_shows"]),
+                        overstays=tuple(counts["overstays"]),
+                    )
+                )
+        out.sort(key=lambda h: (h.lot.name.casefold(), h.lot.id))
         return out
 
 

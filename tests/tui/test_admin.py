@@ -477,6 +477,31 @@ class TestUsers:
             assert {u.username: u.is_admin for u in svc.list_users(admin_token)}["admin"] is True
 
 
+class TestSummaryChart:
+    async def test_the_chart_follows_the_lot_and_d_switches_to_the_week(self, app_factory, admin_token, svc):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "4")
+            table = screen.query_one("#summary-table", DataTable)
+            table.focus()
+            chart = screen.query_one("#summary-chart")
+            for row in range(table.row_count):
+                table.move_cursor(row=row)
+                await pilot.pause()
+                name = str(table.get_row_at(row)[0])
+                assert str(chart.render()).startswith(name)
+            expected = {h.lot.name: h for h in svc.occupancy_by_hour(admin_token, days=7)}
+            table.move_cursor(row=1)
+            await pilot.pause()
+            central = expected["Central Station P1"]
+            peak = max(o + r for o, r in zip(central.occupied[-24:], central.reserved[-24:]))
+            assert f"peak {peak}/{central.capacity}" in str(chart.render())
+            await pilot.press("d")
+            await pilot.pause()
+            week = str(chart.render())
+            assert "last 7 days" in week and "Fri 27 Nov" in week
+
+
 class TestHelpers:
     def test_parse_day(self):
         from datetime import date
@@ -561,15 +586,37 @@ class TestLotsSnapshot:
         assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=admin_run("3"))
 
 
+async def on_central(pilot, screen):
+    table = screen.query_one("#summary-table", DataTable)
+    table.focus()
+    table.move_cursor(row=1)
+    await pilot.pause()
+
+
+async def press_d(pilot, screen):
+    await pilot.press("d")
+    await pilot.pause()
+
+
 class TestSummarySnapshot:
     def test_summary_80x24(self, snap_compare, app_factory, admin_token):
         """Tab 4: one row per lot - Airport Short-Stay 32 free; Central Station P1 45 free, 1 reserved,
-        1 occupied, 1 out of service, 3 today; Riverside Garage 39 free, 1 occupied, 1 today - and a note."""
-        assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=admin_run("4"))
+        1 occupied, 1 out of service, 3 today; Riverside Garage 39 free, 1 occupied, 1 today - and under it
+        Central Station P1's day by the hour: alice parked from 09:00 (█), bruno's reservation held (▒),
+        the axis marked at now (09:00), the legend in words."""
+        run = admin_run("4", on_central)
+        assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run)
 
     def test_summary_120x40(self, snap_compare, app_factory, admin_token):
-        """The summary at 120x40."""
-        assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=admin_run("4"))
+        """The summary at 120x40, chart of Central Station P1."""
+        run = admin_run("4", on_central)
+        assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=run)
+
+    def test_summary_week_80x24(self, snap_compare, app_factory, admin_token):
+        """d: the last 7 days of Central Station P1, one row per day, hours shaded by the share of slots in
+        use, with each day's no-shows and overstays counted at the right."""
+        run = admin_run("4", on_central, press_d)
+        assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run)
 
     def test_export_dialog(self, snap_compare, app_factory, admin_token):
         """x on the summary: a dialog "Export 3 lots (occupancy per lot) as CSV" with a full path proposed in the

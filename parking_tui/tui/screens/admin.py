@@ -27,8 +27,9 @@ from textual.widgets import (
 )
 
 from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
-from ...domain.models import Booking, BookingStatus, Lot, User
+from ...domain.models import Booking, BookingStatus, Lot, LotHours, User
 from ..widgets.confirm import ConfirmModal
+from ..widgets.day_chart import DayChart
 from ..widgets.tables import cursor_row_key
 from .admin_export import SUMMARY_FIELDS, ExportModal, default_export_path, reservation_rows, summary_rows
 from .admin_audit import AuditPane
@@ -161,9 +162,17 @@ class AdminScreen(Screen):
     AdminScreen #res-filter-error.-shown {
         display: block;
     }
-    AdminScreen #res-table, AdminScreen #summary-table, AdminScreen #users-table {
+    AdminScreen #res-table, AdminScreen #users-table {
         height: 1fr;
         margin: 1 1 0 1;
+    }
+    AdminScreen #summary-table {
+        height: auto;
+        max-height: 8;
+        margin: 1 1 1 1;
+    }
+    AdminScreen #summary-chart {
+        height: 1fr;
     }
     AdminScreen #res-count, AdminScreen #summary-note, AdminScreen #users-note {
         height: 1;
@@ -185,6 +194,7 @@ class AdminScreen(Screen):
         Binding("c", "cancel_booking", "Cancel", id="admin.cancel"),
         Binding("g", "toggle_admin", "Grant/withdraw admin", id="admin.toggle_admin"),
         Binding("x", "export", "Export CSV", id="admin.export"),
+        Binding("d", "chart_view", "Day/week", id="admin.chart_view", tooltip="Summary: today hour by hour, or the last 7 days"),
         Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
     ]
 
@@ -196,6 +206,7 @@ class AdminScreen(Screen):
         self.users: dict[str, User] = {}
         self.desk_count = 0
         self.poller: Poller[bool] | None = None
+        self.hours: dict[int, LotHours] = {}
 
     @property
     def papp(self) -> ParkingApp:
@@ -233,6 +244,7 @@ class AdminScreen(Screen):
                 yield LotsPane(id="lots-pane")
             with TabPane(TABS[3][1], id=TABS[3][0]):
                 yield DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
+                yield DayChart(id="summary-chart")
                 yield Static("", id="summary-note")
             with TabPane(TABS[4][1], id=TABS[4][0]):
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
@@ -367,6 +379,8 @@ class AdminScreen(Screen):
                 "cancel_booking": (BookingStatus.RESERVED,),
             }[action]
             return b is not None and b.status in wanted
+        if action == "chart_view":
+            return tab == "admin-summary"
         if action == "toggle_admin":
             if tab != "admin-users":
                 return False
@@ -645,6 +659,7 @@ class AdminScreen(Screen):
         if summaries is None:
             return
         table = self.query_one("#summary-table", DataTable)
+        keep = cursor_row_key(table)
         table.clear()
         for s in summaries:
             table.add_row(
@@ -658,10 +673,28 @@ class AdminScreen(Screen):
                 s.overstays_today,
                 key=str(s.lot.id),
             )
+        if keep is not None and any(str(s.lot.id) == keep for s in summaries):
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        hours = app.call_service(app.svc.occupancy_by_hour, app.token, days=7)
+        self.hours = {h.lot.id: h for h in hours or ()}
+        self.show_chart()
         now = local(app.svc.now())
         self.query_one("#summary-note", Static).update(
-            Text(f"As of {now:%a %d %b %H:%M} · Today: bookings that start today")
+            Text(f"As of {now:%a %d %b %H:%M} · Today: bookings that start today · d: day / week")
         )
+
+    def show_chart(self) -> None:
+        """The chart follows the lot under the summary table's cursor."""
+        key = cursor_row_key(self.query_one("#summary-table", DataTable))
+        hours = self.hours.get(int(key)) if key is not None else None
+        self.query_one(DayChart).show(hours, self.papp.svc.now())
+
+    @on(DataTable.RowHighlighted, "#summary-table")
+    def _summary_highlighted(self) -> None:
+        self.show_chart()
+
+    def action_chart_view(self) -> None:
+        self.query_one(DayChart).toggle()
 
     # ------------------------------------------------------------------------------------ export
 
