@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__, default_db_path, open_service
-from . import ops_cli
-from .config import Config, ConfigError, config_path, parse_file_mode, parse_idle, parse_port, parse_workers
+from . import db_cli, ops_cli
+from .config import Config, ConfigError, config_path, db_target, parse_file_mode, parse_idle, parse_port, parse_workers
 from .config import load as load_config
 from .domain.errors import ParkingError
 
@@ -28,10 +28,10 @@ SERVE_PORT = 8001
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH|URL",
         default=argparse.SUPPRESS,
-        help="data file (default: db in the config file, $PARKING_TUI_DB, or data/parking.json under the "
-        "working directory)",
+        help="data file, or a PostgreSQL database as postgresql://user@host/dbname (default: db in the config "
+        "file, $PARKING_TUI_DB, or data/parking.json under the working directory)",
     )
     p.add_argument(
         "--config",
@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_options(show, suppress=True)
 
     ops_cli.add_commands(sub, _add_db)
+    db_cli.add_commands(sub, _add_db)
     return parser
 
 
@@ -165,7 +166,7 @@ def settings(args: argparse.Namespace) -> Config:
     cfg = load_config(getattr(args, "config", None))
     changes: dict[str, object] = {}
     if getattr(args, "db", None):
-        changes["db"] = Path(args.db).expanduser()
+        changes["db"] = db_target(args.db)
     if getattr(args, "kiosk", False):
         changes["kiosk"] = True
     if getattr(args, "idle", None) is not None:
@@ -190,7 +191,7 @@ def settings(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def _db(cfg: Config) -> Path:
+def _db(cfg: Config) -> Path | str:
     return cfg.db if cfg.db is not None else default_db_path()
 
 
@@ -217,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, cfg)
         if args.command == "api":
             return _api(args, cfg)
+        if args.command == "db":
+            return db_cli.dispatch(args, _db(cfg), lambda target: _open(replace(cfg, db=target)))
         if args.command in ops_cli.OPS:
             return ops_cli.dispatch(args, _db(cfg), cfg.file_mode)
         return _run(args, cfg)

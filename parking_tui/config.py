@@ -70,7 +70,8 @@ class ConfigError(Exception):
 class Config:
     """What the command runs with. ``None`` means "not set": the built-in default applies."""
 
-    db: Path | None = None
+    db: Path | str | None = None
+    """A data file's path, or a database URL (``postgresql://...``) kept as written."""
     kiosk: bool = False
     idle_seconds: float = DEFAULT_IDLE_SECONDS
     theme: str | None = None
@@ -98,6 +99,13 @@ class Config:
         if self.lock_timeout is not None:
             options["lock_timeout"] = self.lock_timeout
         return options
+
+
+def db_target(value: str) -> Path | str:
+    """A ``db`` setting: a database URL (``postgresql://...``) stays a string; anything else is a path."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value).expanduser()
 
 
 def default_config_path() -> Path:
@@ -239,7 +247,7 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))}).")
     changes: dict[str, Any] = {}
     if "db" in data:
-        changes["db"] = Path(_text(data["db"], where, "db")).expanduser()
+        changes["db"] = db_target(_text(data["db"], where, "db"))
     if "theme" in data:
         changes["theme"] = _text(data["theme"], where, "theme")
     if "export_dir" in data:
@@ -315,7 +323,7 @@ def from_env(cfg: Config, env: Mapping[str, str]) -> Config:
     """Lay the ``PARKING_TUI_*`` environment variables over ``cfg``."""
     changes: dict[str, Any] = {}
     if env.get(ENV_DB):
-        changes["db"] = Path(env[ENV_DB]).expanduser()
+        changes["db"] = db_target(env[ENV_DB])
     if env.get(ENV_KIOSK):
         changes["kiosk"] = parse_bool(env[ENV_KIOSK], ENV_KIOSK)
     if env.get(ENV_IDLE):
