@@ -38,7 +38,7 @@ from .models import (
     SlotStatus,
     User,
 )
-from .ports import Record, Store
+Record = dict[str, Any]
 
 Clock = Callable[[], datetime]
 
@@ -180,7 +180,7 @@ class ParkingService:
 
     def __init__(
         self,
-        store: Store,
+        store: Any,  # the TinyDB store's view()/transaction() until the service moves onto ports.Store
         *,
         clock: Clock | None = None,
         password_hasher: PasswordHasher | None = None,
