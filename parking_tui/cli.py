@@ -339,8 +339,9 @@ def _api(args: argparse.Namespace, cfg: Config) -> int:
         os.umask(current & ~cfg.file_mode)
     options = cfg.service_options()
     options.setdefault("terminal", "api")
+    target = str(_db(cfg))
     settings = ApiSettings(
-        db=str(Path(_db(cfg)).absolute()),
+        db=target if "://" in target else str(Path(target).absolute()),
         host=cfg.api_host,
         port=cfg.api_port,
         workers=cfg.api_workers,

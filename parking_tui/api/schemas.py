@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 
 def _text_only(value: Any) -> Any:
@@ -17,6 +17,20 @@ def _text_only(value: Any) -> Any:
     if not isinstance(value, (str, datetime)):
         raise ValueError("Enter a date and time in ISO 8601, like 2025-12-04T10:10:00.")
     return value
+
+
+def _whole(value: Any) -> Any:
+    """A whole number, or its digits as text (``"5"``, as the seed's framework accepts); never ``true``."""
+    if isinstance(value, bool):
+        raise ValueError("A whole number is required.")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 20:
+        return int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError("A whole number is required.")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
 def _slot_number(value: Any) -> Any:
@@ -55,7 +69,7 @@ class LoginIn(_In):
 class LotIn(_In):
     name: str = Field(examples=["Downtown Parking"])
     location: str = Field(examples=["Main Street"])
-    total_slots: StrictInt = Field(examples=[50])
+    total_slots: WholeNumber = Field(examples=[50])
     time_zone: str | None = Field(default=None, examples=["Europe/Berlin"], description="IANA zone name")
 
 
@@ -64,7 +78,7 @@ class SlotIn(_In):
 
 
 class BookingIn(_In):
-    slot_id: StrictInt = Field(examples=[1])
+    slot_id: WholeNumber = Field(examples=[1])
     start_time: IsoTime
     end_time: IsoTime
     plate: str | None = Field(default="", examples=["B-AB 1234"], description="vehicle registration")

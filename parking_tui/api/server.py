@@ -40,7 +40,8 @@ class ApiSettings:
 def _open(settings: ApiSettings):
     from .. import open_service
 
-    return open_service(Path(settings.db), **settings.service_options)
+    target = settings.db if "://" in settings.db else Path(settings.db)  # a database URL passes as it is
+    return open_service(target, **settings.service_options)
 
 
 def build_app(settings: ApiSettings, svc=None):
@@ -87,7 +88,7 @@ def serve(settings: ApiSettings) -> int:
         return 1
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
-        f"parking-tui API on http://{shown}:{settings.port}/api/ (docs: /api/docs/), data {svc.store.path}, "
+        f"parking-tui API on http://{shown}:{settings.port}/api/ (docs: /api/docs/), data {settings.db}, "
         f"{settings.workers} worker{'s' if settings.workers != 1 else ''}. Ctrl+C stops it.",
         flush=True,
     )

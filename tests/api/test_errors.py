@@ -69,6 +69,8 @@ def test_400_bad_json_and_bad_or_missing_fields_name_the_field(world):
     assert r.status_code == 400 and r.json() == {"end_time": ["This field is required."]}
     r = driver.post("/api/booking/create/", json={"slot_id": "first", "start_time": start, "end_time": end})
     assert r.status_code == 400 and list(r.json()) == ["slot_id"] and isinstance(r.json()["slot_id"], list)
+    r = driver.post("/api/booking/create/", json={"slot_id": True, "start_time": start, "end_time": end})
+    assert r.status_code == 400 and r.json() == {"slot_id": ["A whole number is required."]}
     r = driver.post("/api/booking/create/", json={"slot_id": slot["id"], "start_time": "tomorrow", "end_time": end})
     assert r.status_code == 400 and list(r.json()) == ["start_time"]
     # A rule of the service, reported on its field.

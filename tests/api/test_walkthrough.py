@@ -100,7 +100,10 @@ def test_cancel_and_extend(server):
     httpx.post(server.api("auth/register/"), json={"username": "dora", "email": "d@example.com", "password": "dora-password"})
     dora = server.client(server.login("dora", "dora-password"))
     start, end = window(server, start_in=60, hours=1)
-    first = dora.post("/api/booking/create/", json={"slot_id": slot["id"], "start_time": start, "end_time": end}).json()
+    # An id as text ("7"), as the seed's framework accepts it.
+    r = dora.post("/api/booking/create/", json={"slot_id": str(slot["id"]), "start_time": start, "end_time": end})
+    assert r.status_code == 201, r.text
+    first = r.json()
     new_end = (datetime.fromisoformat(end) + timedelta(minutes=30)).isoformat()
     r = dora.put(f"/api/booking/{first['id']}/extend/", json={"end_time": new_end})
     assert r.status_code == 200, r.text
