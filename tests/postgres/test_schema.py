@@ -76,7 +76,7 @@ def test_live_confirmation_codes_are_unique(conn):
         "UPDATE bookings SET status = 'checked_in' WHERE id = 1",  # no check-in time
         "UPDATE slots SET admin_status = 'reserved' WHERE id = 1",
         "UPDATE bookings SET lot_id = 2 WHERE id = 1",  # not the slot's lot
-        "UPDATE bookings SET username = 'nobody' WHERE id = 1",
+        "UPDATE bookings SET username = '' WHERE id = 1",
         "INSERT INTO lots (name, total_slots) VALUES ('x', -1)",
     ],
 )

@@ -27,7 +27,7 @@ CREATE UNIQUE INDEX users_email_key ON users (lower(email)) WHERE email <> '';
 
 CREATE TABLE sessions (
     token_hash  text PRIMARY KEY,
-    username    text NOT NULL REFERENCES users (username) ON UPDATE CASCADE ON DELETE CASCADE,
+    username    text NOT NULL,
     created_at  timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
     CHECK (expires_at >= created_at)
@@ -71,7 +71,7 @@ CREATE TABLE bookings (
     slot_id            bigint NOT NULL,
     lot_id             bigint NOT NULL,
     slot_number        text NOT NULL,
-    username           text NOT NULL REFERENCES users (username) ON UPDATE CASCADE,
+    username           text NOT NULL CHECK (username <> ''),
     start_time         timestamptz NOT NULL,
     end_time           timestamptz NOT NULL,
     during             tstzrange GENERATED ALWAYS AS (tstzrange(start_time, end_time, '[)')) STORED,

@@ -1,0 +1,711 @@
+"""The PostgreSQL store: the port's repositories over SQL, with psycopg 3 and its connection pool.
+
+Transactions. A unit of work is one READ COMMITTED transaction that takes a transaction-scoped advisory lock
+on what it reads with intent to write: the lot (when it reads a lot, its slots or its bookings) and the user
+(when it reads a user or a user's live bookings). Two units on different lots and different drivers run in
+parallel; two on one lot or one driver run one after the other, so every read-check-write of the service holds
+across hosts as it does under the TinyDB store's one lock (the per-driver rules too). Nothing is retried
+behind the service's back: a deadlock the database breaks, a lost connection or a server restart becomes a
+``StorageError`` with nothing written. The database refuses what breaks an invariant whatever the service
+checked (exclusion constraint, unique keys): those refusals become the same ``Conflict`` the TinyDB store gives.
+
+Reads outside a unit (``view()``) are one REPEATABLE READ READ ONLY transaction: one consistent snapshot, no
+lock. ``change_token(lot)`` reads one row of ``lot_changes``, a counter that triggers bump in the transaction
+of every change to the lot, its slots or its bookings (so it changes at commit, on every host at once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ...domain.errors import ParkingError, StorageError
+from ...domain.models import LotPolicy
+from ...domain.ports import (
+    AuditEvent,
+    AuditFilter,
+    BookingQuery,
+    BookingRow,
+    LoginStateRow,
+    LotRow,
+    SessionRow,
+    SlotRow,
+    UserRow,
+)
+from . import schema
+from .errors import describe_url, translate
+
+# The pool reports connection attempts through logging; with no handler configured, Python would print them to
+# stderr - over a full-screen terminal app. The store's own errors say what matters.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
+
+#: ``open_service(**options)`` keys this store takes.
+from . import OPTIONS
+
+LIVE_SQL = "('reserved', 'checked_in')"
+_LOT_LOCK = 1
+_USER_LOCK = 2
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------- rows
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def _policy_out(policy: LotPolicy | None) -> Jsonb | None:
+    return Jsonb(asdict(policy)) if policy is not None else None
+
+
+_POLICY_FIELDS = {f.name for f in fields(LotPolicy)}
+
+
+def _policy_in(value: Any) -> LotPolicy | None:
+    if value is None:
+        return None
+    return LotPolicy(**{k: v for k, v in value.items() if k in _POLICY_FIELDS})
+
+
+USER_COLS = "username, email, password_hash, phone_number, is_admin, active, created_at, password_changed_at"
+SESSION_COLS = "token_hash, username, created_at, expires_at"
+LOGIN_COLS = "username, failures, last_failure, locked_until"
+LOT_COLS = "id, name, location, total_slots, time_zone, policy, created_at"
+SLOT_COLS = "id, lot_id, slot_number, admin_status, mark_until, mark_reason, retired"
+BOOKING_FIELDS = (
+    "id", "slot_id", "lot_id", "slot_number", "username", "start_time", "end_time", "status", "confirmation_code",
+    "plate", "attention", "moved_from", "created_at", "grace_from", "checked_in_at", "checked_out_at",
+    "cancelled_at",
+)
+BOOKING_COLS = ", ".join(BOOKING_FIELDS)
+AUDIT_COLS = 'at, "user", terminal, op, details, committed'
+
+
+def _user(r: tuple) -> UserRow:
+    return UserRow(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]))
+
+
+def _session(r: tuple) -> SessionRow:
+    return SessionRow(r[0], r[1], _utc(r[2]), _utc(r[3]))
+
+
+def _login(r: tuple) -> LoginStateRow:
+    return LoginStateRow(r[0], r[1], _utc(r[2]), _utc(r[3]))
+
+
+def _lot(r: tuple) -> LotRow:
+    return LotRow(int(r[0]), r[1], r[2], r[3], r[4], _policy_in(r[5]), _utc(r[6]))
+
+
+def _slot(r: tuple) -> SlotRow:
+    return SlotRow(int(r[0]), int(r[1]), r[2], r[3], _utc(r[4]), r[5], r[6])
+
+
+def _booking(r: tuple) -> BookingRow:
+    return BookingRow(
+        int(r[0]), int(r[1]), int(r[2]), r[3], r[4], _utc(r[5]), _utc(r[6]), r[7], r[8], r[9], r[10], r[11],
+        _utc(r[12]), _utc(r[13]), _utc(r[14]), _utc(r[15]), _utc(r[16]),
+    )
+
+
+def _audit(r: tuple) -> AuditEvent:
+    return AuditEvent(_utc(r[0]), r[1], r[2], r[3], dict(r[4] or {}), bool(r[5]))
+
+
+def _booking_params(row: BookingRow) -> tuple:
+    return (
+        row.slot_id, row.lot_id, row.slot_number, row.username, row.start_time, row.end_time, row.status,
+        row.confirmation_code, row.plate, row.attention, row.moved_from, row.created_at, row.grace_from,
+        row.checked_in_at, row.checked_out_at, row.cancelled_at,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _jsonb(details: dict[str, Any]) -> Jsonb:
+    return Jsonb(details, dumps=lambda obj: json.dumps(obj, default=_json_default, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------------------------- repositories
+
+
+class _Repo:
+    def __init__(self, tx: _Tx) -> None:
+        self.tx = tx
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.tx.run(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.tx.run(sql, params).fetchall()
+
+
+class _Users(_Repo):
+    def get(self, username: str) -> UserRow | None:
+        if self.tx.writes:
+            self.tx.lock_user(username)
+        r = self._one(f"SELECT {USER_COLS} FROM users WHERE lower(username) = lower(%s)", (username,))
+        return _user(r) if r else None
+
+    def by_email(self, email: str) -> UserRow | None:
+        if not email:
+            return None
+        r = self._one(f"SELECT {USER_COLS} FROM users WHERE lower(email) = lower(%s) AND email <> ''", (email,))
+        return _user(r) if r else None
+
+    def all(self) -> list[UserRow]:
+        return [_user(r) for r in self._all(f"SELECT {USER_COLS} FROM users ORDER BY username COLLATE \"C\"")]
+
+    def add(self, row: UserRow) -> None:
+        self.tx.run(
+            f"INSERT INTO users ({USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (row.username, row.email, row.password_hash, row.phone_number, row.is_admin, row.active,
+             row.created_at, row.password_changed_at),
+        )
+
+    def update(self, row: UserRow) -> None:
+        self.tx.run(
+            "UPDATE users SET email = %s, password_hash = %s, phone_number = %s, is_admin = %s, active = %s,"
+            " created_at = %s, password_changed_at = %s WHERE username = %s",
+            (row.email, row.password_hash, row.phone_number, row.is_admin, row.active, row.created_at,
+             row.password_changed_at, row.username),
+        )
+
+
+class _Sessions(_Repo):
+    def get(self, token_hash: str) -> SessionRow | None:
+        r = self._one(f"SELECT {SESSION_COLS} FROM sessions WHERE token_hash = %s", (token_hash,))
+        return _session(r) if r else None
+
+    def add(self, row: SessionRow) -> None:
+        self.tx.run(
+            f"INSERT INTO sessions ({SESSION_COLS}) VALUES (%s, %s, %s, %s)",
+            (row.token_hash, row.username, row.created_at, row.expires_at),
+        )
+
+    def delete(self, token_hash: str) -> None:
+        self.tx.run("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))
+
+    def delete_for(self, username: str, *, keep: str | None = None) -> int:
+        cur = self.tx.run(
+            "DELETE FROM sessions WHERE username = %s AND token_hash IS DISTINCT FROM %s", (username, keep)
+        )
+        return cur.rowcount
+
+    def purge_expired(self, now: datetime) -> int:
+        return self.tx.run("DELETE FROM sessions WHERE expires_at <= %s", (now,)).rowcount
+
+
+class _LoginStates(_Repo):
+    def get(self, username: str) -> LoginStateRow | None:
+        r = self._one(f"SELECT {LOGIN_COLS} FROM login_states WHERE username = %s", (username,))
+        return _login(r) if r else None
+
+    def put(self, row: LoginStateRow) -> None:
+        self.tx.run(
+            f"INSERT INTO login_states ({LOGIN_COLS}) VALUES (%s, %s, %s, %s) ON CONFLICT (username) DO UPDATE"
+            " SET failures = EXCLUDED.failures, last_failure = EXCLUDED.last_failure,"
+            " locked_until = EXCLUDED.locked_until",
+            (row.username, row.failures, row.last_failure, row.locked_until),
+        )
+
+    def clear(self, username: str) -> None:
+        self.tx.run("DELETE FROM login_states WHERE username = %s", (username,))
+
+    def count(self) -> int:
+        return int(self._one("SELECT count(*) FROM login_states")[0])
+
+    def all(self) -> list[LoginStateRow]:
+        return [_login(r) for r in self._all(f"SELECT {LOGIN_COLS} FROM login_states ORDER BY username COLLATE \"C\"")]
+
+    def forget(self, usernames: Sequence[str]) -> None:
+        if usernames:
+            self.tx.run("DELETE FROM login_states WHERE username = ANY(%s)", (list(usernames),))
+
+
+class _Lots(_Repo):
+    def get(self, lot_id: int) -> LotRow | None:
+        if self.tx.writes:
+            self.tx.lock_lot(lot_id)
+        r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (lot_id,))
+        return _lot(r) if r else None
+
+    def all(self) -> list[LotRow]:
+        return [_lot(r) for r in self._all(f"SELECT {LOT_COLS} FROM lots ORDER BY id")]
+
+    def add(self, row: LotRow) -> int:
+        (new_id,) = self._one(
+            "INSERT INTO lots (name, location, total_slots, time_zone, policy, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (row.name, row.location, row.total_slots, row.time_zone, _policy_out(row.policy), row.created_at),
+        )
+        self.tx.locked.add((_LOT_LOCK, int(new_id)))  # nobody else can know it yet
+        return int(new_id)
+
+    def update(self, row: LotRow) -> None:
+        self.tx.run(
+            "UPDATE lots SET name = %s, location = %s, total_slots = %s, time_zone = %s, policy = %s,"
+            " created_at = %s WHERE id = %s",
+            (row.name, row.location, row.total_slots, row.time_zone, _policy_out(row.policy), row.created_at,
+             row.id),
+        )
+
+
+class _Slots(_Repo):
+    def get(self, slot_id: int) -> SlotRow | None:
+        sql = f"SELECT {SLOT_COLS} FROM slots WHERE id = %s"
+        r = self._one(sql, (slot_id,))
+        if r is not None and self.tx.writes and self.tx.lock_lot(int(r[1])):
+            r = self._one(sql, (slot_id,))  # read again under the lot's lock
+        return _slot(r) if r else None
+
+    def in_lot(self, lot_id: int) -> list[SlotRow]:
+        if self.tx.writes:
+            self.tx.lock_lot(lot_id)
+        return [_slot(r) for r in self._all(f"SELECT {SLOT_COLS} FROM slots WHERE lot_id = %s ORDER BY id", (lot_id,))]
+
+    def add(self, row: SlotRow) -> int:
+        (new_id,) = self._one(
+            "INSERT INTO slots (lot_id, slot_number, admin_status, mark_until, mark_reason, retired)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (row.lot_id, row.slot_number, row.admin_status, row.mark_until, row.mark_reason, row.retired),
+        )
+        return int(new_id)
+
+    def update(self, row: SlotRow) -> None:
+        self.tx.run(
+            "UPDATE slots SET lot_id = %s, slot_number = %s, admin_status = %s, mark_until = %s,"
+            " mark_reason = %s, retired = %s WHERE id = %s",
+            (row.lot_id, row.slot_number, row.admin_status, row.mark_until, row.mark_reason, row.retired, row.id),
+        )
+
+
+class _Bookings(_Repo):
+    def _locked_one(self, sql: str, params: Sequence[Any]) -> BookingRow | None:
+        r = self._one(sql, params)
+        if r is not None and self.tx.writes and self.tx.lock_lot(int(r[2])):
+            r = self._one(sql, params)
+        return _booking(r) if r else None
+
+    def get(self, booking_id: int) -> BookingRow | None:
+        return self._locked_one(f"SELECT {BOOKING_COLS} FROM bookings WHERE id = %s", (booking_id,))
+
+    def by_code(self, code: str) -> BookingRow | None:
+        return self._locked_one(
+            f"SELECT {BOOKING_COLS} FROM bookings WHERE confirmation_code = %s"
+            f" ORDER BY (status IN {LIVE_SQL}) DESC, id DESC LIMIT 1",
+            (code,),
+        )
+
+    def live(
+        self, *, lot_id: int | None = None, slot_id: int | None = None, username: str | None = None
+    ) -> list[BookingRow]:
+        where = [f"status IN {LIVE_SQL}"]
+        params: list[Any] = []
+        if self.tx.writes:
+            if lot_id is not None:
+                self.tx.lock_lot(lot_id)
+            if username is not None:
+                self.tx.lock_user(username)
+            if slot_id is not None and lot_id is None:
+                r = self._one("SELECT lot_id FROM slots WHERE id = %s", (slot_id,))
+                if r is not None:
+                    self.tx.lock_lot(int(r[0]))
+        if lot_id is not None:
+            where.append("lot_id = %s")
+            params.append(lot_id)
+        if slot_id is not None:
+            where.append("slot_id = %s")
+            params.append(slot_id)
+        if username is not None:
+            where.append("username = %s")
+            params.append(username)
+        sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
+        return [_booking(r) for r in self._all(sql, params)]
+
+    def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[BookingRow]:
+        if self.tx.writes:
+            self.tx.lock_lot(lot_id)
+        rows = self._all(
+            f"SELECT {BOOKING_COLS} FROM bookings WHERE status = 'reserved' AND lot_id = %s AND start_time < %s"
+            " ORDER BY start_time, id",
+            (lot_id, instant),
+        )
+        return [_booking(r) for r in rows]
+
+    def query(self, q: BookingQuery, *, limit: int | None = None) -> list[BookingRow]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("lot_id", q.lot_id), ("slot_id", q.slot_id), ("username", q.username)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if q.statuses is not None:
+            where.append("status = ANY(%s)")
+            params.append(sorted(q.statuses))
+        if q.ends_at_or_after is not None:
+            where.append("end_time >= %s")
+            params.append(q.ends_at_or_after)
+        if q.text:
+            squash = "upper(replace(replace({}, ' ', ''), '-', ''))"
+            where.append(
+                "(" + " OR ".join(f"strpos({squash.format(c)}, %s) > 0" for c in
+                                  ("plate", "confirmation_code", "username", "slot_number")) + ")"
+            )
+            params += [q.text] * 4
+        sql = f"SELECT {BOOKING_COLS} FROM bookings"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time, id"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(max(0, int(limit)))
+        return [_booking(r) for r in self._all(sql, params)]
+
+    def code_in_use(self, code: str) -> bool:
+        r = self._one(f"SELECT EXISTS (SELECT 1 FROM bookings WHERE confirmation_code = %s AND status IN {LIVE_SQL})", (code,))
+        return bool(r[0])
+
+    def add(self, row: BookingRow) -> int:
+        (new_id,) = self._one(
+            f"INSERT INTO bookings ({', '.join(BOOKING_FIELDS[1:])}) VALUES ({', '.join(['%s'] * 16)}) RETURNING id",
+            _booking_params(row),
+        )
+        return int(new_id)
+
+    def update(self, row: BookingRow) -> None:
+        sets = ", ".join(f"{c} = %s" for c in BOOKING_FIELDS[1:])
+        self.tx.run(f"UPDATE bookings SET {sets} WHERE id = %s", (*_booking_params(row), row.id))
+
+
+class _Audit(_Repo):
+    def query(self, filters: AuditFilter, limit: int) -> list[AuditEvent]:
+        return audit_query(self.tx.run, filters, limit)
+
+    def append(self, event: AuditEvent) -> None:
+        if not self.tx.writes:
+            raise StorageError("The audit log is written only inside a unit of work.")
+        self.tx.events.append(event)
+
+
+def audit_query(run: Callable[..., Any], filters: AuditFilter, limit: int) -> list[AuditEvent]:
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.user is not None:
+        where.append("(\"user\" = %s OR details ->> 'owner' = %s)")
+        params += [filters.user, filters.user]
+    if filters.op is not None:
+        where.append("op = %s")
+        params.append(filters.op)
+    if filters.code is not None:
+        where.append("details ->> 'code' = %s")
+        params.append(filters.code)
+    if filters.booking_id is not None:
+        where.append("details ->> 'booking_id' = %s")
+        params.append(str(int(filters.booking_id)))
+    if filters.since is not None:
+        where.append("at >= %s")
+        params.append(filters.since)
+    if filters.until is not None:
+        where.append("at < %s")
+        params.append(filters.until)
+    sql = f"SELECT {AUDIT_COLS} FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT %s"
+    params.append(max(1, int(limit)))
+    rows = run(sql, params).fetchall()
+    return [_audit(r) for r in reversed(rows)]
+
+
+# --------------------------------------------------------------------------------------------- transactions
+
+
+class _Tx:
+    """One transaction on one pooled connection: the view and the unit of work share it."""
+
+    writes = False
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.conn: psycopg.Connection | None = None
+        self.failed = False
+        self.locked: set[tuple[int, int]] = set()
+        self.events: list[AuditEvent] = []
+        self.users = _Users(self)
+        self.sessions = _Sessions(self)
+        self.login_states = _LoginStates(self)
+        self.lots = _Lots(self)
+        self.slots = _Slots(self)
+        self.bookings = _Bookings(self)
+        self.audit = _Audit(self)
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    def _begin(self, sql: str) -> None:
+        self.conn = self.store._getconn()
+        try:
+            self.conn.execute(sql)
+        except BaseException as exc:
+            self._release()
+            raise translate(exc, self.store.where) from None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        if self.conn is None or self.failed:
+            raise StorageError("This unit of work is over (rolled back after an error); nothing more is done in it.")
+        try:
+            return self.conn.execute(sql, params)
+        except BaseException as exc:
+            self.failed = True
+            self._rollback_quietly()
+            raise translate(exc, self.store.where) from None
+
+    def _lock(self, key: tuple[int, int]) -> bool:
+        """Take the advisory lock ``key`` for the rest of the transaction; whether it was newly taken."""
+        if key in self.locked:
+            return False
+        self.run("SELECT pg_advisory_xact_lock(%s, %s)", key)
+        self.locked.add(key)
+        return True
+
+    def lock_lot(self, lot_id: int) -> bool:
+        return self._lock((_LOT_LOCK, int(lot_id) & 0x7FFFFFFF))
+
+    def lock_user(self, username: str) -> bool:
+        return self._lock((_USER_LOCK, zlib.crc32(username.lower().encode()) & 0x7FFFFFFF))
+
+    def _rollback_quietly(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.conn.rollback()
+        except Exception:
+            pass
+
+    def _release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            self.store._putconn(conn)
+
+
+class _View(_Tx):
+    def __enter__(self) -> _View:
+        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._rollback_quietly()
+        self._release()
+
+
+class PgUnitOfWork(_Tx):
+    writes = True
+
+    def __init__(self, store: PostgresStore) -> None:
+        super().__init__(store)
+        self.done = False
+
+    def __enter__(self) -> PgUnitOfWork:
+        self._begin("BEGIN ISOLATION LEVEL READ COMMITTED")
+        return self
+
+    def commit(self) -> None:
+        if self.done:
+            raise StorageError("This unit of work was already committed or rolled back.")
+        if self.events:
+            events, self.events = self.events, []
+            if self.conn is None or self.failed:
+                raise StorageError("This unit of work is over (rolled back after an error); nothing was saved.")
+            try:
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO audit ({AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
+                        [(e.at, e.user, e.terminal, e.op, _jsonb(e.details), e.committed) for e in events],
+                    )
+            except BaseException as exc:
+                self.failed = True
+                self._rollback_quietly()
+                raise translate(exc, self.store.where) from None
+        self.run("COMMIT")
+        self.done = True
+
+    def rollback(self) -> None:
+        if not self.done:
+            self.events.clear()
+            self._rollback_quietly()
+            self.done = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._release()
+
+
+# --------------------------------------------------------------------------------------------- the store
+
+
+class PostgresStore:
+    kind = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.where = describe_url(url)
+        self.connect_timeout = float(connect_timeout)
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise StorageError(f"The database URL cannot be read: {exc}") from None
+        options = " ".join(
+            part for part in (
+                str(params.get("options", "")),
+                "-c TimeZone=UTC",
+                f"-c statement_timeout={int(statement_timeout * 1000)}",
+                "-c idle_in_transaction_session_timeout=60000",
+            ) if part
+        )
+        self.kwargs: dict[str, Any] = {"options": options, "application_name": params.get("application_name", "parking-tui")}
+        for key, value in (("connect_timeout", max(1, int(connect_timeout))), ("keepalives", 1),
+                           ("keepalives_idle", 10), ("keepalives_interval", 5), ("keepalives_count", 3)):
+            if key not in params:
+                self.kwargs[key] = value
+        self._unpooled: set[int] = set()
+        self._initialise()
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, int(pool_size)),
+            kwargs={**self.kwargs, "row_factory": tuple_row},
+            check=ConnectionPool.check_connection,
+            timeout=self.connect_timeout,
+            reconnect_timeout=24 * 3600,  # keep trying in the background while the server is away
+            open=False,
+            name="parking-tui",
+        )
+        try:
+            self.pool.open(wait=False)
+        except Exception as exc:  # the pool's own start-up; connections come when first asked for
+            raise translate(exc, self.where) from None
+        self._closed = False
+
+    def _connect(self, **extra: Any) -> psycopg.Connection:
+        try:
+            return psycopg.connect(self.url, **{**self.kwargs, "row_factory": tuple_row, **extra})
+        except Exception as exc:
+            raise translate(exc, self.where) from None
+
+    def _initialise(self) -> None:
+        """Create the schema in an empty database; refuse an older or newer one."""
+        with self._connect(autocommit=True) as conn:
+            try:
+                schema.apply(conn, only_if_empty=True)
+                schema.check(conn)
+            except ParkingError:
+                raise
+            except Exception as exc:
+                raise translate(exc, self.where) from None
+
+    def _getconn(self) -> psycopg.Connection:
+        """A connection from the pool; when the pool has none to give within a second (all busy, or still
+        waiting to reconnect after the server came back), a connection of its own, closed after use - so the
+        first call after a restart works, and a server that is down says why at once."""
+        if getattr(self, "_closed", False):
+            raise StorageError("The store is closed.")
+        try:
+            conn = self.pool.getconn(timeout=min(1.0, self.connect_timeout))
+        except PoolTimeout:
+            conn = self._connect()
+            self._unpooled.add(id(conn))
+        except Exception as exc:
+            raise translate(exc, self.where) from None
+        conn.autocommit = True  # transactions are begun and ended explicitly (BEGIN ... / COMMIT)
+        return conn
+
+    def _putconn(self, conn: psycopg.Connection) -> None:
+        if id(conn) in self._unpooled:
+            self._unpooled.discard(id(conn))
+            try:
+                conn.close()
+            except Exception:
+                pass
+            return
+        try:
+            self.pool.putconn(conn)
+        except Exception:
+            pass
+
+    # -- the port ---------------------------------------------------------------------------------------------
+    def describe(self) -> str:
+        return self.where
+
+    @contextmanager
+    def view(self) -> Iterator[_View]:
+        with _View(self) as v:
+            yield v
+
+    def unit_of_work(self) -> PgUnitOfWork:
+        return PgUnitOfWork(self)
+
+    def change_token(self, lot_id: int | None = None) -> Hashable:
+        conn = self._getconn()
+        try:
+            if lot_id is None:
+                row = conn.execute("SELECT count(*), coalesce(sum(n), 0) FROM lot_changes").fetchone()
+                return ("all", int(row[0]), int(row[1]))
+            row = conn.execute("SELECT n FROM lot_changes WHERE lot_id = %s", (lot_id,)).fetchone()
+            return ("lot", int(lot_id), int(row[0]) if row else 0)
+        except Exception as exc:
+            raise translate(exc, self.where) from None
+        finally:
+            self._putconn(conn)
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        try:
+            self.pool.close(timeout=2)
+        except Exception:
+            pass
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def open_store(target: str, **options: Any) -> PostgresStore:
+    unknown = set(options) - OPTIONS
+    if unknown:
+        raise TypeError(f"unknown PostgreSQL store options: {', '.join(sorted(unknown))}")
+    return PostgresStore(target, **options)

@@ -1,0 +1,254 @@
+"""The PostgreSQL store's own promises, beyond the shared contract suite: the database's refusals come back as
+``Conflict``, a server that goes away is a ``StorageError`` (never a driver exception, never a hang) and the same
+store works again when it is back, units of work on one lot wait for each other and on different lots do not,
+the change token moves on every host, the bulk loader keeps ids, and ``doctor`` checks what the invariants
+rest on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
+import psycopg  # noqa: E402
+
+from parking_tui.domain.errors import Conflict, StorageError  # noqa: E402
+from parking_tui.domain.models import LotPolicy  # noqa: E402
+from parking_tui.domain.ports import (  # noqa: E402
+    NEW,
+    AuditEvent,
+    AuditFilter,
+    BookingQuery,
+    BookingRow,
+    LotRow,
+    NotSupported,
+    SlotRow,
+    UserRow,
+)
+from parking_tui.storage import postgres  # noqa: E402
+from parking_tui.storage.postgres.bulk import bulk_load  # noqa: E402
+
+T = datetime(2030, 6, 15, 10, 0, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+
+
+def booking(slot, lot, user="alice", start=T, end=T + H, status="reserved", code="ABCD2345", **kw) -> BookingRow:
+    return BookingRow(NEW, slot, lot, "A1", user, start, end, status, code, **kw)
+
+
+@pytest.fixture
+def store(pg_url):
+    s = postgres.open_store(pg_url, connect_timeout=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def lot(store):
+    with store.unit_of_work() as u:
+        u.users.add(UserRow("alice", "alice@example.com", "hash-a", created_at=T))
+        u.users.add(UserRow("bob", "bob@example.com", "hash-b", created_at=T))
+        lot_id = u.lots.add(LotRow(NEW, "North", "Main St", 3, "Europe/Berlin", LotPolicy(min_minutes=30), T))
+        slots = [u.slots.add(SlotRow(NEW, lot_id, n)) for n in ("A1", "A2")]
+        u.commit()
+    return lot_id, slots
+
+
+def test_rows_read_back_equal_rows_written(store, lot):
+    lot_id, (a1, _) = lot
+    row = booking(a1, lot_id, plate="AB123", attention="x", moved_from="A9", created_at=T, grace_from=T,
+                  checked_in_at=T + timedelta(minutes=3), status="checked_in")
+    with store.unit_of_work() as u:
+        new_id = u.bookings.add(row)
+        u.audit.append(AuditEvent(T, "alice", "kiosk-1", "check_in", {"booking_id": new_id, "code": "ABCD2345"}))
+        u.commit()
+    with store.view() as v:
+        assert v.bookings.get(new_id) == replace(row, id=new_id)
+        assert v.lots.get(lot_id).policy == LotPolicy(min_minutes=30)
+        assert v.users.get("ALICE").username == "alice"
+        assert v.users.by_email("Bob@Example.com").username == "bob"
+        assert v.bookings.query(BookingQuery(text="AB12")) == [replace(row, id=new_id)]
+        (event,) = v.audit.query(AuditFilter(booking_id=new_id), 10)
+        assert event.terminal == "kiosk-1" and event.details["code"] == "ABCD2345"
+
+
+@pytest.mark.parametrize(
+    "write, field",
+    [
+        (lambda u, lot, s: u.users.add(UserRow("ALICE", "new@example.com", "h")), "username"),
+        (lambda u, lot, s: u.users.add(UserRow("carol", "ALICE@example.com", "h")), "email"),
+        (lambda u, lot, s: u.slots.add(SlotRow(NEW, lot, "A1")), "slot_number"),
+        (lambda u, lot, s: u.bookings.add(booking(s[0], lot, "bob", T + H / 2, T + 2 * H, code="ZZZZ2345")), "slot_id"),
+        (lambda u, lot, s: u.bookings.add(booking(s[1], lot, "bob")), "confirmation_code"),
+    ],
+)
+def test_what_the_database_refuses_is_a_conflict_and_nothing_of_the_unit_is_kept(store, lot, write, field):
+    lot_id, slots = lot
+    with store.unit_of_work() as u:
+        u.bookings.add(booking(slots[0], lot_id))
+        u.commit()
+    before = store.change_token(lot_id)
+    with pytest.raises(Conflict) as info:
+        with store.unit_of_work() as u:
+            u.lots.update(replace(u.lots.get(lot_id), name="Renamed"))
+            write(u, lot_id, slots)
+            u.commit()
+    assert info.value.field == field
+    with store.view() as v:
+        assert v.lots.get(lot_id).name == "North"
+        assert len(v.bookings.live(lot_id=lot_id)) == 1
+    assert store.change_token(lot_id) == before
+
+
+def test_the_change_token_moves_on_another_host_at_commit(pg_url, store, lot):
+    lot_id, slots = lot
+    other = postgres.open_store(pg_url)  # another host's store on the same database
+    try:
+        before, before_all = other.change_token(lot_id), other.change_token()
+        with store.unit_of_work() as u:
+            u.bookings.add(booking(slots[0], lot_id))
+            assert other.change_token(lot_id) == before  # not before the commit
+            u.commit()
+        assert other.change_token(lot_id) != before
+        assert other.change_token() != before_all
+        token = other.change_token(lot_id)
+        with store.unit_of_work() as u:
+            u.lots.add(LotRow(NEW, "South", "", 1, "UTC"))
+            u.commit()
+        assert other.change_token(lot_id) == token  # another lot's change
+        assert other.change_token() != before_all
+    finally:
+        other.close()
+
+
+def test_units_on_one_lot_wait_for_each_other_and_on_different_lots_do_not(store, lot):
+    lot_id, slots = lot
+    with store.unit_of_work() as u:
+        other_lot = u.lots.add(LotRow(NEW, "South", "", 1, "UTC"))
+        u.commit()
+    order: list[str] = []
+    first_has_read = threading.Event()
+
+    def first():
+        with store.unit_of_work() as u:
+            u.bookings.live(lot_id=lot_id)
+            first_has_read.set()
+            time.sleep(0.6)
+            u.bookings.add(booking(slots[0], lot_id))
+            order.append("first commits")
+            u.commit()
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_has_read.wait(5)
+    started = time.monotonic()
+    with store.unit_of_work() as u:
+        u.lots.get(other_lot)  # another lot: no wait
+        assert time.monotonic() - started < 0.4
+        u.commit()
+    with store.unit_of_work() as u:
+        live = u.bookings.live(lot_id=lot_id)  # the same lot: waits, then sees the first unit's booking
+        order.append("second reads")
+        assert [b.slot_id for b in live] == [slots[0]]
+    t.join()
+    assert order == ["first commits", "second reads"]
+
+
+def test_a_unit_of_work_left_without_commit_leaves_nothing(store, lot):
+    lot_id, slots = lot
+    with store.unit_of_work() as u:
+        u.bookings.add(booking(slots[0], lot_id))
+        u.audit.append(AuditEvent(T, "alice", "t", "create_booking", {}))
+    with store.view() as v:
+        assert v.bookings.live() == []
+        assert v.audit.query(AuditFilter(), 10) == []
+
+
+def test_bulk_load_keeps_ids_and_refuses_a_second_load_or_a_double_booking(pg_cluster):
+    url = pg_cluster.fresh_db()
+    s = postgres.open_store(url)
+    try:
+        users = [UserRow("alice", "a@example.com", "h")]
+        lots = [LotRow(7, "North", "", 2, "UTC")]
+        slots = [SlotRow(40, 7, "A1")]
+        clash = [replace(booking(40, 7), id=100), replace(booking(40, 7, start=T + H / 2, end=T + 2 * H, code="Q"), id=101)]
+        with pytest.raises(Conflict):
+            bulk_load(s, users=users, lots=lots, slots=slots, bookings=clash)
+        with s.view() as v:
+            assert v.lots.all() == []
+        counts = bulk_load(s, users=users, lots=lots, slots=slots, bookings=clash[:1])
+        assert counts["bookings"] == 1
+        with s.view() as v:
+            assert v.bookings.get(100).slot_id == 40
+        with s.unit_of_work() as u:
+            assert u.slots.add(SlotRow(NEW, 7, "A2")) == 41  # the sequences continue after the loaded ids
+            u.commit()
+        with pytest.raises(StorageError, match="empty"):
+            bulk_load(s, users=[UserRow("bob", "", "h")])
+    finally:
+        s.close()
+        pg_cluster.drop(url)
+
+
+def test_doctor_checks_what_the_invariants_rest_on(pg_url, store, lot):
+    ops = postgres.operations(pg_url)
+    findings = ops.doctor()
+    assert not [f for f in findings if f.level == "error"], findings
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("ALTER TABLE bookings DISABLE TRIGGER bookings_changed")
+        c.execute("ALTER TABLE bookings DROP CONSTRAINT bookings_no_overlap")
+    errors = [f.what for f in ops.doctor() if f.level == "error"]
+    assert any("bookings_no_overlap" in e for e in errors)
+    assert any("bookings_changed is disabled" in e for e in errors)
+    with pytest.raises(NotSupported, match="pg_dump"):
+        ops.backup()
+
+
+# ------------------------------------------------------------------------ the server going away and coming back
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own, to stop and start without disturbing the other tests."""
+    from conftest import start_pg_server
+
+    server = start_pg_server()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+def test_a_stopped_server_is_a_storage_error_and_the_same_store_recovers(own_server):
+    s = postgres.open_store(own_server.url(), connect_timeout=2)
+    try:
+        with s.unit_of_work() as u:
+            u.users.add(UserRow("alice", "", "h"))
+            lot_id = u.lots.add(LotRow(NEW, "North", "", 2, "UTC"))
+            slot = u.slots.add(SlotRow(NEW, lot_id, "A1"))
+            u.commit()
+        unit = s.unit_of_work().__enter__()
+        unit.bookings.add(booking(slot, lot_id))
+        own_server.stop()  # fast shutdown: the open transaction is rolled back, the connections cut
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="cannot be reached"):
+            unit.commit()
+        unit.__exit__(None, None, None)
+        for call in (lambda: s.change_token(lot_id), lambda: s.view().__enter__()):
+            with pytest.raises(StorageError, match="cannot be reached"):
+                call()
+        assert time.monotonic() - started < 15  # bounded by connect_timeout, never a hang
+        own_server.start()
+        with s.unit_of_work() as u:
+            u.bookings.add(booking(slot, lot_id))
+            u.commit()
+        with s.view() as v:
+            assert len(v.bookings.live()) == 1  # the cut unit's booking never landed; the new one did
+    finally:
+        s.close()
+        if not own_server.running:
+            own_server.start()
