@@ -118,3 +118,16 @@ def test_a_damaged_data_file_stops_it_with_one_line(tmp_path: Path):
     r = _run("api", "--db", str(db), "--port", "8999", tmp_path=tmp_path)
     assert r.returncode == 1 and r.stderr.startswith("parking-tui: ") and "Traceback" not in r.stderr
     assert db.read_text() == "{ this is not json"  # left exactly as found
+
+
+def test_the_readmes_config_example_is_a_valid_config(tmp_path: Path):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert block, "the README's config example is missing"
+    path = tmp_path / "config.toml"
+    path.write_text(block.group(1))
+    cfg = load(path)
+    assert (cfg.api_host, cfg.api_port, cfg.api_workers) == ("127.0.0.1", 8000, 1)
+    assert cfg.lock_timeout == 5
