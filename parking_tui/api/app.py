@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, Path as PathParam, Query, Request, Security
+from fastapi import Depends, FastAPI, Path as PathParam, Query, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -277,9 +277,13 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
 
     # ---------------------------------------------------------------------------------- the docs
 
+    page: list[str] = []
+
     @app.get(f"{api}/docs/", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
-        return HTMLResponse(docs_page(app.openapi()))
+    async def docs() -> HTMLResponse:
+        if not page:
+            page.append(docs_page(app.openapi()))  # the document never changes while the process runs
+        return HTMLResponse(page[0])
 
     app.add_middleware(err.Guard)
     if cors_origins:

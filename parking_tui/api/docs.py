@@ -28,7 +28,7 @@ def _ref_name(ref: str) -> str:
 
 def _schema_text(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) -> Any:
     """A readable example-like outline of a schema: ``{"slot_id": "integer", ...}``."""
-    if depth > 4:
+    if depth > 8:
         return "..."
     if "$ref" in schema:
         return _schema_text(components.get(_ref_name(schema["$ref"]), {}), components, depth + 1)
