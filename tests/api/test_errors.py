@@ -186,3 +186,28 @@ def test_a_request_the_server_cannot_parse_gets_no_traceback(server):
         s.sendall(b"POST /api/auth/login/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n\xff\xfe\x00{]")
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400") and b"Traceback" not in answer
+
+
+def test_an_unexpected_error_is_a_500_without_a_traceback(tmp_path):
+    """A bug in the service (not a ParkingError) still answers JSON, with nothing of the code in it."""
+    import asyncio
+
+    import parking_tui
+    from parking_tui.api import create_app
+
+    svc = parking_tui.open_service(tmp_path / "parking.json")
+
+    def broken(token):
+        raise RuntimeError("secret internals at /srv/parking/service.py line 42")
+
+    svc.profile = broken
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(create_app(svc), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await client.get("/api/auth/profile/", headers={"Authorization": "Token abc"})
+
+    r = asyncio.run(ask())
+    assert r.status_code == 500
+    assert set(r.json()) == {"detail"}
+    assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
