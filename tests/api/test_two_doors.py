@@ -59,6 +59,7 @@ def test_an_api_booking_shows_on_the_tui_map_within_a_second(server):
             return seen_after
 
     seen_after = asyncio.run(run())
+    print(f"an API booking reached the TUI's map after {seen_after:.2f} s")
     assert seen_after < 1.0, f"the map showed the API's booking after {seen_after:.2f} s"
 
     # The other way round: the TUI's service books, the API sees it on the next request.
