@@ -69,24 +69,56 @@ def machine_time_zone() -> str:
     return "UTC"
 
 
-def open_service(path: str | os.PathLike[str] | None = None, *, clock: Clock | None = None, **options: Any) -> ParkingService:
-    """Open (creating if needed) the data file at ``path`` and return the service over it.
+def is_database_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
-    ``options`` go to the store (``lock_timeout``, ``file_mode``, ``backups``, ``backup_interval``) or the
-    service (``password_hasher``, ``session_ttl``, ``terminal`` - the audit log's "from where", ``time_zone`` -
-    the zone new lots get, default this machine's).
+
+def open_service(
+    target: str | os.PathLike[str] | None = None, *, clock: Clock | None = None, **options: Any
+) -> ParkingService:
+    """Open (creating if needed) the data at ``target`` and return the service over it.
+
+    ``target`` picks the store by its scheme: a path (default ``data/parking.json``) opens the TinyDB store; a
+    ``postgresql://`` URL opens the PostgreSQL store (imported only then). ``options`` go to the store when it
+    declares them (its ``OPTIONS``: TinyDB takes ``lock_timeout``, ``file_mode``, ``backups``,
+    ``backup_interval``...) and otherwise to the service (``password_hasher``, ``session_ttl``, ``terminal`` -
+    the audit log's "from where", ``time_zone`` - the zone new lots get, default this machine's).
     """
-    from .storage import TinyStore
+    backend: Any
+    if is_database_url(target):
+        from .domain.errors import StorageError
 
-    store_keys = {"lock_timeout", "file_mode", "archive_buckets", "backups", "backup_interval"}
+        try:
+            from .storage import postgres as backend
+        except ImportError as exc:
+            raise StorageError(
+                f"PostgreSQL needs the postgres extra (pip install 'parking-tui[postgres]'): {exc}."
+            ) from None
+        if not hasattr(backend, "open_store"):
+            raise StorageError("This version of parking-tui cannot open a postgresql:// database yet.")
+    else:
+        from .storage import tinydb as backend
+
+    store_keys: frozenset[str] = backend.OPTIONS
     store_opts = {k: v for k, v in options.items() if k in store_keys}
-    svc_opts = {k: v for k, v in options.items() if k not in store_keys}
+    svc_opts = {k: v for k, v in options.items() if k not in store_keys or k == "time_zone"}
     svc_opts.setdefault("terminal", terminal_id())
     if not svc_opts.get("time_zone"):
         svc_opts["time_zone"] = machine_time_zone()
-    store_opts.setdefault("time_zone", svc_opts["time_zone"])
-    store = TinyStore(path if path is not None else default_db_path(), **store_opts)
+    if "time_zone" in store_keys:
+        store_opts.setdefault("time_zone", svc_opts["time_zone"])
+        if not store_opts["time_zone"]:
+            store_opts["time_zone"] = svc_opts["time_zone"]
+    if is_database_url(target):
+        from .domain.bridge import RecordStore
+
+        store: Any = RecordStore(backend.open_store(str(target), **store_opts))
+    else:
+        from .storage.store import TinyStore
+
+        # The service still speaks the file store's record API directly (the fastest path for files).
+        store = TinyStore(target if target is not None else default_db_path(), **store_opts)
     return ParkingService(store, clock=clock, **svc_opts)
 
 
-__all__ = ["DEFAULT_DB", "ParkingService", "default_db_path", "machine_time_zone", "open_service", "terminal_id"]
+__all__ = ["DEFAULT_DB", "ParkingService", "is_database_url", "default_db_path", "machine_time_zone", "open_service", "terminal_id"]

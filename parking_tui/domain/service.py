@@ -616,9 +616,7 @@ class ParkingService:
                     self._bound_login_states(tx, now)
             else:
                 tx.put_login_state(username, None)
-                for s in tx.sessions():
-                    if rules.from_stamp(s["expires_at"]) <= now:
-                        tx.delete_session(s["token_hash"])
+                tx.purge_sessions(now)
                 tx.put_session(
                     {
                         "token_hash": _hash_token(token),
@@ -745,12 +743,7 @@ class ParkingService:
             if rec["password_hash"] != stored:
                 raise Conflict("The password was changed meanwhile; try again.", field="old_password")
             tx.put_user(dict(rec, password_hash=hashed, password_changed_at=rules.to_stamp(now)))
-            mine = _hash_token(token)
-            ended = 0
-            for s in tx.sessions():
-                if s["username"] == user.username and s["token_hash"] != mine:
-                    tx.delete_session(s["token_hash"])
-                    ended += 1
+            ended = tx.end_sessions(user.username, keep=_hash_token(token))
             self._audit(tx, now, user.username, "change_password", sessions_ended=ended)
 
     def set_user_active(self, token: str, username: str, active: bool) -> User:
@@ -771,9 +764,7 @@ class ParkingService:
             rec = dict(rec, active=active)
             tx.put_user(rec)
             if not active:
-                for s in tx.sessions():
-                    if s["username"] == rec["username"]:
-                        tx.delete_session(s["token_hash"])
+                tx.end_sessions(rec["username"])
             self._audit(
                 tx, now, actor.username, "set_user_active", target=rec["username"], before=before, after=active
             )

@@ -1569,6 +1569,20 @@ class _Transaction(_View):
             f.changed()
             f.table("sessions").remove(doc_ids=[doc_id])
 
+    def purge_sessions(self, now: datetime) -> int:
+        """End the sessions that expired by ``now``; how many."""
+        gone = [s["token_hash"] for s in self.sessions() if datetime.fromisoformat(s["expires_at"]) <= now]
+        for token_hash in gone:
+            self.delete_session(token_hash)
+        return len(gone)
+
+    def end_sessions(self, username: str, *, keep: str | None = None) -> int:
+        """End every session of ``username`` but the one whose hash is ``keep``; how many."""
+        gone = [s["token_hash"] for s in self.sessions() if s["username"] == username and s["token_hash"] != keep]
+        for token_hash in gone:
+            self.delete_session(token_hash)
+        return len(gone)
+
     def login_states(self) -> list[Record]:
         return [dict(r) for r in self._auth().raw("logins").values()]
 

@@ -262,20 +262,10 @@ class _Sessions(_Repo):
         self.tx.delete_session(token_hash)
 
     def delete_for(self, username: str, *, keep: str | None = None) -> int:
-        ended = 0
-        for s in self.tx.sessions():
-            if s["username"] == username and s["token_hash"] != keep:
-                self.tx.delete_session(s["token_hash"])
-                ended += 1
-        return ended
+        return int(self.tx.end_sessions(username, keep=keep))
 
     def purge_expired(self, now: datetime) -> int:
-        gone = 0
-        for s in self.tx.sessions():
-            if _time_req(s["expires_at"]) <= now:
-                self.tx.delete_session(s["token_hash"])
-                gone += 1
-        return gone
+        return int(self.tx.purge_sessions(now))
 
 
 class _LoginStates(_Repo):
