@@ -196,10 +196,7 @@ def _db(cfg: Config) -> Path | str:
 
 
 def _open(cfg: Config):
-    if cfg.file_mode is not None:
-        # The configured mode is what the files get: take its bits out of the umask (e.g. 022 -> 002 for 660).
-        current = os.umask(0)
-        os.umask(current & ~cfg.file_mode)
+    # The store gives its files and folders exactly the configured mode; the process umask is left alone.
     return open_service(_db(cfg), **cfg.service_options())
 
 
@@ -259,7 +256,7 @@ def _demo_data(cfg: Config) -> int:
 
     svc = _open(cfg)
     made = ensure_demo_data(svc)
-    where = svc.store.path
+    where = svc.store.describe()
     if made:
         print(f"Demo data written to {where}: " + ", ".join(made) + ".")
     else:
@@ -283,7 +280,7 @@ def _admin_create(args: argparse.Namespace, cfg: Config) -> int:
             return 1
     svc = _open(cfg)
     user = svc.create_admin(args.username, args.email, password)
-    print(f"Admin {user.username} created in {svc.store.path}.")
+    print(f"Admin {user.username} created in {svc.store.describe()}.")
     return 0
 
 
@@ -310,7 +307,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
         from .tui.app import run_app
     except ImportError:
         print(
-            f"The data file is ready at {svc.store.path}. The terminal app is not part of this build yet; "
+            f"The data file is ready at {svc.store.describe()}. The terminal app is not part of this build yet; "
             "use `python -m parking_tui --help` for the commands that are.",
         )
         return 0
@@ -334,9 +331,6 @@ def _api(args: argparse.Namespace, cfg: Config) -> int:
             file=sys.stderr,
         )
         return 2
-    if cfg.file_mode is not None:
-        current = os.umask(0)
-        os.umask(current & ~cfg.file_mode)
     options = cfg.service_options()
     options.setdefault("terminal", "api")
     target = str(_db(cfg))

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 OPS = ("backup", "restore", "doctor", "audit")
 
@@ -60,115 +61,121 @@ def add_commands(sub, add_db: Callable[[argparse.ArgumentParser], None]) -> None
 _MODE: list[int | None] = [None]
 
 
-def dispatch(args: argparse.Namespace, db: Path, file_mode: int | None = None) -> int:
-    """Run one operator command on the data file ``db`` (``file_mode``: from the config, if set)."""
-    from .storage.store import check_data_path
-
+def dispatch(args: argparse.Namespace, db: Path | str, file_mode: int | None = None) -> int:
+    """Run one operator command on the data at ``db`` (``file_mode``: from the config, if set)."""
     _MODE[0] = file_mode
-    check_data_path(Path(db).expanduser().absolute())
-    return {"backup": _backup, "restore": _restore, "doctor": _doctor, "audit": _audit}[args.command](args, db)
+    ops = _operations(db)
+    return {"backup": _backup, "restore": _restore, "doctor": _doctor, "audit": _audit}[args.command](args, ops)
 
 
-def _file_mode() -> int:
+def _operations(db: Path | str) -> Any:
+    """The store's operator tools for ``db``: the store is picked by the target's scheme, as ``open_service``."""
+    from . import is_database_url
+
+    if is_database_url(db):
+        from .domain.ports import NotSupported
+
+        try:
+            from .storage import postgres as backend
+        except ImportError as exc:
+            raise NotSupported(f"PostgreSQL needs the postgres extra: {exc}.") from None
+        if not hasattr(backend, "operations"):
+            raise NotSupported("Back up and restore a PostgreSQL database with pg_dump and pg_restore.")
+        return backend.operations(str(db))
+    from .storage import tinydb
+
+    return tinydb.operations(Path(db), file_mode=_file_mode())
+
+
+def _file_mode() -> int | None:
+    """The configured mode; ``None`` keeps the mode the data file has. A bad value stops, as in the config."""
     if _MODE[0] is not None:
         return _MODE[0]
-    raw = os.environ.get("PARKING_TUI_FILE_MODE", "600")
-    try:
-        return int(raw, 8)
-    except ValueError:
-        return 0o600
+    raw = os.environ.get("PARKING_TUI_FILE_MODE")
+    if not raw:
+        return None
+    from .config import parse_file_mode
+
+    return parse_file_mode(raw, "PARKING_TUI_FILE_MODE")
 
 
-def _backup(args: argparse.Namespace, db: Path) -> int:
-    from .storage import TinyStore
-
+def _backup(args: argparse.Namespace, ops: Any) -> int:
     if getattr(args, "verify", False):
-        store = TinyStore.for_restore(db, file_mode=_file_mode())  # the snapshots only, not the live data
-        snaps = store.snapshots()
-        if not snaps:
-            print(f"No snapshots yet in {store.backup_dir}.")
+        checks = ops.verify()
+        if not checks:
+            print(f"No snapshots yet in {ops.backup_dir}.")
             return 0
         damaged = 0
-        for snap in snaps:
-            problems = store.verify_snapshot(snap)
-            serious = [p for p in problems if not p.startswith("no SHA256SUMS")]
-            damaged += bool(serious)
-            if serious:
-                print(f"DAMAGED {snap.name}: " + "; ".join(serious))
-            elif problems:
-                print(f"unproven {snap.name}: {problems[0]}")
+        for check in checks:
+            if check.state == "damaged":
+                damaged += 1
+                print(f"DAMAGED {check.name}: " + "; ".join(check.problems))
+            elif check.state == "unproven":
+                print(f"unproven {check.name}: {check.problems[0]}")
             else:
-                print(f"ok      {snap.name}")
+                print(f"ok      {check.name}")
         if damaged:
             print(f"{damaged} damaged snapshot(s): do not restore them.", file=sys.stderr)
             return 1
         return 0
-    store = TinyStore(db, file_mode=_file_mode())
     if args.list:
-        snaps = store.snapshots()
-        if not snaps:
-            print(f"No snapshots yet in {store.backup_dir}.")
-        for snap in snaps:
-            print(snap.name)
+        names = ops.backups()
+        if not names:
+            print(f"No snapshots yet in {ops.backup_dir}.")
+        for name in names:
+            print(name)
         return 0
-    print(f"Snapshot taken: {store.snapshot()}")
+    print(f"Snapshot taken: {ops.backup()}")
     return 0
 
 
-def _restore(args: argparse.Namespace, db: Path) -> int:
-    from .storage import TinyStore
+def _restore(args: argparse.Namespace, ops: Any) -> int:
+    from .domain.errors import NotFound
 
-    store = TinyStore.for_restore(db, file_mode=_file_mode())
-    store.named_snapshot(args.snapshot)  # an unknown name stops here, before the question
+    try:
+        ops.check_backup(args.snapshot)  # an unknown name stops here, before the question
+    except NotFound as exc:
+        print(f"parking-tui: {exc}", file=sys.stderr)
+        return 1
     if not args.yes:
         if not sys.stdin.isatty():
             print("parking-tui: restore replaces the data; add --yes to confirm.", file=sys.stderr)
             return 2
-        answer = input(f"Replace the data in {store.path} with snapshot {args.snapshot}? [y/N] ")
+        answer = input(f"Replace the data in {ops.describe()} with snapshot {args.snapshot}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing was changed.")
             return 1
-    safety = store.restore(args.snapshot)
-    print(f"Restored {args.snapshot}. The data as it was before is kept as snapshot {safety.name}.")
+    safety = ops.restore(args.snapshot)
+    print(f"Restored {args.snapshot}. The data as it was before is kept as snapshot {safety}.")
     return 0
 
 
-def _doctor(args: argparse.Namespace, db: Path) -> int:
-    from .storage.doctor import diagnose
-
-    findings = diagnose(db, file_mode=_file_mode())
+def _doctor(args: argparse.Namespace, ops: Any) -> int:
+    findings = ops.doctor()
     serious = [f for f in findings if f.level != "info"]
     for f in findings:
         print(f)
+    where = ops.describe()
     if serious:
-        print(f"{len(serious)} problem(s) in {db}.")
+        print(f"{len(serious)} problem(s) in {where}.")
         return 1
-    print(f"All is well: {db} and its companion files pass every check.")
+    print(f"All is well: {where} and its companion files pass every check.")
     return 0
 
 
-def _audit(args: argparse.Namespace, db: Path) -> int:
+def _audit(args: argparse.Namespace, ops: Any) -> int:
+    from .domain.ports import AuditFilter
     from .domain.rules import normalize_code
-    from .storage import TinyStore
 
-    store = TinyStore.for_restore(db)  # reads the log only; does not need the data files to be healthy
     code = normalize_code(args.code) if args.code else None
-    events = [
-        e
-        for e in store.read_audit()
-        if (args.user is None or args.user in (e.get("user"), e.get("owner")))
-        and (code is None or e.get("code") == code)
-        and (args.op is None or e.get("op") == args.op)
-    ]
-    for e in events[-max(1, args.limit) :]:
-        rest = {k: v for k, v in e.items() if k not in ("at", "user", "terminal", "op", "tx", "committed")}
+    events = ops.audit(AuditFilter(user=args.user, op=args.op, code=code), max(1, args.limit))
+    for e in events:
+        rest = {k: v for k, v in e.details.items() if k not in ("tx", "committed")}
         detail = " ".join(f"{k}={v}" for k, v in rest.items())
-        if e.get("committed") is False:
+        if not e.committed:
             detail = "NOT COMMITTED (the process stopped before the change was saved) " + detail
-        print(
-            f"{str(e.get('at', '?'))[:19]}  {str(e.get('user', '?')):<12} {str(e.get('terminal', '?')):<18} "
-            f"{str(e.get('op', '?')):<16} {detail}"
-        )
+        at = e.at.isoformat()[:19] if e.at.year > 1 else "?"
+        print(f"{at}  {e.user or '?':<12} {e.terminal or '?':<18} {e.op or '?':<16} {detail}")
     if not events:
         print("No matching events.")
     return 0

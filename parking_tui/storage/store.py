@@ -224,11 +224,21 @@ class TinyStore:
         self.backup_interval = backup_interval
         self._check_target()
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(self.dir):
+                # A folder made for the data gets the files' mode (0660 -> 0770), whatever the umask; an
+                # existing one is left as it is.
+                self.dir.parent.mkdir(parents=True, exist_ok=True)
+                self._make_dir(self.dir, exist_ok=True)
+            else:
+                self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the data folder {self.dir}: {exc.strerror}.") from None
         self._lock = ProcessLock(str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode)
         self._open(archive_buckets)
+
+    def describe(self) -> str:
+        """Where the data is, for a person (the port's ``Store.describe``)."""
+        return str(self.path)
 
     def _check_target(self) -> None:
         check_data_path(self.path)

@@ -33,7 +33,8 @@ def _mode_of(path: Path) -> int | None:
 
 class TinyOperations:
     """Backup, verify, restore, doctor and the audit log of one data file, without reading the (maybe damaged)
-    data: ``file_mode`` ``None`` keeps the mode the data file has (0o600 for a new one)."""
+    data. ``file_mode`` ``None``: backups and restores keep the mode the data file has (a group-shared 0660
+    stays 0660); the doctor judges modes against 0600."""
 
     def __init__(self, target: str | os.PathLike[str], *, file_mode: int | None = None) -> None:
         self.path = Path(target).expanduser().absolute()
@@ -85,7 +86,9 @@ class TinyOperations:
     def doctor(self) -> list[Finding]:
         from ..doctor import diagnose
 
-        return [Finding(f.level, f.what, f.fix) for f in diagnose(self.path, file_mode=self._files.file_mode)]  # type: ignore[arg-type]
+        # Judged against the configured mode, else the default: a file wider than intended is reported.
+        mode = self.file_mode if self.file_mode is not None else 0o600
+        return [Finding(f.level, f.what, f.fix) for f in diagnose(self.path, file_mode=mode)]  # type: ignore[arg-type]
 
     def audit(self, filters: AuditFilter, limit: int) -> list[AuditEvent]:
         out = [e for e in map(audit_event, self._files.read_audit()) if audit_matches(e, filters)]
