@@ -67,7 +67,8 @@ class ParkingApp(App[int]):
 
     TITLE = "parking-tui"
     CSS_PATH = ["app.tcss", "kiosk.tcss"]
-    COMMANDS = App.COMMANDS | {ParkingCommands}
+    #: One provider: the app's commands in order, then the generic ones that make sense (see ``commands``).
+    COMMANDS = {ParkingCommands}
     COMMAND_PALETTE_DISPLAY = "^p"
 
     BINDINGS = [
@@ -249,6 +250,8 @@ class ParkingApp(App[int]):
         here = {"open_my_bookings": "MyBookingsScreen", "open_profile": "ProfileScreen", "open_admin": "AdminScreen"}
         if action in here and self._screen_named(here[action]):
             return False  # already there: no footer key for it
+        if action in here and self._screen_named("LotBrowserScreen"):
+            return False  # on the lot list letters go to the filter: these screens are on F2-F4 there
         if action in ("open_my_bookings", "open_profile"):
             return self.token is not None
         if action == "open_admin":
@@ -346,6 +349,8 @@ class ParkingApp(App[int]):
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
             self.last_activity = self.idle_clock()
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if self._closing or not self._screen_stack:
+                return  # closing: no screen left to take a key
             if event is self._key_released:
                 self._key_released = None
             elif self._keys_held or self._key_released is not None or not self._keys_settled():
@@ -371,7 +376,7 @@ class ParkingApp(App[int]):
 
     async def _release_held_keys(self) -> None:
         """Hand the held keys back one at a time, each once the app has settled after the one before."""
-        while self._keys_held:
+        while self._keys_held and not self._closing:
             deadline = time.monotonic() + KEY_SETTLE_LIMIT
             await asyncio.sleep(0)
             while not self._keys_settled() and time.monotonic() < deadline:
@@ -476,9 +481,27 @@ class ParkingApp(App[int]):
         watchdog.start()
         self.exit(None, return_code=129)
 
+    def save_screenshot_here(self) -> None:
+        """Palette → Screenshot: an SVG of the screen in the export folder (or the working directory), and
+        the full path said."""
+        folder = Path(self.export_dir).expanduser() if self.export_dir is not None else Path.cwd()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = Path(self.save_screenshot(path=str(folder.absolute())))
+        except OSError as error:
+            self.notify(f"Could not save the screenshot in {folder}: {error.strerror or error}", severity="error", markup=False)
+            return
+        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False, timeout=10)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if not self.kiosk:
-            yield from super().get_system_commands(screen)
+            for command in super().get_system_commands(screen):
+                if command.title == "Screenshot":
+                    yield SystemCommand(
+                        "Screenshot", "Save an SVG picture of this screen and say where", self.save_screenshot_here
+                    )
+                else:
+                    yield command
             return
         # A kiosk offers no way out, no files written, and no theme changes left for the next driver.
         keep = {"Keys", "Maximize", "Minimize"} | ({"Theme"} if self._is_admin() else set())

@@ -37,6 +37,23 @@ def parking_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
         yield Command("Admin", "Lots, slots, reservations, check-in by code, occupancy", app.action_open_admin)
 
 
+#: Textual's own commands that make sense here (after the app's): the rest (Maximize, Minimize, the keys
+#: panel) only add noise to a list of what this app does.
+GENERIC = ("Theme", "Screenshot", "Quit", "Quit kiosk")
+
+
+def generic_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+    for command in app.get_system_commands(screen):
+        if command.title in GENERIC:
+            yield Command(command.title, command.help, command.callback)
+
+
+def all_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+    """The screen's and the app's commands first, then the few generic ones."""
+    yield from parking_commands(app, screen)
+    yield from generic_commands(app, screen)
+
+
 def highlight(matcher: Matcher, name: str) -> Content:
     """``name`` as plain text (never markup: names may hold user text) with the matched letters styled."""
     content = Content(name)
@@ -51,7 +68,7 @@ class ParkingCommands(Provider):
     """Screens and actions of parking-tui."""
 
     def _commands(self) -> list[Command]:
-        return list(parking_commands(self.app, self.screen))  # type: ignore[arg-type]
+        return list(all_commands(self.app, self.screen))  # type: ignore[arg-type]
 
     async def discover(self) -> Hits:
         for command in self._commands():

@@ -184,7 +184,7 @@ class TestNoWayOut:
             await pilot.pause()
             assert app.return_code is None
             assert "Quit kiosk" in {c.title for c in app.get_system_commands(app.screen)}
-            await pilot.press("a")
+            await pilot.press("f4")
             await pilot.pause()
             assert type(app.screen).__name__ == "AdminScreen"
             shown = {b.binding.description for b in app.screen.active_bindings.values() if b.enabled and b.binding.show}

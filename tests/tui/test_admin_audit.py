@@ -17,7 +17,7 @@ def rows(screen) -> list[list[str]]:
 
 async def open_audit(pilot) -> AdminScreen:
     await pilot.pause()
-    await pilot.press("a")
+    await pilot.press("f4")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, AdminScreen)

@@ -66,7 +66,7 @@ class TestBurstsInPilot:
             assert isinstance(app.screen, LotBrowserScreen)
             burst(app, list("spare"))
             box = app.screen.query_one("#lot-filter", Input)
-            await wait_until(pilot, lambda: box.value == "spare", timeout=2)
+            await wait_until(pilot, lambda: box.value == "spare")
             assert box.value == "spare"
             assert isinstance(app.screen, LotBrowserScreen)  # "p" did not open Profile
 
@@ -129,3 +129,18 @@ class TestBurstsInATerminal:
         terminal.run("send-keys", "-t", "t", "-l", "spare")
         screen = terminal.wait_for("spare", timeout=5)
         assert "Profile" not in screen.splitlines()[0]
+
+
+class TestLettersOnTheLotList:
+    async def test_every_letter_goes_to_the_filter_even_b_p_a(self, app_factory, admin_token):
+        app = app_factory(admin_token)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.screen.query_one("#lot-list").has_focus
+            await pilot.press(*"bahnpa")
+            await pilot.pause()
+            assert isinstance(app.screen, LotBrowserScreen)
+            assert app.screen.query_one("#lot-filter", Input).value == "bahnpa"
+            await pilot.press("escape", "escape", "f2")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "MyBookingsScreen"

@@ -50,7 +50,7 @@ class TestMyBookingsFollowsOtherTerminals:
         other = open_svc()
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             screen = pilot.app.screen
             assert isinstance(screen, MyBookingsScreen)
@@ -64,7 +64,7 @@ class TestMyBookingsFollowsOtherTerminals:
     async def test_r_reloads_at_once(self, app_factory, driver_token, svc, open_svc):
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             screen = pilot.app.screen
             screen.poller.stop()  # only the key can bring the change now
@@ -82,7 +82,7 @@ class TestAdminFollowsOtherTerminals:
         other = open_svc()
         async with app_factory(admin_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("a")
+            await pilot.press("f4")
             await pilot.pause()
             screen = pilot.app.screen
             assert isinstance(screen, AdminScreen)
@@ -100,7 +100,7 @@ class TestAdminFollowsOtherTerminals:
     async def test_the_line_under_reservations_follows_the_cursor(self, app_factory, admin_token):
         async with app_factory(admin_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("a")
+            await pilot.press("f4")
             await pilot.pause()
             screen = pilot.app.screen
             screen.set_focus(None)

@@ -35,7 +35,7 @@ def row_texts(screen) -> list[str]:
 
 async def open_bookings(pilot) -> MyBookingsScreen:
     await pilot.pause()
-    await pilot.press("b")
+    await pilot.press("f2")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, MyBookingsScreen)
@@ -274,7 +274,7 @@ class TestMyBookingsSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
 
         assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run_before)
@@ -284,7 +284,7 @@ class TestMyBookingsSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
 
         assert snap_compare(app_factory(driver_token), terminal_size=(120, 40), run_before=run_before)
@@ -295,7 +295,7 @@ class TestMyBookingsSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             await pilot.press("c")
             await pilot.pause()
@@ -310,7 +310,7 @@ class TestMyBookingsSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             await pilot.press("e")
             await pilot.pause()

@@ -82,3 +82,34 @@ class TestWords:
             box = pilot.app.screen.query_one("#demo-accounts", Static)
             lines = [line.rstrip() for line in str(box.render()).splitlines()]
             assert any(line.endswith("the lot manager") for line in lines), lines
+
+
+class TestPalette:
+    async def test_the_apps_commands_come_first_and_only_sensible_generic_ones(self, app_factory, driver_token):
+        import asyncio
+
+        from textual.widgets import OptionList
+
+        async with app_factory(driver_token).run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await asyncio.sleep(0.3)
+            await pilot.pause()
+            hits = [str(o.prompt).split("\n")[0] for o in pilot.app.screen.query_one("CommandList", OptionList)._options]
+            names = [h.strip() for h in hits]
+            assert names, "the palette lists commands when opened"
+            assert not any(n.startswith(("Maximize", "Minimize", "Keys")) for n in names), names
+            first_generic = min(i for i, n in enumerate(names) if n.startswith(("Theme", "Screenshot", "Quit")))
+            assert any(n.startswith("My bookings") for n in names[:first_generic]), names
+
+    async def test_screenshot_is_saved_where_it_says(self, app_factory, driver_token, tmp_path):
+        app = app_factory(driver_token)
+        app.export_dir = tmp_path / "shots"
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.save_screenshot_here()
+            await pilot.pause()
+            saved = list((tmp_path / "shots").glob("*.svg"))
+            assert len(saved) == 1
+            assert any(str(saved[0]) in m for m in messages(app))

@@ -15,7 +15,7 @@ SIZE = (80, 24)
 
 async def open_profile(pilot) -> ProfileScreen:
     await pilot.pause()
-    await pilot.press("p")
+    await pilot.press("f3")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, ProfileScreen)
@@ -154,7 +154,7 @@ class TestProfileSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("p")
+            await pilot.press("f3")
             await pilot.pause()
 
         assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run_before)
@@ -164,7 +164,7 @@ class TestProfileSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("p")
+            await pilot.press("f3")
             await pilot.pause()
 
         assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=run_before)
@@ -174,7 +174,7 @@ class TestProfileSnapshot:
 
         async def run_before(pilot):
             await pilot.pause()
-            await pilot.press("p")
+            await pilot.press("f3")
             await pilot.pause()
             screen = pilot.app.screen
             await replace_text(pilot, screen, "#profile-email", "not-an-email")

@@ -58,11 +58,19 @@ class LotBrowserScreen(Screen[None]):
     IS_ROOT = True
     TITLE = "Lots"
     HELP_TEXT = "Type any letter to filter the lots by name or location; Enter opens the selected lot's map."
-    HELP_KEYS = [("↑ ↓", "move between lots"), ("letters", "filter by name or location (Esc clears)")]
+    HELP_KEYS = [
+        ("↑ ↓", "move between lots"),
+        ("letters", "filter by name or location (Esc clears)"),
+        ("F2 F3 F4", "my bookings, profile, admin (b, p, a on other screens)"),
+    ]
     BINDINGS = [
         Binding("enter", "open", "Open map", tooltip="Open the selected lot's slot map", show=True),
         Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="Filter the lots by name or location"),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Read the lots again now"),
+        # Letters filter here, so the other screens are on function keys (b, p and a everywhere else).
+        Binding("f2", "bookings", "Bookings", id="lots.bookings", tooltip="Your bookings"),
+        Binding("f3", "profile", "Profile", id="lots.profile", tooltip="Your account; sign out"),
+        Binding("f4", "admin", "Admin", id="lots.admin", tooltip="Lot manager tools"),
     ]
 
     def __init__(self) -> None:
@@ -161,6 +169,21 @@ class LotBrowserScreen(Screen[None]):
         if option.id is not None:
             self.app.action_open_lot(int(option.id))  # type: ignore[attr-defined]
 
+    def action_bookings(self) -> None:
+        self.app.action_open_my_bookings()  # type: ignore[attr-defined]
+
+    def action_profile(self) -> None:
+        self.app.action_open_profile()  # type: ignore[attr-defined]
+
+    def action_admin(self) -> None:
+        self.app.action_open_admin()  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "admin":
+            profile = self.app.profile  # type: ignore[attr-defined]
+            return profile is not None and profile.is_admin
+        return True
+
     def action_focus_filter(self) -> None:
         self.query_one("#lot-filter", Input).focus()
 
@@ -181,7 +204,9 @@ class LotBrowserScreen(Screen[None]):
                 event.prevent_default()
             return
         char = event.character
-        if char and char.isprintable() and not char.isspace() and event.key not in self.active_bindings:
+        # Every letter and digit typed on the list goes to the filter (names like "bahn" hold b and a).
+        typed = bool(char) and len(char) == 1 and (char.isalnum() or char in "-.,'&()")  # type: ignore[arg-type]
+        if typed or (char and char.isprintable() and not char.isspace() and event.key not in self.active_bindings):
             filter_box.focus()
             filter_box.insert_text_at_cursor(char)
             event.stop()
