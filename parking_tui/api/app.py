@@ -217,7 +217,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
              tags=["lots"], summary="Free slots: now, or for the whole window")
     def available(
         tok: str = Token,
-        lot: int | None = Query(default=None, description="only this lot"),
+        lot: int | None = Query(default=None, ge=1, le=MAX_ID, description="only this lot"),
         start_time: datetime | None = Query(default=None, description="window start (ISO 8601)"),
         end_time: datetime | None = Query(default=None, description="window end (ISO 8601)"),
     ) -> Response:
@@ -268,7 +268,7 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
              tags=["bookings"], summary="Every reservation, filtered (admin)")
     def reservations(
         tok: str = Token,
-        lot: int | None = Query(default=None, description="only this lot"),
+        lot: int | None = Query(default=None, ge=1, le=MAX_ID, description="only this lot"),
         status: str | None = Query(default=None, description="reserved, checked_in, completed, cancelled, expired"),
         q: str | None = Query(default=None, max_length=64, description="part of a code, username, slot or plate"),
     ) -> Response:

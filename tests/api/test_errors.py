@@ -82,6 +82,8 @@ def test_400_bad_json_and_bad_or_missing_fields_name_the_field(world):
     assert r.status_code == 400 and list(r.json()) == ["total_slots"]
     r = admin.get("/api/slots/available/", params={"lot": "first"})
     assert r.status_code == 400 and list(r.json()) == ["lot"]
+    r = admin.get("/api/reservations/", params={"lot": 0})
+    assert r.status_code == 400 and list(r.json()) == ["lot"]
     r = admin.get("/api/reservations/", params={"status": "parked"})
     assert r.status_code == 400 and list(r.json()) == ["status"]
     for resp in (r,):
