@@ -194,7 +194,15 @@ def test_bulk_load_keeps_ids_and_refuses_a_second_load_or_a_double_booking(pg_cl
         pg_cluster.drop(url)
 
 
-def test_doctor_checks_what_the_invariants_rest_on(pg_url, store, lot):
+def test_doctor_checks_what_the_invariants_rest_on(pg_cluster):
+    pg_url = pg_cluster.fresh_db()  # this test damages the schema
+    store = postgres.open_store(pg_url)
+    with store.unit_of_work() as u:
+        u.users.add(UserRow("alice", "alice@example.com", "hash-a", created_at=T))
+        lot_id = u.lots.add(LotRow(NEW, "North", "Main St", 3, "Europe/Berlin"))
+        u.slots.add(SlotRow(NEW, lot_id, "A1"))
+        u.commit()
+    store.close()
     ops = postgres.operations(pg_url)
     findings = ops.doctor()
     assert not [f for f in findings if f.level == "error"], findings
@@ -206,6 +214,7 @@ def test_doctor_checks_what_the_invariants_rest_on(pg_url, store, lot):
     assert any("bookings_changed is disabled" in e for e in errors)
     with pytest.raises(NotSupported, match="pg_dump"):
         ops.backup()
+    pg_cluster.drop(pg_url)
 
 
 # ------------------------------------------------------------------------ the server going away and coming back
