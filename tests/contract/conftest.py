@@ -12,7 +12,7 @@ import pytest
 
 from parking_tui.domain.ports import Store
 
-STORES = ["tinydb"]
+STORES = ["tinydb", "postgres"]
 
 
 def _open(kind: str, request: pytest.FixtureRequest, tmp_path) -> Callable[[], Store]:
@@ -21,6 +21,11 @@ def _open(kind: str, request: pytest.FixtureRequest, tmp_path) -> Callable[[], S
 
         path = tmp_path / "data" / "parking.json"
         return lambda: open_store(path, backups=0)
+    if kind == "postgres":
+        from parking_tui.storage.postgres import open_store
+
+        url = request.getfixturevalue("pg_url")  # an empty database on the suite's throwaway server
+        return lambda: open_store(url)
     raise AssertionError(f"no store called {kind!r}")
 
 

@@ -1,7 +1,13 @@
-"""Fixtures for the core tests: a frozen clock you advance, a cheap argon2 hasher, a service on a temp file."""
+"""Fixtures for the core tests: a frozen clock you advance, a cheap argon2 hasher, a service on a temp file.
+
+The service tests run on both stores: ``svc``, ``open_svc`` and ``world`` are parametrised by ``store_kind``
+(``tinydb``: a temp data file; ``postgres``: a fresh database on the suite's throwaway server). A test that reads
+the data files itself (it asks for ``db_path`` or ``tmp_path``) runs on TinyDB only.
+"""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,20 +52,55 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+STORES = ("tinydb", "postgres")
+_FILE_FIXTURES = {"db_path", "tmp_path", "tmp_path_factory", "world_template"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    try:
+        own = set(inspect.signature(metafunc.function).parameters)
+    except (TypeError, ValueError):
+        own = set()
+    kinds = ["tinydb"] if own & _FILE_FIXTURES else list(STORES)
+    metafunc.parametrize("store_kind", kinds, indirect=True)
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "tinydb")
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "parking.json"
 
 
 @pytest.fixture
-def open_svc(db_path: Path, clock: FrozenClock) -> Callable[..., ParkingService]:
-    """Open (or re-open, as a fresh process would) a service on the test's data file."""
+def db_target(store_kind: str, request: pytest.FixtureRequest) -> Path | str:
+    """Where the test's service keeps its data: the temp data file, or a fresh PostgreSQL database."""
+    if store_kind == "postgres":
+        return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("db_path")
+
+
+@pytest.fixture
+def open_svc(db_target: Path | str, clock: FrozenClock) -> Callable[..., ParkingService]:
+    """Open (or re-open, as a fresh process would) a service on the test's data."""
+    opened: list[ParkingService] = []
 
     def _open(path: Path | None = None, **options) -> ParkingService:
         options.setdefault("password_hasher", cheap_hasher())
-        return parking_tui.open_service(path or db_path, clock=clock, **options)
+        svc = parking_tui.open_service(path or db_target, clock=clock, **options)
+        opened.append(svc)
+        return svc
 
-    return _open
+    yield _open
+    for svc in opened:
+        close = getattr(svc.store, "close", None)
+        if close is not None and not isinstance(db_target, Path):
+            close()
 
 
 @pytest.fixture
@@ -109,12 +150,19 @@ def world_template(tmp_path_factory) -> tuple[Path, dict]:
 
 
 @pytest.fixture
-def world(world_template, db_path: Path, open_svc, clock: FrozenClock) -> World:
+def world(request: pytest.FixtureRequest, db_target: Path | str, open_svc, clock: FrozenClock) -> World:
     """A lot with three slots, an admin and two drivers, all signed in (at ``T0``)."""
-    folder, made = world_template
     assert clock.now == T0
+    if not isinstance(db_target, Path):  # PostgreSQL: built in the test's own database
+        svc = open_svc()
+        admin = make_user(svc, "admin", admin=True)
+        alice, bob = make_user(svc, "alice"), make_user(svc, "bob")
+        lot = svc.create_lot(admin, "Central", "Main Street 1", 10, time_zone="UTC")
+        slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
+        return World(svc, clock, admin, alice, bob, lot, list(slots))
+    folder, made = request.getfixturevalue("world_template")
     for p in folder.glob("parking*.json"):
-        shutil.copy2(p, db_path.parent / p.name)
+        shutil.copy2(p, db_target.parent / p.name)
     t = made["tokens"]
     return World(open_svc(), clock, t["admin"], t["alice"], t["bob"], made["lot"], list(made["slots"]))
 
