@@ -66,7 +66,9 @@ class ParkingApp(App[int]):
     """Find a free slot, reserve it, check in and out."""
 
     TITLE = "parking-tui"
-    CSS_PATH = ["app.tcss", "kiosk.tcss"]
+    #: The kiosk's stylesheet is read only in kiosk mode (parsing CSS is most of the sign-in screen's start).
+    CSS_PATH = ["app.tcss"]
+    KIOSK_CSS_PATH = ["app.tcss", "kiosk.tcss"]
     #: One provider: the app's commands in order, then the generic ones that make sense (see ``commands``).
     COMMANDS = {ParkingCommands}
     COMMAND_PALETTE_DISPLAY = "^p"
@@ -99,7 +101,7 @@ class ParkingApp(App[int]):
         keymap: Mapping[str, str] | None = None,
         export_dir: Path | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(css_path=list(self.KIOSK_CSS_PATH) if kiosk else None)
         #: Where Admin's CSV export offers to write (``None``: the working directory).
         self.export_dir = export_dir
         self._session_token = session_token

@@ -1,4 +1,5 @@
-"""The browser demo: ``parking-tui serve`` (textual-serve) opened in headless Chromium.
+"""The browser demo: ``parking-tui serve`` (textual-serve) opened in headless Chromium, driven by Playwright
+(pointed at Debian's ``chromium``, so no browser is downloaded).
 
 The test signs in as the demo admin by typing into the page, checks that the lot browser arrived in the
 browser (the app's output on the page's websocket) and that the sign-in is in the audit log as coming from
@@ -61,12 +62,19 @@ def _listening(port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
-async def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
+def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
+    """Playwright drives Debian's chromium (``executable_path``: no browser download)."""
     pytest.importorskip("textual_serve", reason="textual-serve is not installed (pip install '.[serve]')")
     pytest.importorskip("aiohttp", reason="aiohttp (a textual-serve dependency) is not installed")
-    from .cdp import Browser, free_port
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
 
     db = tmp_path / "parking.json"
     from parking_tui.demo import ensure_demo_data
@@ -83,6 +91,20 @@ async def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    received: list[bytes] = []
+
+    def on_socket(ws) -> None:
+        ws.on("framereceived", lambda payload: received.append(payload if isinstance(payload, bytes) else payload.encode()))
+
+    def wait_for_bytes(page, needle: bytes, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in b"".join(received):
+                return True
+            page.wait_for_timeout(100)
+        return needle in b"".join(received)
+
+    shot = tmp_path / "serve-lot-browser.png"
     try:
         deadline = time.monotonic() + 20
         while not _listening(port):
@@ -90,24 +112,28 @@ async def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
             assert time.monotonic() < deadline, "parking-tui serve did not listen within 20 s"
             time.sleep(0.2)
 
-        async with Browser(CHROMIUM, tmp_path / "chromium-profile") as page:
-            await page.goto(f"http://127.0.0.1:{port}/")
-            assert await page.wait_for_bytes(b"Username", timeout=30), "the sign-in screen never arrived"
-            assert b"Choose a lot" not in page.received()
-            focused = await page.evaluate(
-                "(() => { const t = document.querySelector('.xterm-helper-textarea');"
-                " if (!t) return false; t.focus(); return true; })()"
-            )
-            assert focused, "no terminal on the page"
-            await page.type("admin")
-            await page.enter()
-            await page.pump(0.7)
-            await page.type("admin1234")
-            await page.enter()
-            assert await page.wait_for_bytes(b"Choose a lot", timeout=30), "the lot browser never arrived"
-            assert await page.wait_for_bytes(b"Central Station P1", timeout=10)
-            await page.pump(1.0)  # let the page paint what arrived
-            shot = await page.screenshot(tmp_path / "serve-lot-browser.png")
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1100, "height": 750})
+                page.on("websocket", on_socket)
+                page.goto(f"http://127.0.0.1:{port}/")
+                assert wait_for_bytes(page, b"Username", timeout=30), "the sign-in screen never arrived"
+                assert b"Choose a lot" not in b"".join(received)
+                terminal = page.locator(".xterm-helper-textarea")
+                terminal.wait_for(state="attached", timeout=10_000)
+                terminal.focus()
+                page.keyboard.type("admin")
+                page.keyboard.press("Enter")
+                page.wait_for_timeout(700)
+                page.keyboard.type("admin1234")
+                page.keyboard.press("Enter")
+                assert wait_for_bytes(page, b"Choose a lot", timeout=30), "the lot browser never arrived"
+                assert wait_for_bytes(page, b"Central Station P1", timeout=10)
+                page.wait_for_timeout(1000)  # let the page paint what arrived
+                page.screenshot(path=str(shot))
+            finally:
+                browser.close()
 
         data = shot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
@@ -154,8 +180,6 @@ LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian as /proc shows it
 def test_serve_listens_on_127_0_0_1_by_default(tmp_path: Path):
     """Without --host, ``parking-tui serve`` accepts connections on the loopback address only."""
     pytest.importorskip("textual_serve", reason="textual-serve is not installed (pip install '.[serve]')")
-    from .cdp import free_port
-
     db = tmp_path / "parking.json"
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")

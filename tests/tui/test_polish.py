@@ -113,3 +113,64 @@ class TestPalette:
             saved = list((tmp_path / "shots").glob("*.svg"))
             assert len(saved) == 1
             assert any(str(saved[0]) in m for m in messages(app))
+
+
+class TestOvernightEnd:
+    async def test_an_end_before_the_start_says_tomorrow_next_to_the_field(self, app_factory, driver_token, lots, svc):
+        from datetime import timedelta
+
+        from parking_tui.tui.screens.booking import BookingScreen
+        from tui.conftest import T0
+
+        lot = lots["Central Station P1"]
+        slot = svc.lot_slots(driver_token, lot.id)[0]
+        async with app_factory(driver_token).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            pilot.app.push_screen(BookingScreen(lot, slot, (T0 + timedelta(hours=1), T0 + timedelta(hours=2))))
+            await pilot.pause()
+            screen = pilot.app.screen
+            end = screen.query_one("#field-end")
+            note = end.query_one(".field-note", Static)
+            assert not note.display or not str(note.render()).strip()
+            screen.query_one("#start", Input).value = "05:00"
+            screen.query_one("#end", Input).value = "04:00"
+            await pilot.pause()
+            assert str(note.render()) == "ends tomorrow 04:00"
+            assert note.display
+            screen.query_one("#end", Input).value = "06:00"
+            await pilot.pause()
+            assert not note.has_class("-shown")
+
+
+def _overnight_form(lots, svc, driver_token):
+    from datetime import timedelta
+
+    from parking_tui.tui.screens.booking import BookingScreen
+    from tui.conftest import T0
+
+    lot = lots["Central Station P1"]
+    slot = svc.lot_slots(driver_token, lot.id)[0]
+
+    async def run_before(pilot):
+        await pilot.pause()
+        pilot.app.push_screen(BookingScreen(lot, slot, (T0 + timedelta(hours=1), T0 + timedelta(hours=2))))
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#start", Input).value = "22:00"
+        screen.query_one("#end", Input).value = "04:00"
+        screen.query_one("#end", Input).focus()
+        await pilot.pause()
+
+    return run_before
+
+
+class TestOvernightSnapshot:
+    def test_overnight_80x24(self, snap_compare, app_factory, driver_token, lots, svc):
+        """The booking form with 22:00 to 04:00: "ends tomorrow 04:00" in bold right of the End field."""
+        run = _overnight_form(lots, svc, driver_token)
+        assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run)
+
+    def test_overnight_120x40(self, snap_compare, app_factory, driver_token, lots, svc):
+        """The same at 120x40."""
+        run = _overnight_form(lots, svc, driver_token)
+        assert snap_compare(app_factory(driver_token), terminal_size=(120, 40), run_before=run)

@@ -22,6 +22,8 @@ class Field(Vertical):
     Field Input { width: 1fr; }
     Field .field-error { display: none; padding-left: 12; height: auto; }
     Field .field-error.-shown { display: block; }
+    Field .field-note { width: auto; display: none; padding-left: 1; text-style: bold; }
+    Field .field-note.-shown { display: block; }
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Field(Vertical):
                 label.styles.width = self._label_width
             yield label
             yield self.input
+            yield Static("", classes="field-note", markup=False)
         error = Static("", classes="field-error", markup=False)
         if self._label_width:
             error.styles.padding = (0, 0, 0, self._label_width)
@@ -74,6 +77,12 @@ class Field(Vertical):
     @property
     def error(self) -> str:
         return str(self.query_one(".field-error", Static).content)
+
+    def set_note(self, text: str | None) -> None:
+        """A short note right of the input (not an error): "ends tomorrow 04:00"."""
+        note = self.query_one(".field-note", Static)
+        note.update(Content(text or ""))
+        note.set_class(bool(text), "-shown")
 
     def set_error(self, message: str | None) -> None:
         error = self.query_one(".field-error", Static)

@@ -88,10 +88,19 @@ class WindowForm(Vertical):
     def _update_summary(self) -> None:
         window = self._parse(mark=True)
         summary = self.query_one("#window-summary", Static)
+        end_field = self.query_one("#field-end", Field)
         if window is None:
             summary.update("")
+            end_field.set_note(None)
             return
         start, end = window
+        if timefmt.local(end).date() != timefmt.local(start).date() and timefmt.hm(end) != "00:00":
+            # An end before the start means the next day: say so where the end is typed.
+            same_day = timefmt.local(start).date() == timefmt.local(self.now).date()
+            when = timefmt.day_label(end, self.now) if same_day else "the next day"
+            end_field.set_note(f"ends {when} {timefmt.hm(end)}")
+        else:
+            end_field.set_note(None)
         text = f"{timefmt.span(start, end, self.now)}  ({timefmt.duration(end - start)})"
         if start < self.now - timedelta(minutes=5):
             text += " - starts in the past"
