@@ -398,7 +398,10 @@ class ParkingService:
         """Move the lot's no-shows (reserved, past the grace period) to the archive as ``expired``.
 
         A reservation whose slot is blocked is not a no-show: it is moved to a free slot if one is there, else
-        it keeps (or gets) its ``attention``; one still blocked after its end is cancelled, with the reason."""
+        it keeps (or gets) its ``attention``; one still blocked after its end is cancelled, with the reason.
+        Every no-show is released before any blocked reservation is placed, so none is moved onto the window of a
+        no-show that is still on record (two live bookings of one slot overlapping, even for a moment)."""
+        to_place: list[tuple[Record, str]] = []
         for rec in tx.reserved_starting_before(lot_id, now - policy.grace):
             slot = tx.get_slot(int(rec["slot_id"])) or {}
             block = self._block_reason(slot, rec, tx.live_bookings(slot_id=int(rec["slot_id"])), now) if slot else ""
@@ -421,7 +424,9 @@ class ParkingService:
                     after="cancelled", reason=reason,
                 )
             elif block:
-                self._place(tx, rec, block, now, policy, "system")
+                to_place.append((rec, block))
+        for rec, block in to_place:
+            self._place(tx, rec, block, now, policy, "system")
 
     def _free_slot(
         self, tx, rec: Record, start: datetime, end: datetime, now: datetime, policy: LotPolicy
