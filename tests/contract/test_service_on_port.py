@@ -44,3 +44,18 @@ def test_the_walkthrough_on_the_port(via_port, tmp_path):
     svc = open_svc()
     assert type(svc.store).__name__ == "RecordStore"
     test_rest_walkthrough(svc, clock, open_svc)
+
+
+def test_the_walkthrough_on_postgresql(pg_url):
+    from core.test_walkthrough import test_rest_walkthrough
+    from core.conftest import FrozenClock, cheap_hasher
+    from datetime import datetime, timezone
+
+    clock = FrozenClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+
+    def open_svc(path=None, **options):
+        options.setdefault("password_hasher", cheap_hasher())
+        return parking_tui.open_service(pg_url, clock=clock, **options)
+
+    svc = open_svc()
+    test_rest_walkthrough(svc, clock, open_svc)
