@@ -215,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, cfg)
         if args.command == "api":
             return _api(args, cfg)
+        if args.command in ("export", "import"):
+            return db_cli.transfer(args, _db(cfg), cfg.service_options())
         if args.command == "db":
             return db_cli.dispatch(args, _db(cfg), lambda target: _open(replace(cfg, db=target)))
         if args.command in ops_cli.OPS:

@@ -35,6 +35,24 @@ def add_commands(sub, add_db: Callable[[argparse.ArgumentParser], None]) -> None
     add_db(up)
     status = db_sub.add_parser("status", help="print the schema version", description="Print the schema version.")
     add_db(status)
+    export = sub.add_parser(
+        "export",
+        help="write everything to a file (to move it to another store)",
+        description="Write users (with their password hashes), lots, slots, live and finished bookings and the "
+        "audit log, every row with its id, to FILE (JSON lines). `parking-tui import FILE --db OTHER` loads it "
+        "into another store, TinyDB or PostgreSQL. Sessions are not moved: people sign in again.",
+    )
+    export.add_argument("--to", metavar="FILE", required=True, help="the file to write (replaced if present)")
+    add_db(export)
+    load = sub.add_parser(
+        "import",
+        help="load an export file into an empty store",
+        description="Load FILE (written by `parking-tui export`) into the store --db names, which must be empty. "
+        "Ids are kept. On PostgreSQL the database checks every row (a file that would double-book a slot is "
+        "refused whole).",
+    )
+    load.add_argument("file", metavar="FILE")
+    add_db(load)
 
 
 def need_driver() -> None:
@@ -60,6 +78,34 @@ def _pg_connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except Exception as exc:
         raise translate(exc, describe_url(url)) from None
+
+
+def transfer(args: argparse.Namespace, target: Path | str, options: dict[str, Any]) -> int:
+    """``export`` / ``import``."""
+    from .storage import transfer as tr
+
+    if is_url(target):
+        need_driver()
+    if args.command == "export":
+        if is_url(target):
+            from .storage import postgres as backend
+        else:
+            from .storage import tinydb as backend
+        store = backend.open_store(str(target) if is_url(target) else target,
+                                   **{k: v for k, v in options.items() if k in backend.OPTIONS})
+        try:
+            counts = tr.export(store, Path(args.to), source=store.describe())
+        finally:
+            store.close()
+        verb, where = "exported to", args.to
+    else:
+        counts = tr.load(target, tr.read(Path(args.file)), **options)
+        verb, where = "imported into", target
+    print(
+        f"{counts.get('user', 0)} users, {counts.get('lot', 0)} lots, {counts.get('slot', 0)} slots, "
+        f"{counts.get('booking', 0)} bookings, {counts.get('audit', 0)} audit events {verb} {where}."
+    )
+    return 0
 
 
 def dispatch(args: argparse.Namespace, target: Path | str, open_service: Callable[..., Any]) -> int:
