@@ -28,11 +28,9 @@ from ..domain.errors import AuthenticationError, ParkingError, StorageError, Val
 from ..domain.models import Profile
 from ..domain.service import ParkingService
 from .commands import ParkingCommands
+from .sizes import MIN_HEIGHT, MIN_WIDTH
 
 T = TypeVar("T")
-
-MIN_WIDTH = 80
-MIN_HEIGHT = 24
 
 #: Kiosk: sign out after this many seconds without a key press or click (the config file may change it).
 DEFAULT_IDLE_SECONDS = 60.0
