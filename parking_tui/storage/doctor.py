@@ -6,6 +6,8 @@ needs attention (the command exits non-zero).
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import shapes
-from .store import SCHEMA, _loads
+from .store import SCHEMA, _foreign, _loads, _read_nofollow, _TrustedOwners
 
 LIVE = ("reserved", "checked_in")
 TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
@@ -32,9 +34,12 @@ class Finding:
 
 def _read(path: Path, out: list[Finding], stem: str) -> dict[str, dict[str, Any]] | None:
     try:
-        raw = path.read_bytes()
+        raw = _read_nofollow(path)
     except OSError as exc:
-        out.append(Finding("error", f"{path} cannot be read ({exc.strerror}).", "Check its owner and mode."))
+        if exc.errno == errno.ELOOP:
+            out.append(Finding("error", f"{path} is a symbolic link.", "Remove it: parking-tui never follows links in its data folder."))
+        else:
+            out.append(Finding("error", f"{path} cannot be read ({exc.strerror}).", "Check its owner and mode."))
         return None
     restore = "Restore it with `parking-tui restore SNAPSHOT` (see `parking-tui backup --list`)."
     if not raw.strip(b" \t\r\n\x00"):
@@ -93,13 +98,26 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
         else:
             out.append(Finding("info", f"{path} does not exist yet.", "It is created at the first start."))
         return out
+    trusted = _TrustedOwners(folder.stat().st_gid)
+    if not trusted(folder.stat().st_uid):
+        out.append(Finding("error", _foreign(folder, folder.stat().st_uid, folder.stat().st_gid, "folder"), "Give the folder to a member of the group (chown)."))
+    for extra in (folder / f"{path.name}.lock", folder / f"{stem}.audit.jsonl", folder / f"{stem}.restore-journal"):
+        if extra.is_symlink():
+            out.append(Finding("error", f"{extra} is a symbolic link.", "Remove it: parking-tui never follows links in its data folder."))
+    for p in [path, *folder.glob(f"{stem}.*")]:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if not trusted(st.st_uid):
+            out.append(Finding("error", _foreign(p, st.st_uid, folder.stat().st_gid, "file"), "Move it aside; it was not written by a member of the group."))
     for tmp in folder.glob(f".{stem}.*.tmp"):
         out.append(Finding("info", f"Temporary file {tmp.name} left by an interrupted write.", "Removed at the next start."))
 
     files = {p.name: p for p in [path, *sorted(folder.glob(f"{stem}.*.json"))]}
     data = {name: _read(p, out, stem) for name, p in files.items()}
     for name, p in files.items():
-        mode = stat.S_IMODE(p.stat().st_mode)
+        mode = stat.S_IMODE(p.lstat().st_mode)
         if mode & ~file_mode & 0o777:
             out.append(
                 Finding(

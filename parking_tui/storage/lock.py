@@ -28,7 +28,7 @@ class ProcessLock:
         self._fd: int | None = None
 
     def _open(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.mode)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, self.mode)
         try:
             st = os.fstat(fd)
             if st.st_uid == os.getuid() and (st.st_mode & 0o777) != self.mode:

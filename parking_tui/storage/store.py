@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import bisect
 import errno
+import grp
 import hashlib
 import os
+import pwd
 from datetime import datetime, timedelta, timezone
 import secrets
 import shutil
@@ -169,6 +171,63 @@ def check_data_path(path: Path) -> None:
         raise StorageError(f"{path} is not a regular file; it cannot be the data file.")
 
 
+class _TrustedOwners:
+    """Accounts whose files the store uses: this account, root, and the members of the folder's group."""
+
+    def __init__(self, gid: int) -> None:
+        self.gid = gid
+        self._members: set[str] | None = None
+
+    def __call__(self, uid: int) -> bool:
+        if uid in (os.getuid(), 0):
+            return True
+        try:
+            account = pwd.getpwuid(uid)
+        except KeyError:
+            return False
+        if account.pw_gid == self.gid:
+            return True
+        if self._members is None:
+            try:
+                self._members = set(grp.getgrgid(self.gid).gr_mem)
+            except KeyError:
+                self._members = set()
+        return account.pw_name in self._members
+
+
+def _name_of(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group_of(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
+
+
+def _foreign(path: Path, uid: int, gid: int, what: str) -> str:
+    return (
+        f"The data {what} {path} is owned by {_name_of(uid)}, who is not in the group {_group_of(gid)} of the "
+        "data folder; parking-tui will not use it. Nothing was changed."
+    )
+
+
+def _read_nofollow(path: Path) -> bytes:
+    """The whole file, never through a symbolic link (``OSError`` ELOOP for a link)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _write_all(fd: int, payload: bytes) -> None:
     """``os.write`` until every byte is written (a write may take fewer bytes than it was given)."""
     view = memoryview(payload)
@@ -234,6 +293,7 @@ class TinyStore:
         except OSError as exc:
             raise StorageError(f"Cannot create the data folder {self.dir}: {exc.strerror}.") from None
         self._lock = ProcessLock(str(self.path) + ".lock", timeout=lock_timeout, mode=file_mode)
+        self._check_owners()
         self._open(archive_buckets)
 
     def describe(self) -> str:
@@ -388,6 +448,8 @@ class TinyStore:
                 f"{self.lock_timeout:g} s. Nothing was changed; try again."
             ) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._symlink(Path(self._lock.path)) from None
             raise StorageError(
                 f"Cannot lock the data file {self.path} ({exc.strerror or exc}). Check that its folder "
                 "exists and is writable by you."
@@ -436,6 +498,34 @@ class TinyStore:
                 continue
         return None
 
+    def _symlink(self, path: Path) -> StorageError:
+        return StorageError(
+            f"{path} is a symbolic link; parking-tui never follows links in its data folder (someone may have "
+            "planted it to make you write elsewhere). Nothing was changed; remove the link."
+        )
+
+    def _check_owners(self) -> None:
+        """Refuse a data folder, or a file in it, owned by an account outside the folder's group (or a link in
+        place of a file): in a shared folder such a file can make this account read or write elsewhere."""
+        try:
+            folder = os.stat(self.dir)
+        except OSError as exc:
+            raise StorageError(f"Cannot use the data folder {self.dir}: {exc.strerror}.") from None
+        trusted = _TrustedOwners(folder.st_gid)
+        if not trusted(folder.st_uid):
+            raise StorageError(_foreign(self.dir, folder.st_uid, folder.st_gid, "folder"))
+        for path in [self.path, Path(self._lock.path), self.audit_path, *self.companion_files()]:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(f"Cannot use {path}: {exc.strerror}.") from None
+            if stat.S_ISLNK(st.st_mode):
+                raise self._symlink(path)
+            if not trusted(st.st_uid):
+                raise StorageError(_foreign(path, st.st_uid, folder.st_gid, "file"))
+
     def _epoch_now(self) -> Any:
         """The root's epoch as on disk now (the root is re-read if it changed: perhaps a restore)."""
         return self._meta(self._load(self.root_name, must_exist=True)).get("epoch")
@@ -472,7 +562,7 @@ class TinyStore:
         )
 
     def _parse_quiet(self, path: Path) -> None:
-        data = _loads(path.read_bytes())
+        data = _loads(_read_nofollow(path))
         if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
             raise ValueError("not a dict")
         shapes.check(path.name, self.stem, data)
@@ -490,7 +580,7 @@ class TinyStore:
                 return cached
         path = self.dir / name
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             if must_exist:
                 raise StorageError(f"The data file {path} is missing.") from None
@@ -502,6 +592,8 @@ class TinyStore:
             self._files[name] = empty
             return empty
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._symlink(path) from None
             raise StorageError(f"Cannot read the data file {path}: {exc.strerror}.") from None
         try:
             st = os.fstat(fd)
@@ -745,7 +837,7 @@ class TinyStore:
         """Whether any of the transaction's deciding files carries its id (its rename happened)."""
         for name in names:
             try:
-                data = _loads((self.dir / name).read_bytes())
+                data = _loads(_read_nofollow(self.dir / name))
             except (OSError, ValueError):
                 continue
             if name == self.root_name:
@@ -783,7 +875,7 @@ class TinyStore:
         Returns the open descriptor; the caller fsyncs it after letting go of the lock, before it answers."""
         payload = b"".join(_dumps(e) + b"\n" for e in events)
         try:
-            fd = os.open(self.audit_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, self.file_mode)
+            fd = os.open(self.audit_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, self.file_mode)
             try:
                 size = os.fstat(fd).st_size
                 if size == 0:
@@ -797,6 +889,8 @@ class TinyStore:
                 os.close(fd)
                 raise
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._symlink(self.audit_path) from None
             reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
             raise StorageError(
                 f"Could not write the audit log {self.audit_path}: {reason}. Nothing was changed; the data is "
@@ -1058,7 +1152,7 @@ class TinyStore:
             try:
                 for p in sorted(snap.iterdir()):
                     if self._is_data_name(p.name) and p.is_file() and not p.is_symlink():
-                        parsed[p.name] = self._parse(p, p.read_bytes())
+                        parsed[p.name] = self._parse(p, _read_nofollow(p))
             except OSError as exc:
                 raise StorageError(f"Cannot read the snapshot {snap}: {exc.strerror}. Nothing was changed.") from None
             if self.root_name not in parsed:
@@ -1070,7 +1164,7 @@ class TinyStore:
             version = int(meta.get("version", 0))
             for other in [self.path, *(s / self.root_name for s in self.snapshots())]:
                 try:
-                    m = _loads(other.read_bytes())["meta"]["1"]
+                    m = _loads(_read_nofollow(other))["meta"]["1"]
                     for kind, value in m.get("ids", {}).items():
                         if isinstance(value, int) and value > ids.get(kind, 0):
                             ids[kind] = value
@@ -1113,7 +1207,7 @@ class TinyStore:
 
         Idempotent: a file already moved into place is not in the staging folder any more."""
         try:
-            plan = _loads(self._journal.read_bytes())
+            plan = _loads(_read_nofollow(self._journal))
         except FileNotFoundError:
             return False
         except (OSError, ValueError) as exc:
@@ -1215,7 +1309,7 @@ class TinyStore:
                         f.mem.data["_file"] = {"1": tag}
                 payload = _dumps(f.mem.data)
                 tmp = self.dir / f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.file_mode)
                 fds.append(fd)
                 staged.append((f, tmp, (0, 0, 0)))
                 os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask

@@ -62,8 +62,8 @@ def shared():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def as_account(uid: int, gid: int, argv: list[str], *, groups: list[int] | None = None) -> tuple[int, str]:
-    """Run ``parking-tui ARGV`` in a forked child as ``uid``; returns (exit status, stdout and stderr)."""
+def as_account(uid: int, gid: int, argv, *, groups: list[int] | None = None) -> tuple[int, str]:
+    """Run ``parking-tui ARGV`` (or a function) in a forked child as ``uid``; returns (exit status, output)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: become the account, run the command, never return into pytest
@@ -76,10 +76,10 @@ def as_account(uid: int, gid: int, argv: list[str], *, groups: list[int] | None 
             os.setgid(gid)
             os.setuid(uid)
             os.umask(0o022)
-            for key in [k for k in os.environ if k.startswith("PARKING_TUI_")]:
+            for key in [k for k in os.environ if k.startswith("PARKING_TUI_") and k != "PARKING_TUI_ADMIN_PASSWORD"]:
                 del os.environ[key]
             os.environ["HOME"] = os.environ["XDG_CONFIG_HOME"] = "/nonexistent"
-            code = cli.main(argv)
+            code = argv() if callable(argv) else cli.main(argv)
         except BaseException:
             traceback.print_exc(file=sys.stdout)
         finally:
@@ -150,3 +150,92 @@ def test_an_automatic_snapshot_that_fails_is_recorded_not_skipped_silently(db_pa
     assert booking.id in {b.id for b in world.svc.my_bookings(world.alice)}
     failed = [e for e in world.svc.store.read_audit() if e.get("op") == "snapshot_failed"]
     assert failed and "parking.backups" in failed[-1]["reason"]
+
+
+def _home_of_operator(base: Path) -> tuple[Path, Path]:
+    """Two files of the operator's own (root's), outside the data folder: what a planted link points at."""
+    home = base / "operator-home"
+    home.mkdir(mode=0o700)
+    (home / "notes.txt").write_text("mine\n")
+    (home / "keys").write_text("secret\n")
+    os.chmod(home / "notes.txt", 0o600)
+    os.chmod(home / "keys", 0o600)
+    return home / "notes.txt", home / "keys"
+
+
+def test_links_planted_by_a_member_are_never_followed(shared, monkeypatch):
+    folder, gid, member, _ = shared
+    build_world(folder / "parking.json", file_mode=0o660)
+    notes, keys = _home_of_operator(folder.parent)
+    before = {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in (notes, keys)}
+    lock, audit = folder / "parking.json.lock", folder / "parking.audit.jsonl"
+
+    def plant() -> int:
+        for link, target in ((lock, keys), (audit, notes)):
+            os.unlink(link)
+            os.symlink(target, link)
+        return 0
+
+    assert as_account(member, gid, plant)[0] == 0
+    assert lock.is_symlink() and audit.is_symlink()
+    monkeypatch.setenv("PARKING_TUI_ADMIN_PASSWORD", "correct-horse-2")
+    code, out = as_account(0, 0, ["admin", "create", "boss", "--email", "boss@example.com", "--db", str(folder / "parking.json"), "--file-mode", "660"], groups=[0, gid])
+    assert code == 1 and "symbolic link" in out and len(out.strip().splitlines()) == 1, out
+    assert {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in (notes, keys)} == before
+    from parking_tui.storage.doctor import diagnose
+
+    found = [f.what for f in diagnose(folder / "parking.json", file_mode=0o660) if f.level == "error"]
+    assert any("lock" in w and "symbolic link" in w for w in found), found
+    assert any("audit" in w and "symbolic link" in w for w in found), found
+
+
+def test_a_data_file_replaced_by_a_link_is_refused(shared):
+    folder, gid, member, _ = shared
+    world = build_world(folder / "parking.json", file_mode=0o660)
+    users = folder / "parking.users.json"
+    elsewhere = folder.parent / "copy.json"
+    shutil.copy(users, elsewhere)
+
+    def plant() -> int:
+        os.unlink(users)
+        os.symlink(elsewhere, users)
+        return 0
+
+    assert as_account(member, gid, plant)[0] == 0
+    code, out = as_account(member, gid, ["doctor", "--db", str(folder / "parking.json")])
+    assert code == 1 and "symbolic link" in out, out
+    with pytest.raises(Exception, match="symbolic link"):
+        world.svc.login("alice", "correct-horse")
+
+
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_a_folder_or_file_owned_outside_the_group_is_refused_in_one_line(shared, what, monkeypatch):
+    monkeypatch.setenv("PARKING_TUI_ADMIN_PASSWORD", "correct-horse-2")
+    folder, gid, member, outsider = shared
+    build_world(folder / "parking.json", file_mode=0o660)
+    target = folder if what == "folder" else folder / "parking.users.json"
+    os.chown(target, outsider, gid)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    code, out = as_account(member, gid, ["admin", "create", "boss", "--email", "b@example.com", "--db", str(folder / "parking.json")])
+    assert code == 1 and OUTSIDER in out and GROUP in out and len(out.strip().splitlines()) == 1, out
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    code, out = as_account(member, gid, ["doctor", "--db", str(folder / "parking.json")])
+    assert code == 1 and OUTSIDER in out, out
+
+
+def test_the_csv_export_gets_the_data_mode_and_follows_no_planted_link(tmp_path):
+    from parking_tui.tui.screens.admin_export import write_reservations_csv
+
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me\n")
+    out = tmp_path / "reservations.csv"
+    (tmp_path / ".reservations.csv.tmp").symlink_to(target)  # the old, predictable temporary name
+    old = os.umask(0o022)
+    try:
+        write_reservations_csv(out, [], mode=0o660)
+    finally:
+        os.umask(old)
+    assert target.read_text() == "keep me\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o660
+    assert out.read_text().startswith("id,")
+    assert [p.name for p in tmp_path.glob(".reservations.csv.*.tmp")] == []

@@ -136,7 +136,7 @@ def test_lot_browser_filter(app_factory, svc, texts):
     _run(app_factory(token), open_screen, texts)
 
 
-@pytest.mark.parametrize("action", ["open_my_bookings", "open_profile", "open_admin"])
+@pytest.mark.parametrize("action", ["open_profile", "open_admin"])
 @SETTINGS
 @given(texts=FILLS)
 def test_screens_with_forms(app_factory, svc, action, texts):

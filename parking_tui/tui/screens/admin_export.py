@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,19 +112,28 @@ def resolve_export_path(raw: str) -> Path:
     return path
 
 
-def write_reservations_csv(path: Path, bookings: Sequence[Booking], lots: Mapping[int, Lot] | None = None) -> int:
+def write_reservations_csv(
+    path: Path, bookings: Sequence[Booking], lots: Mapping[int, Lot] | None = None, *, mode: int = 0o600
+) -> int:
     """Write one row per booking (with a header) and return the number of rows. Raises ``ExportError``."""
-    return write_csv(path, reservation_rows(bookings, lots or {}), CSV_FIELDS)
+    return write_csv(path, reservation_rows(bookings, lots or {}), CSV_FIELDS, mode=mode)
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], default_fields: Sequence[str]) -> int:
-    """Write the rows (with a header) through a temporary file; return how many. Raises ``ExportError``."""
+def write_csv(
+    path: Path, rows: Sequence[Mapping[str, Any]], default_fields: Sequence[str], *, mode: int = 0o600
+) -> int:
+    """Write the rows (with a header) through a temporary file; return how many. Raises ``ExportError``.
+
+    The file gets ``mode`` (the data files' mode: it holds usernames and codes) whatever the umask, through a
+    new temporary file with an unpredictable name that is never a symbolic link planted in its place."""
     fields = list(rows[0].keys()) if rows else list(default_fields)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         if not path.parent.exists():
             raise ExportError(f"The folder {path.parent} does not exist.")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
@@ -234,7 +244,8 @@ class ExportModal(ModalScreen["tuple[Path, int] | None"]):
     @work(thread=True, exclusive=True, group="export")
     def _write(self, path: Path) -> None:
         try:
-            count = write_csv(path, self.rows, self.fields)
+            store = getattr(getattr(self.app, "svc", None), "store", None)
+            count = write_csv(path, self.rows, self.fields, mode=getattr(store, "file_mode", 0o600))
         except ExportError as error:
             self.app.call_from_thread(self._failed, str(error))
         except Exception as error:  # never a traceback on screen
