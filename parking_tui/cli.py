@@ -17,7 +17,17 @@ from pathlib import Path
 
 from . import __version__, default_db_path, open_service
 from . import db_cli, ops_cli
-from .config import Config, ConfigError, config_path, db_target, parse_file_mode, parse_idle, parse_port, parse_workers
+from .config import (
+    Config,
+    ConfigError,
+    config_path,
+    db_target,
+    parse_file_mode,
+    parse_idle,
+    parse_max_sessions,
+    parse_port,
+    parse_workers,
+)
 from .config import load as load_config
 from .domain.errors import ParkingError
 
@@ -95,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=None,
         help="the address browsers use, when it differs from http://HOST:PORT (behind a proxy)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=None,
+        help="also accept sessions from pages of this origin (e.g. https://parking.example.com behind a proxy); "
+        "repeat for more. Without it only the served address itself may open sessions",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        metavar="N",
+        default=None,
+        help="browser sessions at once (default: serve.max_sessions in the config file, else 20)",
     )
     _add_db(serve)
     _add_app_options(serve, suppress=True)
@@ -368,7 +392,7 @@ def serve_command(args: argparse.Namespace, cfg: Config) -> str:
 
 def _serve(args: argparse.Namespace, cfg: Config) -> int:
     try:
-        from textual_serve.server import Server
+        from textual_serve.server import Server  # noqa: F401 - only to say what is missing
     except ImportError:
         print(
             "parking-tui: serving to a browser needs textual-serve; install it with "
@@ -382,6 +406,20 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
         from .demo import ensure_demo_data
 
         ensure_demo_data(svc)
-    server = Server(serve_command(args, cfg), host=args.host, port=args.port, title="parking-tui", public_url=args.public_url)
+    from .serve import ParkingServer
+
+    max_sessions = cfg.serve_max_sessions
+    if getattr(args, "max_sessions", None) is not None:
+        max_sessions = parse_max_sessions(args.max_sessions, "--max-sessions")
+    server = ParkingServer(
+        serve_command(args, cfg),
+        host=args.host,
+        port=args.port,
+        title="parking-tui",
+        public_url=args.public_url,
+        allow_origins=[*cfg.serve_allow_origins, *(getattr(args, "allow_origin", None) or [])],
+        max_sessions=max_sessions,
+        idle_seconds=cfg.serve_idle_seconds,
+    )
     server.serve()
     return 0

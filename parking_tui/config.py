@@ -46,9 +46,10 @@ DEFAULT_IDLE_SECONDS = 60.0
 #: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
 MIN_IDLE_SECONDS = 5.0
 
-TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api", "export_dir"}
+TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api", "export_dir", "serve"}
 KIOSK_KEYS = {"enabled", "idle_seconds"}
 API_KEYS = {"host", "port", "workers", "cors_origins"}
+SERVE_KEYS = {"max_sessions", "idle_seconds", "allow_origins"}
 DEFAULT_API_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8000
 
@@ -86,6 +87,10 @@ class Config:
     api_cors_origins: tuple[str, ...] = ()
     #: Where CSV exports are offered (``None``: the working directory).
     export_dir: Path | None = None
+    #: ``parking-tui serve``: sessions at once, idle time before a session ends, extra allowed origins.
+    serve_max_sessions: int = 20
+    serve_idle_seconds: float = 900.0
+    serve_allow_origins: tuple[str, ...] = ()
     #: The file it was read from (``None``: no file was read).
     source: Path | None = None
 
@@ -218,6 +223,37 @@ def _api(data: object, where: str) -> dict[str, Any]:
     return changes
 
 
+def parse_max_sessions(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{where}: max_sessions must be a whole number from 1 to 1000.")
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"{where}: max_sessions {value!r} is not a whole number.") from None
+    if not 1 <= n <= 1000:
+        raise ConfigError(f"{where}: max_sessions must be from 1 to 1000, not {n}.")
+    return n
+
+
+def _serve(data: object, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: serve must be a table ([serve] with max_sessions, idle_seconds, allow_origins).")
+    bad = sorted(set(data) - SERVE_KEYS)
+    if bad:
+        raise ConfigError(f"{where}: unknown key 'serve.{bad[0]}' (known: {', '.join(sorted(SERVE_KEYS))}).")
+    changes: dict[str, Any] = {}
+    if "max_sessions" in data:
+        changes["serve_max_sessions"] = parse_max_sessions(data["max_sessions"], f"{where}: serve")
+    if "idle_seconds" in data:
+        changes["serve_idle_seconds"] = parse_idle(data["idle_seconds"], f"{where}: serve.idle_seconds")
+    if "allow_origins" in data:
+        origins = data["allow_origins"]
+        if not isinstance(origins, list) or not all(isinstance(o, str) and o.strip() for o in origins):
+            raise ConfigError(f"{where}: serve.allow_origins must be a list of origins like \"https://example.com\".")
+        changes["serve_allow_origins"] = tuple(o.strip() for o in origins)
+    return changes
+
+
 def parse_bool(value: object, where: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -260,6 +296,8 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
         changes["lock_timeout"] = parse_lock_timeout(data["lock_timeout"], where)
     if "api" in data:
         changes.update(_api(data["api"], where))
+    if "serve" in data:
+        changes.update(_serve(data["serve"], where))
     if "kiosk" in data:
         kiosk = data["kiosk"]
         if isinstance(kiosk, bool):
