@@ -281,7 +281,39 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
             out.append(Finding("info", f"{audit.name} ends in a line cut short by a crash.", "Nothing to do: readers skip it."))
         elif torn:
             out.append(Finding("info", f"{audit.name} has {len(torn)} line(s) cut short by a crash.", "Nothing to do: readers skip them."))
+    _check_snapshots(path, out)
     return out
+
+
+def _check_snapshots(path: Path, out: list[Finding]) -> None:
+    """Every snapshot against its checksums, and automatic snapshots that failed since the newest one."""
+    from .store import SUMS, TinyStore
+
+    store = TinyStore.for_restore(path)
+    snaps = store.snapshots()
+    for snap in snaps:
+        damage = [p for p in store.verify_snapshot(snap) if not p.startswith(f"no {SUMS}")]
+        if damage:
+            out.append(
+                Finding("warning", f"Snapshot {snap.name} is damaged: {'; '.join(damage)}.", f"Do not restore it; remove {snap}.")
+            )
+    newest = snaps[-1].stat().st_mtime if snaps else 0.0
+    failed = [
+        e for e in store.read_audit() if e.get("op") == "snapshot_failed" and _epoch_seconds(e.get("at")) > newest
+    ]
+    if failed:
+        out.append(
+            Finding(
+                "warning",
+                f"{len(failed)} automatic snapshot(s) failed since the newest one: {failed[-1].get('reason')}.",
+                f"Fix the cause, then take one with `parking-tui backup`.",
+            )
+        )
+
+
+def _epoch_seconds(value: Any) -> float:
+    moment = _ts(value)
+    return moment.timestamp() if moment is not None and moment.tzinfo is not None else 0.0
 
 
 def _json_ok(line: bytes) -> bool:

@@ -239,3 +239,21 @@ def test_the_csv_export_gets_the_data_mode_and_follows_no_planted_link(tmp_path)
     assert stat.S_IMODE(out.stat().st_mode) == 0o660
     assert out.read_text().startswith("id,")
     assert [p.name for p in tmp_path.glob(".reservations.csv.*.tmp")] == []
+
+
+def test_doctor_reports_a_damaged_snapshot_and_failed_automatic_ones(db_path):
+    from parking_tui.storage.doctor import diagnose
+
+    world = build_world(db_path, backups=3, backup_interval=0)
+    snap = world.svc.store.snapshots()[-1]
+    with open(snap / "parking.json", "r+b") as fh:
+        fh.write(b" ")
+    backups = db_path.parent / "parking.backups"
+    os.rename(backups, db_path.parent / "elsewhere")
+    backups.write_text("in the way")
+    world.book(world.alice)
+    backups.unlink()
+    os.rename(db_path.parent / "elsewhere", backups)
+    found = [f.what for f in diagnose(db_path) if f.level != "info"]
+    assert any(snap.name in w and "damaged" in w for w in found), found
+    assert any("automatic snapshot" in w for w in found), found

@@ -64,9 +64,12 @@ def parse_day(text: str, today: date) -> date | None:
     if raw in named:
         return today + timedelta(days=named[raw])
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValidationError("Type a date like 2030-06-15, or today / tomorrow.", field="date") from None
+    if not 1900 <= day.year <= 9998:  # the day after, in any zone, must still be a date
+        raise ValidationError("Type a date between the years 1900 and 9998.", field="date")
+    return day
 
 
 def matches_search(b: Booking, query: str) -> bool:
