@@ -798,7 +798,20 @@ class TinyStore:
                     raise StorageError(
                         f"Could not write to the lock file of {self.path.name}: {reason}. Nothing was changed."
                     ) from None
-                audit[0] = self._append_audit(events)
+                try:
+                    size = os.stat(self.audit_path).st_size
+                except OSError:
+                    size = None
+                try:
+                    audit[0] = self._append_audit(events)
+                except BaseException:
+                    # Nothing will be renamed. If not a byte reached the log, the note has nothing to settle.
+                    try:
+                        if os.stat(self.audit_path).st_size == size:
+                            self._lock.write_note(b"")
+                    except OSError:
+                        pass
+                    raise
 
         self._write_files(dirty, sync_dir=False, before_rename=append_audit, tx_id=tx_id)
         if events:
