@@ -753,11 +753,12 @@ class TinyStore:
         # The files that decide whether this transaction happened (the root and the holds are written first
         # and say nothing about it on their own): each is tagged with the transaction id.
         decisive = sorted(f.name for f in dirty if f is not root and ".holds-" not in f.name) or [self.root_name]
-        if decisive == [self.root_name]:
+        root_decides = decisive == [self.root_name]
+        if root_decides:
             meta["tx"] = tx_id
         listed = set(meta.get("files", ()))
         new = sorted(f.name for f in dirty if f is not root and f.stamp is None and f.name not in listed)
-        if root in dirty or tx.moved or meta.get("pending_archive") or new or "files" not in meta or "tx" in meta:
+        if root in dirty or tx.moved or meta.get("pending_archive") or new or "files" not in meta or root_decides:
             meta["version"] = int(meta.get("version", 0)) + 1
             meta["pending_archive"] = list(tx.moved)
             if "files" not in meta:  # written before the root listed its files: list what is there

@@ -240,3 +240,14 @@ def test_an_audit_line_says_whether_its_change_happened(db_path, child, call, wh
     bob_has = [b.confirmation_code for b in world.svc.my_bookings(world.bob)]
     assert (made[0]["code"] in bob_has) is happened
     assert (open(str(db_path) + ".lock", "rb").read()) == b""
+
+
+def test_the_transaction_id_does_not_make_every_booking_rewrite_the_root(world):
+    """A change of the root alone tags the root with its transaction id; later bookings within a block of ids
+    must still leave the root alone (it is the file every process re-reads)."""
+    world.svc.create_lot(world.admin, "North", "Hill Road 5", 5)
+    world.book(world.bob, 1, start_min=60)  # may take a new block of ids: writes the root once
+    root = os.stat(world.path).st_ino
+    for i in range(1, 4):
+        world.book(world.bob, 1, start_min=60 + 120 * i)
+    assert os.stat(world.path).st_ino == root
