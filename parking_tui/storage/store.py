@@ -866,8 +866,7 @@ class TinyStore:
         """The id of a transaction cut short after its audit lines whose outcome nobody has recorded yet, if it
         did not happen (read without the lock; for ``doctor``)."""
         try:
-            with open(str(self.path) + ".lock", "rb") as fh:
-                note = fh.read(1 << 16)
+            note = _read_nofollow(Path(str(self.path) + ".lock"))[: 1 << 16]
             pending = _loads(note) if note else None
             if pending and not self._tx_landed(str(pending["tx"]), list(pending["files"])):
                 return str(pending["tx"])
