@@ -879,6 +879,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for --api (default 16)")
     ap.add_argument("--api-workers", type=int, default=2, help="API processes for the --api concurrent run (default 2)")
     ap.add_argument("--api-rounds", type=int, default=3, help="rounds of in-process vs HTTP throughput (default 3)")
+    ap.add_argument(
+        "--store",
+        choices=["tinydb", "postgres"],
+        action="append",
+        help="stores to measure (repeatable; default tinydb): postgres moves the same data set into a PostgreSQL "
+        "database (a throwaway server with fsync on, or --pg-url) and measures the service and the multi-process "
+        "run there too",
+    )
+    ap.add_argument("--pg-url", metavar="URL", help="a PostgreSQL server to use for --store postgres (its role must "
+                    "be able to create a database)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--keep", metavar="DIR", help="build the data set in DIR and keep it")
     ap.add_argument(
@@ -952,6 +962,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         api_res["ratio"] = api_res["http_bookings_per_s"] / api_res["in_process_bookings_per_s"]
     tui = bench_tui(_restore(ds, pristine, work), args.ops) if "tui" in parts else None
+    pg_res = None
+    if "postgres" in (args.store or []):
+        from . import bench_pg
+
+        pg_figs, pg_res = bench_pg.run(_restore(ds, pristine, work), ops=args.ops, procs=args.procs,
+                                       seconds=args.seconds, url=args.pg_url)
+        figs += pg_figs
 
     by = {f.name: f for f in figs}
     ratios = {}
@@ -979,6 +996,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':<40} lock held p50 {mp_res['lock_held_p50_ms']:.1f} ms, p99 {mp_res['lock_held_p99_ms']:.1f} ms, "
             f"busy {mp_res['lock_busy_fraction']:.0%} of the time"
         )
+    if pg_res:
+        print(
+            f"PostgreSQL: {args.procs} processes booking for {args.seconds:g} s {pg_res['bookings_per_s']:.0f} bookings/s "
+            f"({pg_res['attempts_per_s']:.0f} attempts/s, {pg_res['conflicts']} conflicts, {pg_res['errors']} errors), "
+            f"double bookings: {pg_res['double_bookings']}; create_booking under that load p50 "
+            f"{pg_res['create_booking_p50_ms']:.1f} ms, p99 {pg_res['create_booking_p99_ms']:.1f} ms"
+        )
+        if mp_res and mp_res["bookings_per_s"]:
+            print(f"{'':<40} = {pg_res['bookings_per_s'] / mp_res['bookings_per_s']:.1f} x the TinyDB store's rate")
     for name, r in ratios.items():
         print(f"ratio ours / theirs, {name:<32} {r:8.3f}")
     api_vs = {}
@@ -1012,6 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
             "api_vs_in_process": api_vs,
             "api_throughput": api_res,
             "tui": tui,
+            "postgres_multiprocess": pg_res,
         }
         Path(args.json).write_text(json.dumps(out, indent=2))
     if not args.keep:

@@ -246,8 +246,9 @@ class _LoginStates(_Repo):
 
 class _Lots(_Repo):
     def get(self, lot_id: int) -> LotRow | None:
-        if self.tx.writes:
-            self.tx.lock_lot(lot_id)
+        # No lock: the service reads the lots of a driver's other bookings (their policies) while it holds the
+        # lot it writes to; locking those too would let two units lock two lots in opposite orders. A unit that
+        # changes a lot's row also reads its slots, which takes the lot's lock.
         r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (lot_id,))
         return _lot(r) if r else None
 
