@@ -84,7 +84,7 @@ def kill_writer(path, now_iso, token, slot_ids, ack_path, ready):
     ready.set()
     n = len(mine)
     while True:
-        end = start + timedelta(minutes=10)
+        end = start + timedelta(minutes=20)
         b = svc.create_booking(token, slot_ids[n % len(slot_ids)], start, end)
         os.write(fd, f"B {b.id}\n".encode())
         if n % 3 == 2:  # now and then a cancel: a move to the archive, three files in one commit
