@@ -161,7 +161,9 @@ class _Transaction(_View):
         when = datetime.fromisoformat(at) if isinstance(at, str) else datetime.now(timezone.utc)
         details = {k: v for k, v in event.items() if k not in ("at", "user", "terminal", "op")}
         self.uow.audit.append(
-            AuditEvent(when, str(event.get("user", "")), str(event.get("terminal", "")), str(event.get("op", "")), details)
+            AuditEvent(
+                when, str(event.get("user", "")), str(event.get("terminal", "")), str(event.get("op", "")), details
+            )
         )
 
     def next_id(self, kind: str) -> int:

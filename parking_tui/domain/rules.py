@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import overload
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +14,7 @@ from .models import BookingStatus, LotPolicy, SlotStatus
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
 # A practical e-mail check: one @, a dot in the domain, no spaces or control characters.
-EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+")
+EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+")  # noqa: E501
 PHONE_RE = re.compile(r"\+?[0-9][0-9 ()\-]{3,22}")
 SLOT_NUMBER_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 CODE_RE = re.compile(r"[A-Z0-9]{4}-?[A-Z0-9]{4}")
@@ -283,6 +284,12 @@ def _parse_stamp(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+@overload
+def from_stamp(value: str) -> datetime: ...
+@overload
+def from_stamp(value: None) -> None: ...
+@overload
+def from_stamp(value: str | None) -> datetime | None: ...
 def from_stamp(value: str | None) -> datetime | None:
     if value is None:
         return None

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from . import rules
 from .errors import (
@@ -61,7 +61,7 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def natural_key(slot_number: str) -> tuple:
+def natural_key(slot_number: str) -> tuple[Any, ...]:
     """``A2`` sorts before ``A10``."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", slot_number))
 
@@ -100,11 +100,15 @@ def _user(rec: Record) -> User:
 class _CommitThenRaise(Exception):
     """Raised inside a booking change: keep ``records`` (written with the transaction), then raise ``error``."""
 
-    def __init__(self, error: ParkingError, records: list[Record], events: list[tuple[str, dict]]) -> None:
+    def __init__(self, error: ParkingError, records: list[Record], events: list[tuple[str, dict[str, Any]]]) -> None:
         super().__init__(str(error))
         self.error = error
         self.records = records
         self.events = events
+
+
+#: ``change(tx, rec, status, policy, now, user) -> new record`` for :meth:`ParkingService._change_booking`.
+_Change = Callable[[Any, Record, BookingStatus, LotPolicy, datetime, User], Record]
 
 
 class _Rollback(Exception):
@@ -117,7 +121,7 @@ MAX_INSTANT = datetime(9999, 1, 1, tzinfo=timezone.utc)
 class _Reader:
     """What one service call knows about lots, slots and their live bookings (cached for the call)."""
 
-    def __init__(self, svc: "ParkingService", view, now: datetime) -> None:
+    def __init__(self, svc: "ParkingService", view: Any, now: datetime) -> None:
         self.svc = svc
         self.view = view
         self.now = now
@@ -171,6 +175,10 @@ class _Reader:
         )
 
 
+@overload
+def _ts(value: str) -> datetime: ...
+@overload
+def _ts(value: str | None) -> datetime | None: ...
 def _ts(value: str | None) -> datetime | None:
     return rules.from_stamp(value)
 
@@ -207,7 +215,7 @@ class ParkingService:
     def now(self) -> datetime:
         return rules.aware(self._clock(), "clock")
 
-    def version(self, lot_id: int | None = None) -> tuple:
+    def version(self, lot_id: int | None = None) -> Any:
         """Changes whenever any process commits a write (cheap: a ``stat``); the TUI polls it."""
         return self.store.version(lot_id)
 
@@ -248,7 +256,7 @@ class ParkingService:
                 slot_id=int(rec["slot_id"]),
                 username="",
                 start_time=start,
-                end_time=rules.from_stamp(rec["end_time"]),  # type: ignore[arg-type]
+                end_time=rules.from_stamp(rec["end_time"]),
                 status=status,
                 confirmation_code="",
                 lot_id=int(rec["lot_id"]),
@@ -260,7 +268,7 @@ class ParkingService:
             slot_id=int(rec["slot_id"]),
             username=rec["username"],
             start_time=start,
-            end_time=rules.from_stamp(rec["end_time"]),  # type: ignore[arg-type]
+            end_time=rules.from_stamp(rec["end_time"]),
             status=status,
             confirmation_code=rec["confirmation_code"],
             lot_id=int(rec["lot_id"]),
@@ -340,7 +348,7 @@ class ParkingService:
     def _lot_model(self, rec: Record) -> Lot:
         return _lot(rec, self.time_zone)
 
-    def _authenticate(self, view, token: object, now: datetime) -> User:
+    def _authenticate(self, view: Any, token: object, now: datetime) -> User:
         if not isinstance(token, str) or not token or len(token) > 512:
             raise AuthenticationError("You are not signed in.")
         session = view.get_session(_hash_token(token))
@@ -359,29 +367,29 @@ class ParkingService:
         if not user.is_admin:
             raise PermissionDenied("Only a lot manager (admin) can do that.")
 
-    def _get_lot(self, view, lot_id: object) -> Record:
+    def _get_lot(self, view: Any, lot_id: object) -> Record:
         lot_id = rules.validate_id(lot_id, "Lot")
-        rec = view.get_lot(lot_id)
+        rec: Record | None = view.get_lot(lot_id)
         if rec is None:
             raise NotFound(f"No lot with id {lot_id}.", field="lot_id")
         return rec
 
-    def _get_slot(self, view, slot_id: object) -> Record:
+    def _get_slot(self, view: Any, slot_id: object) -> Record:
         slot_id = rules.validate_id(slot_id, "Slot")
-        rec = view.get_slot(slot_id)
+        rec: Record | None = view.get_slot(slot_id)
         if rec is None:
             raise NotFound(f"No slot with id {slot_id}.", field="slot_id")
         return rec
 
-    def _get_booking(self, view, user: User, booking_id: object) -> Record:
+    def _get_booking(self, view: Any, user: User, booking_id: object) -> Record:
         booking_id = rules.validate_id(booking_id, "Booking")
-        rec = view.get_booking(booking_id, username=None if user.is_admin else user.username)
+        rec: Record | None = view.get_booking(booking_id, username=None if user.is_admin else user.username)
         if rec is None or (rec["username"] != user.username and not user.is_admin):
             # Another driver's booking is never visible: same answer as a booking that does not exist.
             raise NotFound(f"No booking #{booking_id}.", field="booking_id")
         return rec
 
-    def _audit(self, tx, now: datetime, user: str, op: str, **details: Any) -> None:
+    def _audit(self, tx: Any, now: datetime, user: str, op: str, **details: Any) -> None:
         """One audit event: when, who, from where, what (ids, before -> after). Never a password or token."""
         tx.audit({"at": rules.to_stamp(now), "user": user, "terminal": self.terminal, "op": op, **details})
 
@@ -394,7 +402,7 @@ class ParkingService:
             "slot_id": int(rec.get("slot_id", 0)),
         }
 
-    def _release_expired(self, tx, lot_id: int, now: datetime, policy: LotPolicy) -> None:
+    def _release_expired(self, tx: Any, lot_id: int, now: datetime, policy: LotPolicy) -> None:
         """Move the lot's no-shows (reserved, past the grace period) to the archive as ``expired``.
 
         A reservation whose slot is blocked is not a no-show: it is moved to a free slot if one is there, else
@@ -429,7 +437,7 @@ class ParkingService:
             self._place(tx, rec, block, now, policy, "system")
 
     def _free_slot(
-        self, tx, rec: Record, start: datetime, end: datetime, now: datetime, policy: LotPolicy
+        self, tx: Any, rec: Record, start: datetime, end: datetime, now: datetime, policy: LotPolicy
     ) -> Record | None:
         """A slot of the booking's lot free for ``[start, end)`` (not its own), first in natural order."""
         lot_id = int(rec["lot_id"])
@@ -445,7 +453,7 @@ class ParkingService:
             return s
         return None
 
-    def _move(self, tx, rec: Record, target: Record, reason: str, now: datetime, actor: str) -> Record:
+    def _move(self, tx: Any, rec: Record, target: Record, reason: str, now: datetime, actor: str) -> Record:
         """Move a reservation to ``target`` (same lot, same window, same code); audit op ``reassign``."""
         moved = dict(
             rec,
@@ -465,7 +473,7 @@ class ParkingService:
         return moved
 
     def _place(
-        self, tx, rec: Record, reason: str, now: datetime, policy: LotPolicy, actor: str,
+        self, tx: Any, rec: Record, reason: str, now: datetime, policy: LotPolicy, actor: str,
         start: datetime | None = None,
     ) -> tuple[Record, bool]:
         """Move a blocked reservation to a free slot, or flag it with ``attention``. Returns (record, moved)."""
@@ -486,7 +494,7 @@ class ParkingService:
             self._audit(tx, now, actor, "attention", **self._booking_event(rec), reason=attention)
         return rec, False
 
-    def _blocked_on(self, tx, slot: Record, now: datetime) -> set[int]:
+    def _blocked_on(self, tx: Any, slot: Record, now: datetime) -> set[int]:
         """Ids of the slot's reservations that cannot use it now."""
         live = tx.live_bookings(slot_id=int(slot["id"]))
         return {
@@ -494,7 +502,7 @@ class ParkingService:
             if b.get("status") == BookingStatus.RESERVED and self._block_reason(slot, b, live, now)
         }
 
-    def _lift(self, tx, slot: Record, before: set[int], now: datetime, actor: str) -> None:
+    def _lift(self, tx: Any, slot: Record, before: set[int], now: datetime, actor: str) -> None:
         """A block on ``slot`` has ended: the reservations it held (``before``) lose ``attention`` and their
         grace period counts from now."""
         live = tx.live_bookings(slot_id=int(slot["id"]))
@@ -507,7 +515,7 @@ class ParkingService:
             if b.get("attention"):
                 self._audit(tx, now, actor, "attention", **self._booking_event(b), reason="")
 
-    def _new_code(self, view, lot_id: int) -> str:
+    def _new_code(self, view: Any, lot_id: int) -> str:
         while True:
             raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
             code = f"{raw[:4]}-{raw[4:]}"
@@ -523,7 +531,7 @@ class ParkingService:
         """For the local operator (the CLI): creates a user with ``is_admin``."""
         return self._create_user(username, email, password, "", is_admin=True)
 
-    def _create_user(self, username, email, password, phone_number, *, is_admin: bool) -> User:
+    def _create_user(self, username: str, email: str, password: str, phone_number: str, *, is_admin: bool) -> User:
         username = rules.validate_username(username)
         email = rules.validate_email(email)
         password = rules.validate_password(password)
@@ -549,7 +557,7 @@ class ParkingService:
         return _user(rec)
 
     @staticmethod
-    def _check_username_free(view, username: str) -> None:
+    def _check_username_free(view: Any, username: str) -> None:
         """Usernames are unique ignoring case: ``Bob`` and ``bob`` would be one person at the barrier."""
         folded = username.casefold()
         if view.get_user(username) is not None or any(
@@ -558,16 +566,16 @@ class ParkingService:
             raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
 
     @staticmethod
-    def _check_email_free(view, email: str, *, exclude: str | None = None) -> None:
+    def _check_email_free(view: Any, email: str, *, exclude: str | None = None) -> None:
         """E-mail addresses are unique ignoring case (one person, one account)."""
         folded = email.casefold()
         if any(u["email"].casefold() == folded and u["username"] != exclude for u in view.users()):
             raise Conflict(f"The e-mail address {email} is already used by another account.", field="email")
 
     @staticmethod
-    def _find_user(view, username: str) -> Record | None:
+    def _find_user(view: Any, username: str) -> Record | None:
         """The user with this name, ignoring case (sign-in ignores case, as names are unique ignoring it)."""
-        rec = view.get_user(username)
+        rec: Record | None = view.get_user(username)
         if rec is not None:
             return rec
         folded = username.casefold()
@@ -591,7 +599,7 @@ class ParkingService:
             ok = self._hasher.verify(stored, password) and user is not None
         except Exception:  # argon2 raises VerifyMismatchError / InvalidHash
             ok = False
-        if ok and not user.get("active", True):
+        if ok and user is not None and not user.get("active", True):
             raise AuthenticationError("This account has been disabled; ask a lot manager.")
         token = secrets.token_urlsafe(32)
         failure: ParkingError | None = None
@@ -639,7 +647,7 @@ class ParkingService:
         return token
 
     @staticmethod
-    def _bound_login_states(tx, now: datetime) -> None:
+    def _bound_login_states(tx: Any, now: datetime) -> None:
         """Failed sign-ins are kept per username, made-up ones too (so a lockout says nothing about which
         accounts exist). Garbage input must not grow the data: forget states that no longer matter, and keep
         at most ``MAX_LOGIN_STATES``, dropping the oldest."""
@@ -648,8 +656,9 @@ class ParkingService:
             return
 
         def latest(state: Record) -> datetime:
-            stamps = [rules.from_stamp(state.get(k)) for k in ("last_failure", "locked_until")]
-            return max((t for t in stamps if t is not None), default=datetime.min.replace(tzinfo=now.tzinfo))
+            stamps: list[datetime | None] = [rules.from_stamp(state.get(k)) for k in ("last_failure", "locked_until")]
+            present: list[datetime] = [t for t in stamps if t is not None]
+            return max(present, default=datetime.min.replace(tzinfo=now.tzinfo))
 
         def stale(state: Record) -> bool:
             locked = rules.from_stamp(state.get("locked_until"))
@@ -934,7 +943,7 @@ class ParkingService:
             )
         return out
 
-    def _lot_state(self, view, lot: Record, now: datetime) -> tuple[list[Record], dict[int, list[Record]]]:
+    def _lot_state(self, view: Any, lot: Record, now: datetime) -> tuple[list[Record], dict[int, list[Record]]]:
         slots = view.slots(lot["id"])
         by_slot: dict[int, list[Record]] = {}
         for b in view.live_bookings(lot_id=lot["id"]):
@@ -1083,7 +1092,14 @@ class ParkingService:
         return self._mark(token, slot_id, "retired", commit=True)
 
     def _mark(
-        self, token: str, slot_id: int, status: str, *, until=None, reason: str = "", commit: bool
+        self,
+        token: str,
+        slot_id: int,
+        status: str,
+        *,
+        until: datetime | str | None = None,
+        reason: str = "",
+        commit: bool,
     ) -> SlotMark:
         retire = status == "retired"
         if not retire:
@@ -1108,7 +1124,9 @@ class ParkingService:
         assert result is not None
         return result
 
-    def _mark_in(self, tx, token, slot_id, status: str, until, reason: str, now: datetime) -> SlotMark:
+    def _mark_in(
+        self, tx: Any, token: str, slot_id: int, status: str, until: datetime | str | None, reason: str, now: datetime
+    ) -> SlotMark:
         actor = self._authenticate(tx, token, now)
         self._require_admin(actor)
         slot = dict(self._get_slot(tx, slot_id))
@@ -1238,7 +1256,7 @@ class ParkingService:
 
     def _check_hoarding(
         self,
-        tx,
+        tx: Any,
         username: str,
         start: datetime,
         end: datetime,
@@ -1324,7 +1342,7 @@ class ParkingService:
                 raise NotFound(f"No booking with code {code}.", field="confirmation_code")
             return _Reader(self, view, now).booking(rec)
 
-    def _change_booking(self, token: str, booking_id: int, change, op: str) -> Booking:
+    def _change_booking(self, token: str, booking_id: int, change: _Change, op: str) -> Booking:
         """Run ``change(tx, rec, status, policy, now, user) -> new record`` on a booking; no-shows are released
         first. ``change`` may raise ``_CommitThenRaise`` to keep some records and still refuse."""
         now = self.now()
@@ -1381,7 +1399,7 @@ class ParkingService:
         the booking to a free slot of the lot first (same code); with none free, the booking keeps
         ``attention`` and the check-in is refused."""
 
-        def change(tx, rec, status, policy, now, user):
+        def change(tx: Any, rec: Record, status: BookingStatus, policy: LotPolicy, now: datetime, user: User) -> Record:
             lot = tx.get_lot(int(rec["lot_id"])) or {}
             zone = self._zone(lot)
             start = rules.from_stamp(rec["start_time"])
@@ -1397,6 +1415,7 @@ class ParkingService:
                 target = self._free_slot(tx, rec, begin, end, now, policy)
                 if target is None:
                     other = self._clash(live, begin, start, now, policy, slot=slot, exclude=int(rec["id"]))
+                    assert other is not None  # the same question as just above
                     until = max(rules.from_stamp(other["end_time"]), now)
                     raise Conflict(
                         f"Slot {rec.get('slot_number', '?')} is still booked by another driver until "
@@ -1432,7 +1451,7 @@ class ParkingService:
         """Complete the booking and free the slot. Leaving after ``end_time`` is recorded as an overstay; the
         reservations the car held up get their grace period counted from now."""
 
-        def change(tx, rec, status, policy, now, user):
+        def change(tx: Any, rec: Record, status: BookingStatus, policy: LotPolicy, now: datetime, user: User) -> Record:
             rules.check_can_check_out(status)
             slot = tx.get_slot(int(rec["slot_id"])) or {}
             waiting = self._blocked_on(tx, slot, now) if slot else set()
@@ -1445,7 +1464,7 @@ class ParkingService:
         return self._change_booking(token, booking_id, change, op="check_out")
 
     def cancel_booking(self, token: str, booking_id: int) -> Booking:
-        def change(tx, rec, status, policy, now, user):
+        def change(tx: Any, rec: Record, status: BookingStatus, policy: LotPolicy, now: datetime, user: User) -> Record:
             rules.check_can_cancel(status)
             return dict(
                 rec,
@@ -1460,7 +1479,7 @@ class ParkingService:
         """Move the end of a live booking later, under the same rules as ``create_booking`` (marks, other
         bookings, the driver's other cars). A naive ``new_end`` is read in the lot's time zone."""
 
-        def change(tx, rec, status, policy, now, user):
+        def change(tx: Any, rec: Record, status: BookingStatus, policy: LotPolicy, now: datetime, user: User) -> Record:
             rules.check_can_extend(status)
             lot = tx.get_lot(int(rec["lot_id"])) or {}
             zone = self._zone(lot)

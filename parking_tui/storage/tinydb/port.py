@@ -382,7 +382,8 @@ class _Bookings(_Repo):
             if q.statuses is not None and rec["status"] not in q.statuses:
                 continue
             if needle and not any(
-                needle in _squash(str(rec.get(k, ""))) for k in ("plate", "confirmation_code", "username", "slot_number")
+                needle in _squash(str(rec.get(k, "")))
+                for k in ("plate", "confirmation_code", "username", "slot_number")
             ):
                 continue
             row = booking_row(rec)
