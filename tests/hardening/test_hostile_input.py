@@ -123,6 +123,7 @@ def hostile_calls(world):
         "list_reservations": st.tuples(token, st.one_of(st.none(), lot_id)),
         "lot_overview": st.tuples(token),
         "lot_summary": st.tuples(token, st.one_of(st.none(), lot_id)),
+        "occupancy_by_hour": st.tuples(token, st.one_of(st.integers(-2, 40), anything), st.one_of(st.none(), lot_id)),
         "list_users": st.tuples(token),
         "set_admin": st.tuples(token, name, st.one_of(st.booleans(), anything)),
         "audit_log": st.tuples(token),
