@@ -1767,20 +1767,3 @@ class ParkingService:
         out.sort(key=lambda h: (h.lot.name.casefold(), h.lot.id))
         return out
 
-
-def booking_to_row(b: Booking) -> dict[str, Any]:
-    """A flat dict for CSV export."""
-    return {
-        "id": b.id,
-        "confirmation_code": b.confirmation_code,
-        "username": b.username,
-        "lot_id": b.lot_id,
-        "slot_id": b.slot_id,
-        "slot_number": b.slot_number,
-        "start_time": b.start_time.isoformat(),
-        "end_time": b.end_time.isoformat(),
-        "status": b.status.value,
-        "checked_in_at": b.checked_in_at.isoformat() if b.checked_in_at else "",
-        "checked_out_at": b.checked_out_at.isoformat() if b.checked_out_at else "",
-        "overstay_minutes": int(b.overstay.total_seconds() // 60),
-    }

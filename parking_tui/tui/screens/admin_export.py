@@ -21,7 +21,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ...domain.models import Booking, Lot, LotSummary
-from ...domain.service import booking_to_row
 from ..widgets.confirm import ConfirmModal
 from ..words import plural
 
@@ -40,6 +39,25 @@ CSV_FIELDS = (
     "checked_out_at",
     "overstay_minutes",
 )
+
+
+def booking_to_row(b: Booking) -> dict[str, Any]:
+    """A flat dict for CSV export (times as stored: aware UTC, ISO-8601)."""
+    return {
+        "id": b.id,
+        "confirmation_code": b.confirmation_code,
+        "username": b.username,
+        "lot_id": b.lot_id,
+        "slot_id": b.slot_id,
+        "slot_number": b.slot_number,
+        "start_time": b.start_time.isoformat(),
+        "end_time": b.end_time.isoformat(),
+        "status": b.status.value,
+        "checked_in_at": b.checked_in_at.isoformat() if b.checked_in_at else "",
+        "checked_out_at": b.checked_out_at.isoformat() if b.checked_out_at else "",
+        "overstay_minutes": int(b.overstay.total_seconds() // 60),
+    }
+
 
 SUMMARY_FIELDS = (
     "lot_id",
