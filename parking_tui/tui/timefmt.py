@@ -1,15 +1,39 @@
-"""Reading and showing times in the local zone. "Now" always comes from the service's clock."""
+"""Reading and showing times on the lot's clock. "Now" always comes from the service's clock.
+
+Times are shown, and typed times read, in the display zone: the zone of the lot being looked at (``set_zone``),
+else the terminal's own. The service reads a naive time in the lot's zone too, so both agree.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 QUARTER = timedelta(minutes=15)
 
+_zone: tzinfo | None = None
+_zone_name = ""
+
+
+def set_zone(name: str | None) -> None:
+    """Show and read times in the IANA zone ``name`` (``None``: the terminal's zone)."""
+    global _zone, _zone_name
+    try:
+        _zone, _zone_name = (ZoneInfo(name), name) if name else (None, "")
+    except Exception:  # an unknown zone: the terminal's, rather than no times at all
+        _zone, _zone_name = None, ""
+
+
+def zone_note(now: datetime) -> str:
+    """``"times in Europe/Berlin"`` when the display zone's clock differs from the terminal's, else ``""``."""
+    if _zone is None or now.astimezone(_zone).utcoffset() == now.astimezone().utcoffset():
+        return ""
+    return f"times in {_zone_name}"
+
 
 def local(moment: datetime) -> datetime:
-    return moment.astimezone()
+    return moment.astimezone(_zone) if _zone is not None else moment.astimezone()
 
 
 def next_quarter(now: datetime) -> datetime:
@@ -68,7 +92,9 @@ def parse_time(text: str) -> time:
 
 
 def combine(day: date, at: time) -> datetime:
-    """The local aware datetime of ``day`` at ``at``."""
+    """The aware datetime of ``day`` at ``at`` on the display zone's clock."""
+    if _zone is not None:
+        return datetime.combine(day, at).replace(tzinfo=_zone)
     return datetime.combine(day, at).astimezone()
 
 

@@ -26,6 +26,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from ...domain import rules
 from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot, LotHours, User
 from ..widgets.confirm import ConfirmModal
@@ -73,12 +74,19 @@ def parse_day(text: str, today: date) -> date | None:
 
 
 def matches_search(b: Booking, query: str) -> bool:
-    """Case-insensitive match on confirmation code (with or without the dash) or username."""
+    """Case-insensitive match on confirmation code (with or without the dash), username or plate (spaces and
+    '-' ignored: ``ab12 cde`` finds ``AB12CDE``)."""
     q = query.strip().casefold()
     if not q:
         return True
     code = b.confirmation_code.casefold()
-    return q in code or q.replace("-", "") in code.replace("-", "") or q in b.username.casefold()
+    bare = q.replace("-", "").replace(" ", "")
+    return (
+        q in code
+        or q.replace("-", "") in code.replace("-", "")
+        or q in b.username.casefold()
+        or bool(bare and bare in b.plate.casefold())
+    )
 
 
 class AdminScreen(Screen):
@@ -196,6 +204,7 @@ class AdminScreen(Screen):
         Binding("o", "check_out", "Check out", id="admin.check_out"),
         Binding("c", "cancel_booking", "Cancel", id="admin.cancel"),
         Binding("g", "toggle_admin", "Grant/withdraw admin", id="admin.toggle_admin"),
+        Binding("d", "toggle_active", "Disable/enable", id="admin.toggle_active"),
         Binding("x", "export", "Export CSV", id="admin.export"),
         Binding("d", "chart_view", "Day/week", id="admin.chart_view", tooltip="Summary: today hour by hour, or the last 7 days"),
         Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
@@ -222,10 +231,11 @@ class AdminScreen(Screen):
         with TabbedContent(initial="admin-desk", id="admin-tabs"):
             with TabPane(TABS[0][1], id=TABS[0][0]):
                 with Horizontal(id="desk-form"):
-                    yield Label("Confirmation code")
-                    yield Input(placeholder="K7QX-2M9P", id="desk-code", max_length=12)
+                    yield Label("Code or plate")
+                    yield Input(placeholder="K7QX-2M9P", id="desk-code", max_length=16)
                 yield Static(
-                    "Type the driver's code and press Enter: a reservation is checked in, a parked car checked out.",
+                    "Type the driver's code (or the car's plate) and press Enter: a reservation is checked in, a "
+                    "parked car checked out.",
                     id="desk-result",
                 )
                 yield DataTable(id="desk-log", cursor_type="row", zebra_stripes=True)
@@ -239,7 +249,7 @@ class AdminScreen(Screen):
                         compact=True,
                     )
                     yield Input(placeholder="date (today)", id="res-date", compact=True)
-                    yield Input(placeholder="code or user", id="res-search", compact=True)
+                    yield Input(placeholder="code, user, plate", id="res-search", compact=True)
                 yield Static("", id="res-filter-error")
                 yield DataTable(id="res-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="res-count")
@@ -251,7 +261,11 @@ class AdminScreen(Screen):
                 yield Static("", id="summary-note")
             with TabPane(TABS[4][1], id=TABS[4][0]):
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
-                yield Static("g or Enter grants or withdraws the admin role of the highlighted user.", id="users-note")
+                yield Static(
+                    "g or Enter grants or withdraws the admin role of the highlighted user; d disables or enables "
+                    "the account.",
+                    id="users-note",
+                )
             with TabPane(TABS[5][1], id=TABS[5][0]):
                 yield AuditPane(id="audit-pane")
         yield Static("", id="admin-updated", classes="updated-line")
@@ -286,6 +300,7 @@ class AdminScreen(Screen):
             ("today", "Today"),
             ("noshow", "No-show"),
             ("overstay", "Overstay"),
+            ("over_now", "Over now"),
         ):
             summary.add_column(label, key=key)
         users = self.query_one("#users-table", DataTable)
@@ -293,6 +308,7 @@ class AdminScreen(Screen):
         users.add_column("E-mail", key="email")
         users.add_column("Phone", key="phone")
         users.add_column("Role", key="role")
+        users.add_column("Account", key="account")
         self.reload_lots()
         self.query_one("#desk-code", Input).focus()
         self.stamp_updated()
@@ -384,7 +400,7 @@ class AdminScreen(Screen):
             return b is not None and b.status in wanted
         if action == "chart_view":
             return tab == "admin-summary"
-        if action == "toggle_admin":
+        if action in ("toggle_admin", "toggle_active"):
             if tab != "admin-users":
                 return False
             return None if focused is not None and focused.id != "users-table" else True
@@ -429,7 +445,7 @@ class AdminScreen(Screen):
         result = self.query_one("#desk-result", Static)
         code_input = self.query_one("#desk-code", Input)
         try:
-            booking = app.svc.find_booking(app.token, code)
+            booking = self.desk_find(code)
             if booking.status is BookingStatus.RESERVED:
                 done = app.svc.check_in(app.token, booking.id)
                 verb = "Checked in"
@@ -450,6 +466,29 @@ class AdminScreen(Screen):
             code_input.action_select_all()
             return
         self.desk_done(verb, done)
+
+    def desk_find(self, text: str) -> Booking:
+        """The booking for a confirmation code, or for a plate: the one live booking of that car."""
+        app = self.papp
+        try:
+            return app.svc.find_booking(app.token, text)
+        except ValidationError:
+            try:
+                plate = rules.normalize_plate(text)
+            except ValidationError:
+                plate = ""
+            if not plate:
+                raise ParkingError("Type a confirmation code like K7QX-2M9P, or the car's plate.") from None
+        live = [b for b in app.svc.list_reservations(app.token, q=plate) if b.is_live and b.plate == plate]
+        if not live:
+            raise ParkingError(f"No reservation or parked car with the plate {plate}.")
+        parked = [b for b in live if b.status is BookingStatus.CHECKED_IN]
+        if parked:
+            return parked[0]
+        if len(live) > 1:
+            codes = ", ".join(b.confirmation_code for b in live[:4])
+            raise ParkingError(f"{plate} has {len(live)} reservations ({codes}); type the code instead.")
+        return live[0]
 
     def desk_already_in(self, booking: Booking) -> None:
         """A second scan of a parked car's code: say so, and offer the check-out as its own choice."""
@@ -492,10 +531,13 @@ class AdminScreen(Screen):
         app = self.papp
         result = self.query_one("#desk-result", Static)
         code_input = self.query_one("#desk-code", Input)
+        plate = f" · {done.plate}" if done.plate else ""
         lines = [
-            f"{verb}: {done.confirmation_code} · {done.username} · slot {self.slot_label(done)}",
+            f"{verb}: {done.confirmation_code} · {done.username}{plate} · slot {self.slot_label(done)}",
             span(done.start_time, done.end_time, app.svc.now()),
         ]
+        if verb == "Checked in" and done.moved_from:
+            lines.append(f"Slot {done.moved_from} was blocked: send the car to {done.slot_number} (same code).")
         if verb == "Checked out" and done.is_overstay:
             lines.append(f"Overstay: left {int(done.overstay.total_seconds() // 60)} minutes after the end.")
         result.update(Text("\n".join(lines)))
@@ -674,6 +716,7 @@ class AdminScreen(Screen):
                 s.bookings_today,
                 s.no_shows_today,
                 s.overstays_today,
+                s.overstaying_now,
                 key=str(s.lot.id),
             )
         if keep is not None and any(str(s.lot.id) == keep for s in summaries):
@@ -750,6 +793,7 @@ class AdminScreen(Screen):
                 Text(u.email),
                 Text(u.phone_number),
                 Text("admin", style="bold") if u.is_admin else Text("driver"),
+                Text("active") if u.active else Text("disabled", style="bold"),
                 key=u.username,
             )
         if keep is not None and keep.username in self.users:
@@ -797,6 +841,35 @@ class AdminScreen(Screen):
             ConfirmModal(question, yes="Grant" if grant else "Withdraw", no="Keep as is"), answered
         )
 
+    def action_toggle_active(self) -> None:
+        user = self.selected_user
+        if user is None:
+            return
+        enable = not user.active
+        me = self.papp.profile.username if self.papp.profile is not None else None
+        if not enable and user.username == me:
+            self.notify("You cannot disable your own account.", severity="warning", markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            app = self.papp
+            result = app.call_service(app.svc.set_user_active, app.token, user.username, enable)
+            if result is not None:
+                self.notify(f"{result.username} is {'enabled' if result.active else 'disabled'}.", markup=False)
+            self.reload_users()
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Enable {user.username} again?" if enable else f"Disable {user.username}?",
+                "" if enable else "They cannot sign in, and their open sessions end. Their bookings stay.",
+                yes="Enable" if enable else "Disable",
+                no="Keep as is",
+            ),
+            answered,
+        )
+
     # -------------------------------------------------------------------------------------- back
 
     def action_back(self) -> None:
@@ -806,7 +879,9 @@ class AdminScreen(Screen):
         """Half-filled lot or slot forms would be lost."""
         if not self.is_mounted:
             return False
-        return any(i.value.strip() for i in self.query_one(LotsPane).query(Input))
+        return any(
+            i.value.strip() for i in self.query_one(LotsPane).query(Input) if not (i.id or "").startswith("edit-")
+        )
 
     def palette_commands(self):
         yield Command("Check in/out by code", "Type a confirmation code, Enter", lambda: self.action_tab("admin-desk"))

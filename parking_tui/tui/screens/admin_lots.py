@@ -1,4 +1,5 @@
-"""Admin: create a lot (optionally with its slots generated in rows) and add a slot to a lot."""
+"""Admin: create a lot (optionally with its slots generated in rows), add a slot, edit or resize a lot, retire a
+slot (what moves is shown before it is confirmed)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ...domain import rules
 from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
-from ...domain.models import Lot
+from ...domain.models import Lot, Slot
+from ..widgets.confirm import ConfirmModal
 
 if TYPE_CHECKING:
     from ..app import ParkingApp
@@ -81,7 +83,7 @@ def describe_numbers(numbers: list[str], rows_text: str, per_row_text: str) -> s
 
 
 class LotsPane(VerticalScroll):
-    """Two small forms: a new lot with generated slots, and one more slot in an existing lot."""
+    """Small forms: a new lot with generated slots, one more slot, edit a lot, retire a slot."""
 
     DEFAULT_CSS = """
     LotsPane {
@@ -141,6 +143,7 @@ class LotsPane(VerticalScroll):
             ("capacity", "Capacity", "slots it holds (default: the slots generated)"),
             ("rows", "Rows", "A-C  (or A,B,D; blank: no slots yet)"),
             ("per_row", "Slots per row", "10"),
+            ("zone", "Time zone", "like Europe/Berlin (blank: this server's)"),
         ):
             with Horizontal(classes="form-row"):
                 yield Label(label, classes="form-label")
@@ -158,6 +161,24 @@ class LotsPane(VerticalScroll):
             yield Input(placeholder="like A11 or P2-14", id="slot-number", compact=True)
         yield Static("", id="slot-number-error", classes="field-error")
         yield Button("Add slot", id="slot-add", compact=True)
+        yield Label("Edit a lot", classes="form-title")
+        with Horizontal(classes="form-row"):
+            yield Label("Lot", classes="form-label")
+            yield Select([], prompt="Choose a lot", id="edit-lot", compact=True)
+        yield Static("", id="edit-lot-error", classes="field-error")
+        for field, label in (("name", "Name"), ("location", "Location"), ("capacity", "Capacity"), ("zone", "Time zone")):
+            with Horizontal(classes="form-row"):
+                yield Label(label, classes="form-label")
+                yield Input(id=f"edit-{field}", compact=True)
+            yield Static("", id=f"edit-{field}-error", classes="field-error")
+        yield Static("", id="edit-note", classes="form-note")
+        yield Button("Save lot", id="edit-save", compact=True)
+        yield Label("Retire a slot", classes="form-title")
+        with Horizontal(classes="form-row"):
+            yield Label("Slot number", classes="form-label")
+            yield Input(placeholder="in the lot chosen above, like A11", id="retire-number", compact=True)
+        yield Static("", id="retire-number-error", classes="field-error")
+        yield Button("Retire slot", id="retire-slot", compact=True)
 
     def on_mount(self) -> None:
         self.update_preview()
@@ -176,6 +197,36 @@ class LotsPane(VerticalScroll):
         select.set_options((Text(f"{lot.name} ({lot.total_slots})"), lot.id) for lot in lots)
         if keep in {lot.id for lot in lots}:
             select.value = keep
+        edit = self.query_one("#edit-lot", Select)
+        keep = edit.value
+        edit.set_options((Text(f"{lot.name} ({lot.total_slots})"), lot.id) for lot in lots)
+        if keep in {lot.id for lot in lots}:
+            edit.value = keep
+
+    @on(Select.Changed, "#edit-lot")
+    def _edit_chosen(self, event: Select.Changed) -> None:
+        """Fill the edit form with the chosen lot."""
+        lot = self.edited_lot
+        for field in ("name", "location", "capacity", "zone"):
+            self._error(f"edit-{field}", "")
+        if lot is None:
+            return
+        values = {"name": lot.name, "location": lot.location, "capacity": str(lot.total_slots), "zone": lot.time_zone}
+        for field, value in values.items():
+            self.query_one(f"#edit-{field}", Input).value = value
+        app = self.papp
+        slots = app.call_service(app.svc.lot_slots, app.token, lot.id) or []
+        in_use = sum(1 for s in slots if not s.retired)
+        retired = len(slots) - in_use
+        note = f"{in_use} slots in use" + (f", {retired} retired" if retired else "") + f"; capacity {lot.total_slots}."
+        self.query_one("#edit-note", Static).update(Text(note))
+
+    @property
+    def edited_lot(self) -> Lot | None:
+        value = self.query_one("#edit-lot", Select).value
+        if value is Select.NULL:
+            return None
+        return next((lot for lot in self.lots if lot.id == value), None)
 
     # ------------------------------------------------------------------------------------ helpers
 
@@ -214,6 +265,10 @@ class LotsPane(VerticalScroll):
         event.stop()
         if event.input.id == "slot-number":
             self.add_slot()
+        elif (event.input.id or "").startswith("edit-"):
+            self.save_lot()
+        elif event.input.id == "retire-number":
+            self.retire_slot()
         else:
             self.create_lot()
 
@@ -224,6 +279,14 @@ class LotsPane(VerticalScroll):
     @on(Button.Pressed, "#slot-add")
     def _add_pressed(self) -> None:
         self.add_slot()
+
+    @on(Button.Pressed, "#edit-save")
+    def _save_pressed(self) -> None:
+        self.save_lot()
+
+    @on(Button.Pressed, "#retire-slot")
+    def _retire_pressed(self) -> None:
+        self.retire_slot()
 
     # ------------------------------------------------------------------------------------ actions
 
@@ -253,13 +316,16 @@ class LotsPane(VerticalScroll):
             )
             return
         app = self.papp
+        zone = self._value("zone").strip() or None
         try:
-            lot = app.svc.create_lot(app.token, name, location, capacity)
+            lot = app.svc.create_lot(app.token, name, location, capacity, time_zone=zone)
         except (AuthenticationError, StorageError) as error:
             app.report_error(error)
             return
         except ParkingError as error:
-            target = {"name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity"}.get(
+            target = {
+                "name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity", "time_zone": "lot-zone"
+            }.get(
                 error.field or ""
             )
             if target:
@@ -279,7 +345,7 @@ class LotsPane(VerticalScroll):
                     title="Slots not added",
                     severity="error", markup=False,
                 )
-        for field in ("name", "location", "capacity", "rows", "per_row"):
+        for field in ("name", "location", "capacity", "rows", "per_row", "zone"):
             self.query_one(f"#lot-{field}", Input).value = ""
         self.reload()
         self.post_message(self.LotsChanged())
@@ -308,3 +374,88 @@ class LotsPane(VerticalScroll):
         number_input.value = ""
         self.post_message(self.LotsChanged())
         self.notify(f"Slot {slot.slot_number} added to {lot.name if lot else 'the lot'}.", markup=False)
+
+    def save_lot(self) -> None:
+        """Rename, move, resize or re-zone the chosen lot."""
+        self._clear_errors()
+        lot = self.edited_lot
+        if lot is None:
+            self._error("edit-lot", "Choose the lot first.")
+            self.query_one("#edit-lot", Select).focus()
+            return
+        values = {f: self.query_one(f"#edit-{f}", Input).value for f in ("name", "location", "capacity", "zone")}
+        try:
+            capacity = int(values["capacity"].strip())
+        except ValueError:
+            self._error("edit-capacity", "Capacity must be a whole number, like 40.")
+            return
+        app = self.papp
+        try:
+            saved = app.svc.update_lot(
+                app.token, lot.id, name=values["name"], location=values["location"], total_slots=capacity,
+                time_zone=values["zone"].strip() or lot.time_zone,
+            )
+        except (AuthenticationError, StorageError) as error:
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            target = {"name": "name", "location": "location", "total_slots": "capacity", "time_zone": "zone"}.get(
+                error.field or "", "lot"
+            )
+            self._error(f"edit-{target}", str(error))
+            return
+        self.reload()
+        self.post_message(self.LotsChanged())
+        self.notify(f"Lot {saved.name} saved (capacity {saved.total_slots}, {saved.time_zone}).", markup=False)
+
+    def retire_slot(self) -> None:
+        """Retire a slot of the chosen lot, after showing which reservations move and which cannot."""
+        from .slot_map import describe_mark
+
+        self._clear_errors()
+        lot = self.edited_lot
+        if lot is None:
+            self._error("edit-lot", "Choose the lot first (under Edit a lot).")
+            self.query_one("#edit-lot", Select).focus()
+            return
+        app = self.papp
+        number = self.query_one("#retire-number", Input).value.strip().upper()
+        slots = app.call_service(app.svc.lot_slots, app.token, lot.id)
+        if slots is None:
+            return
+        slot: Slot | None = next((s for s in slots if s.slot_number == number), None)
+        if slot is None or not number:
+            self._error("retire-number", f"{lot.name} has no slot {number or '(type its number)'}.")
+            return
+        if slot.retired:
+            self._error("retire-number", f"Slot {slot.slot_number} is already retired.")
+            return
+        preview = app.call_service(app.svc.preview_mark, app.token, slot.id, "retired")
+        if preview is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            result = app.call_service(app.svc.retire_slot_mark, app.token, slot.id)
+            if result is None:
+                return
+            self.query_one("#retire-number", Input).value = ""
+            moved = f" {len(result.moved)} booking(s) moved." if result.moved else ""
+            unplaced = f" {len(result.unplaced)} could not be placed." if result.unplaced else ""
+            self.post_message(self.LotsChanged())
+            self.notify(
+                f"Slot {slot.slot_number} of {lot.name} retired.{moved}{unplaced}",
+                severity="warning" if result.unplaced else "information",
+                markup=False,
+            )
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Retire slot {slot.slot_number} of {lot.name}? It takes no more bookings.",
+                describe_mark(preview, app.svc.now()),
+                yes="Retire",
+                no="Keep it",
+            ),
+            answered,
+        )

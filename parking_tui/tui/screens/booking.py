@@ -17,6 +17,7 @@ from ...domain.models import Booking, BookingStatus, Lot, Slot
 from .. import timefmt
 from ..commands import Command
 from ..widgets.bigtext import BigText
+from ..widgets.form import Field
 from ..widgets.live import follow_store
 from ..widgets.window_form import WindowForm
 
@@ -63,6 +64,7 @@ class BookingScreen(Screen[None]):
                     classes="hint",
                 )
                 yield WindowForm(*self.window, now, id="booking-form")
+                yield Field("Plate", "plate", max_length=16, placeholder="optional: the car's plate, like AB12 CDE")
                 with Horizontal(classes="buttons"):
                     yield Button("Confirm booking", id="confirm", variant="primary", compact=True)
                     yield Button("Cancel", id="cancel", compact=True)
@@ -73,7 +75,7 @@ class BookingScreen(Screen[None]):
         self.query_one("#start", Input).focus()
 
     def has_unsaved_input(self) -> bool:
-        return self.query_one(WindowForm).is_dirty()
+        return self.query_one(WindowForm).is_dirty() or bool(self.query_one("#field-plate", Field).value.strip())
 
     def action_preset(self, hours: int) -> None:
         self.query_one(WindowForm).set_length(hours)
@@ -96,15 +98,17 @@ class BookingScreen(Screen[None]):
         window = form.window()
         if window is None:
             return
+        plate = self.query_one("#field-plate", Field)
+        plate.set_error(None)
         self.busy = True
         self.query_one("#confirm", Button).disabled = True
-        self._create(*window)
+        self._create(*window, plate.value)
 
     @work(thread=True, exclusive=True, group="booking")
-    def _create(self, start: datetime, end: datetime) -> None:
+    def _create(self, start: datetime, end: datetime, plate: str = "") -> None:
         svc = self.app.svc  # type: ignore[attr-defined]
         try:
-            booking = svc.create_booking(self.app.token, self.slot.id, start, end)  # type: ignore[attr-defined]
+            booking = svc.create_booking(self.app.token, self.slot.id, start, end, plate=plate)  # type: ignore[attr-defined]
         except ParkingError as error:
             self.app.call_from_thread(self._failed, error)
             return
@@ -115,6 +119,9 @@ class BookingScreen(Screen[None]):
         self.query_one("#confirm", Button).disabled = False
         if isinstance(error, StorageError) or error.code == "unauthenticated":
             self.app.report_error(error)  # type: ignore[attr-defined]
+            return
+        if error.field == "plate":
+            self.query_one("#field-plate", Field).set_error(str(error))
             return
         self.query_one(WindowForm).show_error(error)
 
@@ -160,6 +167,7 @@ class ConfirmationScreen(Screen[None]):
                     f" in {self.lot.name} · {self.lot.location}\n",
                     (timefmt.span(b.start_time, b.end_time, now), "bold"),
                     f"  ({timefmt.duration(b.end_time - b.start_time)})",
+                    f"  · {b.plate}" if b.plate else "",
                 ),
                 id="confirm-where",
             )

@@ -17,6 +17,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sta
 from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot
 from ..commands import Command
+from .. import timefmt
 from ..timefmt import span
 from ..words import plural
 from ..widgets.confirm import ConfirmModal
@@ -48,8 +49,8 @@ STATUS_COLOURS = {
 
 
 def local(value: datetime) -> datetime:
-    """The instant in the machine's local zone (what a person at this terminal reads)."""
-    return value.astimezone()
+    """The instant on the display clock (the lots' zone, else this terminal's)."""
+    return timefmt.local(value)
 
 
 def fmt_delta(delta: timedelta) -> str:
@@ -80,13 +81,15 @@ def timing(booking: Booking, now: datetime, lot: Lot | None) -> str:
     grace = lot.policy.grace if lot is not None else timedelta(minutes=15)
     status = booking.status
     if status is BookingStatus.RESERVED:
+        if booking.attention:
+            return "held: see the attendant"
         if now < booking.start_time:
             return f"starts in {fmt_delta(booking.start_time - now)}"
         return f"check in by {local(booking.start_time + grace):%H:%M}"
     if status is BookingStatus.CHECKED_IN:
         if now < booking.end_time:
             return f"ends in {fmt_delta(booking.end_time - now)}"
-        return f"overdue {fmt_delta(now - booking.end_time)}"
+        return f"overstaying {fmt_delta(now - booking.end_time)}"
     if status is BookingStatus.COMPLETED:
         if booking.is_overstay:
             return f"overstayed {fmt_delta(booking.overstay)}"
@@ -137,7 +140,7 @@ def parse_new_end(text: str, current_end: datetime) -> datetime:
             at = time(int(m.group(2)), int(m.group(3)))
         except ValueError:
             raise ValidationError("That is not a valid date and time.", field="end_time") from None
-        return datetime.combine(day, at).astimezone()
+        return timefmt.combine(day, at)
     m = _HM_RE.fullmatch(raw)
     if m:
         try:
@@ -145,9 +148,9 @@ def parse_new_end(text: str, current_end: datetime) -> datetime:
         except ValueError:
             raise ValidationError("That is not a valid time (00:00–23:59).", field="end_time") from None
         end_local = local(current_end)
-        value = datetime.combine(end_local.date(), at).astimezone()
+        value = timefmt.combine(end_local.date(), at)
         if value <= current_end:
-            value = datetime.combine(end_local.date() + timedelta(days=1), at).astimezone()
+            value = timefmt.combine(end_local.date() + timedelta(days=1), at)
         return value
     raise ValidationError(
         "Type a time like 14:30, 2030-06-15 14:30, or an amount like +30m or +2h.", field="end_time"
@@ -371,7 +374,7 @@ class MyBookingsScreen(Screen):
             table.add_row(
                 Text(b.confirmation_code),
                 status_text(self.app, b.status),
-                Text(b.slot_number or "?"),
+                Text(b.slot_number + (f" (was {b.moved_from})" if b.moved_from else "") if b.slot_number else "?"),
                 Text(span(b.start_time, b.end_time, now)),
                 Text(timing(b, now, lots.get(b.lot_id))),
                 key=str(b.id),
@@ -400,8 +403,10 @@ class MyBookingsScreen(Screen):
             return
         lot = self.lots.get(b.lot_id)
         where = f"{lot.name}, {lot.location}" if lot else f"lot {b.lot_id}"
+        moved = f" (moved from {b.moved_from}: same code, same time)" if b.moved_from and b.is_live else ""
+        plate = f"  ·  {b.plate}" if b.plate else ""
         lines = [
-            f"{b.confirmation_code}  ·  slot {b.slot_number}  ·  {where}",
+            f"{b.confirmation_code}  ·  slot {b.slot_number}{moved}{plate}  ·  {where}",
             f"{span(b.start_time, b.end_time, self.papp.svc.now())}  ·  {STATUS_LABELS[b.status]}"
             f"  ·  {timing(b, self.papp.svc.now(), lot)}",
         ]
@@ -411,6 +416,10 @@ class MyBookingsScreen(Screen):
         detail.update(Text("\n".join(lines)))
 
     def _hint(self, b: Booking, lot: Lot | None) -> str:
+        if b.attention and b.status is BookingStatus.RESERVED:
+            return f"Attention: {b.attention}. See the attendant."
+        if b.attention and b.status is BookingStatus.CANCELLED:
+            return f"Cancelled by the lot: {b.attention}."
         if b.status is BookingStatus.RESERVED:
             early = lot.policy.early_checkin if lot else timedelta(minutes=15)
             opens = b.start_time - early

@@ -8,18 +8,148 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from ...domain import rules
-from ...domain.errors import AuthenticationError, ParkingError, StorageError
+from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
 from ...domain.models import Profile
 from ..commands import Command
 from ..widgets.confirm import ConfirmModal
 
 if TYPE_CHECKING:
     from ..app import ParkingApp
+
+
+class PasswordModal(ModalScreen[bool]):
+    """Change the password: the current one, the new one twice. Other sessions of the user end."""
+
+    DEFAULT_CSS = """
+    PasswordModal {
+        align: center middle;
+    }
+    PasswordModal > #password-box {
+        width: 64;
+        max-width: 100%;
+        height: auto;
+        padding: 1 2;
+        border: thick $primary;
+        background: $panel;
+    }
+    PasswordModal #password-title {
+        text-style: bold;
+    }
+    PasswordModal .password-label {
+        width: 14;
+    }
+    PasswordModal .password-row {
+        height: 1;
+        margin-top: 1;
+    }
+    PasswordModal Input {
+        width: 1fr;
+    }
+    PasswordModal .field-error {
+        color: $error;
+        padding-left: 14;
+        height: auto;
+    }
+    PasswordModal #password-note {
+        color: $text-muted;
+        margin-top: 1;
+    }
+    PasswordModal #password-buttons {
+        height: auto;
+        margin-top: 1;
+        align-horizontal: right;
+    }
+    PasswordModal #password-buttons Button {
+        margin-left: 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="password.cancel"),
+        Binding("ctrl+s", "change", "Change", id="password.change"),
+    ]
+
+    FIELDS = (("old", "Current"), ("new", "New"), ("again", "New again"))
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="password-box"):
+            yield Label("Change your password", id="password-title")
+            for field, label in self.FIELDS:
+                with Horizontal(classes="password-row"):
+                    yield Label(label, classes="password-label")
+                    yield Input(id=f"password-{field}", password=True, max_length=256, compact=True)
+                yield Static("", id=f"password-{field}-error", classes="field-error")
+            yield Static(
+                f"At least {rules.MIN_PASSWORD} characters. Your other sessions (other terminals) are signed out.",
+                id="password-note",
+            )
+            with Horizontal(id="password-buttons"):
+                yield Button("Cancel (esc)", id="password-cancel", compact=True)
+                yield Button("Change (ctrl+s)", id="password-change", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#password-old", Input).focus()
+
+    def _error(self, field: str, message: str) -> None:
+        self.query_one(f"#password-{field}-error", Static).update(Text(message))
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self._error(event.input.id.removeprefix("password-"), "")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        order = [f"password-{f}" for f, _ in self.FIELDS]
+        if event.input.id in order[:-1] and not self.query_one(f"#{order[-1]}", Input).value:
+            self.query_one(f"#{order[order.index(event.input.id) + 1]}", Input).focus()
+            return
+        self.action_change()
+
+    @on(Button.Pressed, "#password-change")
+    def _change_pressed(self) -> None:
+        self.action_change()
+
+    @on(Button.Pressed, "#password-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_change(self) -> None:
+        old, new, again = (self.query_one(f"#password-{f}", Input).value for f, _ in self.FIELDS)
+        for field, _ in self.FIELDS:
+            self._error(field, "")
+        if not old:
+            self._error("old", "Type your current password.")
+            return
+        try:
+            rules.validate_password(new)
+        except ValidationError as error:
+            self._error("new", str(error))
+            return
+        if new != again:
+            self._error("again", "The two new passwords differ.")
+            return
+        app = cast("ParkingApp", self.app)
+        try:
+            app.svc.change_password(app.token, old, new)
+        except (AuthenticationError, StorageError) as error:
+            self.dismiss(False)
+            app.report_error(error)
+            return
+        except ParkingError as error:
+            self._error("old" if error.field == "old_password" else "new", str(error))
+            return
+        self.dismiss(True)
 
 
 class ProfileScreen(Screen):
@@ -73,6 +203,7 @@ class ProfileScreen(Screen):
         Binding("escape", "back", "Back", id="profile.back"),
         Binding("ctrl+s", "save", "Save", id="profile.save"),
         Binding("ctrl+l", "logout", "Log out", id="profile.logout"),
+        Binding("ctrl+o", "change_password", "Password", id="profile.password"),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = "profile", classes: str | None = None) -> None:
@@ -102,6 +233,7 @@ class ProfileScreen(Screen):
             yield Static("", id="profile-phone-error", classes="field-error")
             with Horizontal(id="profile-buttons"):
                 yield Button("Save (ctrl+s)", id="profile-save", variant="primary")
+                yield Button("Password (ctrl+o)", id="profile-password")
                 yield Button("Log out (ctrl+l)", id="profile-logout")
         yield Footer()
 
@@ -152,6 +284,17 @@ class ProfileScreen(Screen):
     @on(Button.Pressed, "#profile-logout")
     def _logout_pressed(self) -> None:
         self.action_logout()
+
+    @on(Button.Pressed, "#profile-password")
+    def _password_pressed(self) -> None:
+        self.action_change_password()
+
+    def action_change_password(self) -> None:
+        def done(changed: bool | None) -> None:
+            if changed:
+                self.notify("Password changed. Your other sessions have been signed out.", markup=False)
+
+        self.app.push_screen(PasswordModal(), done)
 
     def action_save(self) -> None:
         email = self.query_one("#profile-email", Input).value
@@ -212,3 +355,4 @@ class ProfileScreen(Screen):
 
     def palette_commands(self):
         yield Command("Save profile", "Save your e-mail and phone", self.action_save)
+        yield Command("Change password", "Change your password; other sessions end", self.action_change_password)

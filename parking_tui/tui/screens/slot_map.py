@@ -15,8 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Static
 
-from ...domain.errors import ParkingError
-from ...domain.models import Booking, BookingStatus, Lot, Slot, SlotStatus
+from ...domain.errors import ParkingError, ValidationError
+from ...domain.models import Booking, BookingStatus, Lot, Slot, SlotMark, SlotStatus
 from .. import timefmt
 from ..commands import Command
 from ..widgets.confirm import ConfirmModal
@@ -32,6 +32,24 @@ MARKS = {
     "available": "available (the manual mark is cleared)",
     "out_of_service": "out of service",
 }
+
+
+def describe_mark(mark: SlotMark, now: datetime) -> str:
+    """What a mark does to the bookings, for the admin to read before confirming."""
+    lines = []
+    for b in mark.moved:
+        lines.append(
+            f"Moves {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}) to {b.slot_number}, "
+            "same code."
+        )
+    for b in mark.unplaced:
+        lines.append(
+            f"No free slot for {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}): it stays, "
+            "flagged for the attendant, and does not lapse while blocked."
+        )
+    if not lines:
+        lines.append("No booking is affected. Nobody can book the slot while it is marked.")
+    return "\n".join(lines)
 
 
 class SlotMapScreen(Screen[None]):
@@ -107,6 +125,7 @@ class SlotMapScreen(Screen[None]):
             self.app.pop_screen()
             return
         self.sub_title = self.lot.name
+        timefmt.set_zone(self.lot.time_zone)
         self.query_one("#map-title", Static).update(Text.assemble((self.lot.name, "bold"), "  ", self.lot.location))
         stamp = self._stamp()
         self.refresh_slots()
@@ -130,6 +149,8 @@ class SlotMapScreen(Screen[None]):
         if getattr(self, "_fresh", False):
             self._fresh = False
             return
+        if self.lot is not None:
+            timefmt.set_zone(self.lot.time_zone)
         if self.lot is not None and self.token is not None:
             self.refresh_slots()
 
@@ -143,7 +164,10 @@ class SlotMapScreen(Screen[None]):
         slots = self.svc.lot_slots(self.token, self.lot_id)
         free = None
         if window is not None:
-            free = {s.id for s in self.svc.available_slots(self.token, self.lot_id, window[0], window[1])}
+            try:
+                free = {s.id for s in self.svc.available_slots(self.token, self.lot_id, window[0], window[1])}
+            except ValidationError:
+                free = set()  # a window that can no longer be booked (it has begun): nothing is free for it
         return slots, free, window
 
     def refresh_slots(self) -> None:
@@ -189,6 +213,9 @@ class SlotMapScreen(Screen[None]):
             text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now)} {timefmt.hm(now)}")
         else:
             text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now)}")
+        note = timefmt.zone_note(now)
+        if note:
+            text.append(f" · {note}", "bold")
         text.append(f" · {updated_label(self.svc)}", "dim")
         self.query_one("#map-when", Static).update(text)
 
@@ -226,8 +253,14 @@ class SlotMapScreen(Screen[None]):
         kind = self.grid.kinds[self.grid.cursor] if self.grid.kinds else slot.status.value
         text.append(f" {GLYPHS[slot.status.value]} ", self.grid.get_component_rich_style(component_for(slot.status.value)))
         text.append(f" {LABELS[slot.status.value]} now\n")
-        if slot.admin_status is SlotStatus.OCCUPIED and slot.status is not SlotStatus.OUT_OF_SERVICE:
-            text.append("Marked occupied by the attendant\n", "italic")
+        if slot.retired:
+            text.append("Retired: takes no bookings\n", "italic")
+        elif slot.admin_status is not SlotStatus.AVAILABLE:
+            what = "occupied (walk-in)" if slot.admin_status is SlotStatus.OCCUPIED else "out of service"
+            until = f" until {timefmt.day_label(slot.mark_until, now)} {timefmt.hm(slot.mark_until)}" if slot.mark_until else ""
+            text.append(f"Marked {what}{until}\n", "italic")
+            if slot.mark_reason:
+                text.append(f"  {slot.mark_reason}\n", "italic")
         if self.window is not None:
             free = kind == FREE_IN_WINDOW
             text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now)}\n", "bold" if free else "")
@@ -264,7 +297,12 @@ class SlotMapScreen(Screen[None]):
                 elif booking.username:
                     who = f"{booking.username} · {booking.confirmation_code}"
                 state = "checked in" if booking.status is BookingStatus.CHECKED_IN else "reserved"
-                text.append(f"  {state}" + (f", {who}" if who else "") + "\n")
+                if booking.status is BookingStatus.CHECKED_IN and booking.is_overstay:
+                    state = f"overstaying {timefmt.duration(booking.overstay)}"
+                plate = f" {booking.plate}" if booking.plate else ""
+                text.append(f"  {state}" + (f", {who}{plate}" if who else "") + "\n")
+                if booking.attention:
+                    text.append(f"  ⚠ {booking.attention}\n", "bold")
                 label = "Then"
         more = len(current) + len(upcoming) - shown
         if more > 0:
@@ -272,6 +310,8 @@ class SlotMapScreen(Screen[None]):
         return text
 
     def _hint(self, slot: Slot, kind: str) -> Text:
+        if slot.retired:
+            return Text("Retired: not bookable.", "italic")
         if slot.status is SlotStatus.OUT_OF_SERVICE:
             return Text("Out of service: not bookable.", "italic")
         if kind in (SlotStatus.AVAILABLE.value, FREE_IN_WINDOW):
@@ -339,34 +379,48 @@ class SlotMapScreen(Screen[None]):
         self.set_window(None)
 
     def action_mark(self, status: str) -> None:
+        """Mark the slot. First the service says what the mark would do (which bookings move to which slot,
+        which cannot be placed); when anything would move, or the slot goes out of service, that is shown
+        and asked before the mark is set."""
         if not self.is_admin:
             return
         slot = self.selected_slot
         if slot is None:
             return
-        if status == "out_of_service":
-            lot = self.lot.name if self.lot is not None else "this lot"
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._mark_now(slot, status)
-
-            self.app.push_screen(
-                ConfirmModal(
-                    f"Take slot {slot.slot_number} of {lot} out of service?",
-                    "Nobody can book it until it is marked available again.",
-                    yes="Out of service",
-                    no="Keep it in use",
-                ),
-                answered,
-            )
+        preview = self.app.call_service(self.svc.preview_mark, self.token, slot.id, status)  # type: ignore[attr-defined]
+        if preview is None:
             return
-        self._mark_now(slot, status)
+        if status != "out_of_service" and not preview.moved and not preview.unplaced:
+            self._mark_now(slot, status)
+            return
+        lot = self.lot.name if self.lot is not None else "this lot"
+        question = (
+            f"Take slot {slot.slot_number} of {lot} out of service?"
+            if status == "out_of_service"
+            else f"Mark slot {slot.slot_number} of {lot} {MARKS[status]}?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._mark_now(slot, status)
+
+        self.app.push_screen(
+            ConfirmModal(question, describe_mark(preview, self.svc.now()), yes="Mark it", no="Keep it as it is"),
+            answered,
+        )
 
     def _mark_now(self, slot: Slot, status: str) -> None:
-        result = self.app.call_service(self.svc.set_slot_status, self.token, slot.id, status)  # type: ignore[attr-defined]
+        result = self.app.call_service(self.svc.mark_slot, self.token, slot.id, status)  # type: ignore[attr-defined]
         if result is not None:
-            self.notify(f"Slot {slot.slot_number} marked {MARKS[status]}.", markup=False)
+            moved = f" {len(result.moved)} booking(s) moved." if result.moved else ""
+            unplaced = (
+                f" {len(result.unplaced)} could not be placed: see Reservations." if result.unplaced else ""
+            )
+            self.notify(
+                f"Slot {slot.slot_number} marked {MARKS[status]}.{moved}{unplaced}",
+                severity="warning" if result.unplaced else "information",
+                markup=False,
+            )
             self.refresh_slots()
 
     def palette_commands(self):
