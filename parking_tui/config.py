@@ -12,6 +12,7 @@ Example::
     db = "/srv/parking/parking.json"   # the data file
     theme = "textual-dark"
     terminal = "entrance-1"            # names this terminal in the audit log
+    time_zone = "Europe/Berlin"        # the zone new lots get (default: this machine's)
     file_mode = 0o660                  # data files readable and writable by the group
     export_dir = "~/parking-exports"   # where Admin's CSV export offers to write (default: working directory)
 
@@ -46,7 +47,9 @@ DEFAULT_IDLE_SECONDS = 60.0
 #: The shortest idle time accepted: a kiosk that logs out while a driver is still reading is useless.
 MIN_IDLE_SECONDS = 5.0
 
-TOP_KEYS = {"db", "theme", "terminal", "file_mode", "lock_timeout", "kiosk", "keys", "api", "export_dir", "serve"}
+TOP_KEYS = {
+    "db", "theme", "terminal", "file_mode", "lock_timeout", "time_zone", "kiosk", "keys", "api", "export_dir", "serve"
+}
 KIOSK_KEYS = {"enabled", "idle_seconds"}
 API_KEYS = {"host", "port", "workers", "cors_origins"}
 SERVE_KEYS = {"max_sessions", "idle_seconds", "allow_origins"}
@@ -61,6 +64,7 @@ ENV_THEME = "PARKING_TUI_THEME"
 ENV_TERMINAL = "PARKING_TUI_TERMINAL"
 ENV_FILE_MODE = "PARKING_TUI_FILE_MODE"
 ENV_LOCK_TIMEOUT = "PARKING_TUI_LOCK_TIMEOUT"
+ENV_TIME_ZONE = "PARKING_TUI_TIME_ZONE"
 
 
 class ConfigError(Exception):
@@ -81,6 +85,8 @@ class Config:
     keys: dict[str, str] = field(default_factory=dict)
     #: Seconds a write waits for another process's write before giving up (``None``: the store's default).
     lock_timeout: float | None = None
+    #: The IANA zone a new lot gets when none is given (``None``: this machine's zone).
+    time_zone: str | None = None
     api_host: str = DEFAULT_API_HOST
     api_port: int = DEFAULT_API_PORT
     api_workers: int = 1
@@ -103,6 +109,8 @@ class Config:
             options["terminal"] = self.terminal
         if self.lock_timeout is not None:
             options["lock_timeout"] = self.lock_timeout
+        if self.time_zone:
+            options["time_zone"] = self.time_zone
         return options
 
 
@@ -266,6 +274,19 @@ def parse_bool(value: object, where: str) -> bool:
     raise ConfigError(f"{where}: expected true or false, not {value!r}.")
 
 
+def parse_time_zone(value: str, where: str) -> str:
+    """An IANA zone name this machine knows (``Europe/Berlin``)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        if not value or value.startswith("/") or ".." in value:
+            raise ValueError
+        ZoneInfo(value)
+    except Exception:  # ZoneInfoNotFoundError, ValueError
+        raise ConfigError(f"{where}: time_zone {value!r} is not an IANA zone like Europe/Berlin.") from None
+    return value
+
+
 def _text(value: object, where: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: {name} must be a non-empty string.")
@@ -294,6 +315,8 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Config | None = None
         changes["file_mode"] = parse_file_mode(data["file_mode"], where)
     if "lock_timeout" in data:
         changes["lock_timeout"] = parse_lock_timeout(data["lock_timeout"], where)
+    if "time_zone" in data:
+        changes["time_zone"] = parse_time_zone(_text(data["time_zone"], where, "time_zone"), where)
     if "api" in data:
         changes.update(_api(data["api"], where))
     if "serve" in data:
@@ -374,6 +397,8 @@ def from_env(cfg: Config, env: Mapping[str, str]) -> Config:
         changes["file_mode"] = parse_file_mode(env[ENV_FILE_MODE], ENV_FILE_MODE)
     if env.get(ENV_LOCK_TIMEOUT):
         changes["lock_timeout"] = parse_lock_timeout(env[ENV_LOCK_TIMEOUT], ENV_LOCK_TIMEOUT)
+    if env.get(ENV_TIME_ZONE):
+        changes["time_zone"] = parse_time_zone(env[ENV_TIME_ZONE].strip(), ENV_TIME_ZONE)
     return replace(cfg, **changes)
 
 
