@@ -168,8 +168,9 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
             if slot.get("slot_number") in numbers:
                 out.append(Finding("error", f"Lot {lot_id} has slot number {slot.get('slot_number')} twice.", "Restore from a snapshot."))
             numbers[slot.get("slot_number")] = slot_key
-        if len(slots) > int(lot.get("total_slots", 0)):
-            out.append(Finding("warning", f"Lot {lot_id} has {len(slots)} slots but a capacity of {lot.get('total_slots')}.", "Raise the capacity or remove slots."))
+        in_use = sum(1 for s in slots.values() if not s.get("retired"))
+        if in_use > int(lot.get("total_slots", 0)):
+            out.append(Finding("warning", f"Lot {lot_id} has {in_use} slots in use but a capacity of {lot.get('total_slots')}.", "Raise the capacity or retire slots."))
         grace = timedelta(minutes=int((lot.get("policy") or {}).get("grace_minutes", 15)))
         for b_key, b in lot_data.get("bookings", {}).items():
             bid = int(b_key)
@@ -183,7 +184,10 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
             if start is None or end is None or end <= start:
                 out.append(Finding("error", f"Booking {bid} has a broken time window.", "Restore from a snapshot."))
                 continue
-            effective = "expired" if b.get("status") == "reserved" and now > start + grace else b.get("status")
+            # A reservation held for a blocked slot (attention set) does not lapse; grace restarts when it ends.
+            since = max(start, _ts(b.get("grace_from")) or start)
+            lapsed = b.get("status") == "reserved" and now > since + grace and not b.get("attention")
+            effective = "expired" if lapsed else b.get("status")
             live[bid] = dict(b, _id=bid, _lot=lot_id, _start=start, _end=end, _effective=effective)
     for name in files:
         m = re.fullmatch(re.escape(stem) + r"\.lot-(\d+)\.json", name)
