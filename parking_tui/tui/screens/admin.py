@@ -481,7 +481,9 @@ class AdminScreen(Screen):
                 raise ParkingError("Type a confirmation code like K7QX-2M9P, or the car's plate.") from None
         live = [b for b in app.svc.list_reservations(app.token, q=plate) if b.is_live and b.plate == plate]
         if not live:
-            raise ParkingError(f"No reservation or parked car with the plate {plate}.")
+            raise ParkingError(
+                f"No reservation or parked car with the plate {plate}; a confirmation code looks like K7QX-2M9P."
+            )
         parked = [b for b in live if b.status is BookingStatus.CHECKED_IN]
         if parked:
             return parked[0]
