@@ -95,6 +95,18 @@ class TestEditLots:
             assert a3.retired
 
 
+class TestDeskByPlate:
+    async def test_the_desk_checks_a_car_in_by_its_plate(self, app_factory, admin_token, driver_token, svc, lots, clock):
+        a4 = next(s for s in svc.lot_slots(admin_token, lots["Riverside Garage"].id) if s.slot_number == "A4")
+        booking = svc.create_booking(driver_token, a4.id, clock.now, clock.now + timedelta(hours=1), plate="B DR 1")
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await pilot.press(*"b-dr 1", "enter")
+            await pilot.pause()
+            assert "Checked in" in text_of(screen, "#desk-result") and "BDR1" in text_of(screen, "#desk-result")
+        assert svc.get_booking(admin_token, booking.id).status == "checked_in"
+
+
 class TestMarkDialog:
     async def test_the_mark_dialog_names_the_moves_and_nothing_moves_before_yes(
         self, app_factory, admin_token, driver_token, svc, lots
