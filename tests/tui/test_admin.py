@@ -331,9 +331,9 @@ class TestSummaryAndExport:
             await go_tab(pilot, screen, "4")
             table = screen.query_one("#summary-table", DataTable)
             by_lot = {str(table.get_row_at(i)[0]): table.get_row_at(i)[1:] for i in range(table.row_count)}
-            # free, reserved, occupied, out of service, today, no-shows, overstays
-            assert list(by_lot["Central Station P1"]) == [45, 1, 1, 1, 3, 0, 0]
-            assert list(by_lot["Riverside Garage"]) == [39, 0, 1, 0, 1, 0, 0]
+            # free, reserved, occupied, out of service, today, no-shows, overstays, overstaying now
+            assert list(by_lot["Central Station P1"]) == [45, 1, 1, 1, 3, 0, 0, 0]
+            assert list(by_lot["Riverside Garage"]) == [39, 0, 1, 0, 1, 0, 0, 0]
 
     async def test_export_writes_every_reservation(self, app_factory, admin_token, svc, tmp_path):
         target = tmp_path / "out.csv"
