@@ -141,12 +141,13 @@ class _Reader:
     def zone(self, lot_id: int) -> str:
         return self.lot(lot_id).get("time_zone") or self.svc.time_zone
 
-    def preload(self, lot_id: int) -> None:
-        """Read a lot's slots and live bookings in one go (for lists of many bookings)."""
-        for s in self.view.slots(lot_id):
+    def preload(self, lot_id: int, slots: list[Record] | None = None, live: list[Record] | None = None) -> None:
+        """Read a lot's slots and live bookings in one go (for lists of many bookings); pass them when the
+        caller has read them already."""
+        for s in self.view.slots(lot_id) if slots is None else slots:
             self._slots[int(s["id"])] = dict(s, lot_id=lot_id)
             self._live.setdefault(int(s["id"]), [])
-        for b in self.view.live_bookings(lot_id=lot_id):
+        for b in self.view.live_bookings(lot_id=lot_id) if live is None else live:
             self._live.setdefault(int(b["slot_id"]), []).append(b)
 
     def slot(self, slot_id: int) -> Record | None:
@@ -1587,9 +1588,12 @@ class ParkingService:
                 zone = self._zone(view.get_lot(lot_id) or {})
             since_at = rules.local_instant(since, zone, "since") if since is not None else None
             reader = _Reader(self, view, now)
-            for lid in [lot_id] if lot_id is not None else [int(r["id"]) for r in view.lots()]:
-                reader.preload(lid)
             records = view.live_bookings(lot_id=lot_id)
+            by_lot: dict[int, list[Record]] = {}
+            for r in records:
+                by_lot.setdefault(int(r["lot_id"]), []).append(r)
+            for lid, live in by_lot.items():
+                reader.preload(lid, live=live)
             if include_finished and (wanted is None or wanted in FINISHED_STATUSES):
                 records = view.finished_bookings(lot_id=lot_id) + records
             seen: set[int] = set()
@@ -1664,7 +1668,7 @@ class ParkingService:
                 policy = _policy(lot)
                 day_start, day_end = days[int(lot["id"])]
                 slots, by_slot = self._lot_state(view, lot, now)
-                reader.preload(int(lot["id"]))
+                reader.preload(int(lot["id"]), slots, [r for recs in by_slot.values() for r in recs])
                 counts = {s: 0 for s in SlotStatus}
                 for s in slots:
                     counts[self._slot(s, by_slot.get(int(s["id"]), ()), now, policy).status] += 1
