@@ -637,6 +637,6 @@ class TestSummarySnapshot:
 
 class TestUsersSnapshot:
     def test_users_80x24(self, snap_compare, app_factory, admin_token):
-        """Tab 5: the five users with e-mail, phone and role (admin in bold), and the hint that g or Enter
-        grants or withdraws the admin role."""
+        """Tab 5: the five users with e-mail, phone, role (admin in bold) and account (all active), and the hint
+        that g or Enter grants or withdraws the admin role and d disables or enables the account."""
         assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=admin_run("5"))

@@ -262,9 +262,7 @@ class AdminScreen(Screen):
             with TabPane(TABS[4][1], id=TABS[4][0]):
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
                 yield Static(
-                    "g or Enter grants or withdraws the admin role of the highlighted user; d disables or enables "
-                    "the account.",
-                    id="users-note",
+                    "g or Enter: grant or withdraw admin · d: disable or enable the account", id="users-note"
                 )
             with TabPane(TABS[5][1], id=TABS[5][0]):
                 yield AuditPane(id="audit-pane")
@@ -299,7 +297,7 @@ class AdminScreen(Screen):
             ("oos", "Out"),
             ("today", "Today"),
             ("noshow", "No-show"),
-            ("overstay", "Overstay"),
+            ("overstay", "Over"),
             ("over_now", "Over now"),
         ):
             summary.add_column(label, key=key)
