@@ -107,6 +107,31 @@ class TestDeskByPlate:
         assert svc.get_booking(admin_token, booking.id).status == "checked_in"
 
 
+class TestAccounts:
+    async def test_an_admin_disables_an_account_from_users(self, app_factory, admin_token, driver_token, svc):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            screen = await open_admin(pilot)
+            await go_tab(pilot, screen, "5")
+            table = screen.query_one("#users-table", DataTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("driver"))
+            await pilot.pause()
+            await pilot.press("d")
+            await pilot.pause()
+            dialog = pilot.app.screen
+            assert isinstance(dialog, ConfirmModal) and dialog.question == "Disable driver?"
+            await pilot.press("y")
+            await pilot.pause()
+            assert "disabled" in " ".join(str(c) for c in table.get_row("driver"))
+        assert not next(u for u in svc.list_users(admin_token) if u.username == "driver").active
+        try:
+            svc.profile(driver_token)
+        except Exception as error:
+            assert "disabled" in str(error) or "sign in again" in str(error)
+        else:
+            raise AssertionError("the driver's session should have ended")
+
+
 class TestMarkDialog:
     async def test_the_mark_dialog_names_the_moves_and_nothing_moves_before_yes(
         self, app_factory, admin_token, driver_token, svc, lots
