@@ -135,7 +135,6 @@ def hostile_calls(world):
         "preview_mark": st.one_of(
             st.tuples(token, slot_id, st.one_of(status, st.just("retired"))), st.tuples(good_token, good_slot, status)
         ),
-        "occupancy_by_hour": st.tuples(token),  # keyword arguments added below
         "retire_slot": st.tuples(token, st.one_of(ints, wrong)),  # the world's own slots stay in use
         "retire_slot_mark": st.tuples(token, st.one_of(ints, wrong)),
         "change_password": st.tuples(token, st.one_of(st.just(PASSWORD), texts, wrong), st.one_of(texts, wrong)),
@@ -154,7 +153,6 @@ KEYWORDS = {
     "update_lot": {"name": anything, "location": anything, "total_slots": anything, "time_zone": anything,
                    "policy": anything},
     "create_lot": {"time_zone": anything, "policy": anything},
-    "occupancy_by_hour": {"days": st.one_of(st.integers(-2, 40), anything), "lot_id": anything},
     "create_booking": {"plate": st.integers(0, 4).flatmap(
         lambda n: anything if n == 0 else st.sampled_from(["", "AB12 CDE", "xy-98-zw", "K1"])
     )},
