@@ -92,6 +92,28 @@ def local_zone(monkeypatch: pytest.MonkeyPatch):
     time.tzset()
 
 
+#: Environment that changes how Textual renders. Snapshots must look the same whatever the caller's shell holds.
+RENDERING_ENV = (
+    "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_ANIMATIONS",
+    "TEXTUAL_DIM_FACTOR", "TEXTUAL_FPS", "TEXTUAL_FILTERS", "TEXTUAL_SMOOTH_SCROLL",
+)
+
+
+@pytest.fixture(autouse=True)
+def plain_rendering_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``NO_COLOR``, ``TEXTUAL_THEME`` or the like from the caller. ``NO_COLOR`` is read when an app starts;
+    the ``TEXTUAL_*`` settings were read when Textual was imported (by the snapshot plugin, before any fixture),
+    so their values are put back to Textual's defaults here."""
+    from textual import constants
+    from textual.app import App
+
+    for name in RENDERING_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "auto")
+    monkeypatch.setattr(constants, "TEXTUAL_ANIMATIONS", "full")
+    monkeypatch.setattr(App.theme, "_default", "textual-dark")
+
+
 @pytest.fixture(autouse=True)
 def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     """A blinking cursor makes screenshots differ from run to run."""
