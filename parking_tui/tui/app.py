@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
 from ..domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
@@ -244,7 +244,11 @@ class ParkingApp(App[int]):
     # -------------------------------------------------------------------------------- navigation
 
     def _screen_named(self, class_name: str) -> bool:
-        return type(self.screen).__name__ == class_name
+        """Whether the screen the person is on is ``class_name`` (a dialog over it counts as that screen)."""
+        for screen in reversed(self.screen_stack):
+            if not isinstance(screen, ModalScreen):
+                return type(screen).__name__ == class_name
+        return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         here = {"open_my_bookings": "MyBookingsScreen", "open_profile": "ProfileScreen", "open_admin": "AdminScreen"}
