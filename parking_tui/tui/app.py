@@ -72,12 +72,14 @@ class ParkingApp(App[int]):
     COMMAND_PALETTE_DISPLAY = "^p"
 
     BINDINGS = [
-        Binding("b", "open_my_bookings", "Bookings", id="my_bookings", tooltip="Your bookings: check in, out, cancel"),
-        Binding("p", "open_profile", "Profile", id="profile", tooltip="Your account details; sign out"),
-        Binding("a", "open_admin", "Admin", id="admin", tooltip="Lots, reservations, check-in by code"),
+        # The footer shows the screen's own keys, Help and Back (it fits 80 columns); these are in help (?),
+        # the palette, and on the lot list's footer as F2-F4.
+        Binding("b", "open_my_bookings", "Bookings", show=False, id="my_bookings", tooltip="Your bookings: check in, out, cancel"),
+        Binding("p", "open_profile", "Profile", show=False, id="profile", tooltip="Your account details; sign out"),
+        Binding("a", "open_admin", "Admin", show=False, id="admin", tooltip="Lots, reservations, check-in by code"),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="The keys that work here"),
         Binding("escape", "back", "Back", id="back", tooltip="Go back to the previous screen"),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, id="quit", tooltip="Leave parking-tui"),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", show=False, priority=True, id="quit", tooltip="Leave parking-tui"),
         Binding("f10", "quit_kiosk", "Quit kiosk", id="quit_kiosk", tooltip="Admin: close this kiosk terminal"),
         # Kiosk: arrows move between fields and buttons, so Tab is never needed (see ``check_action``).
         Binding("down", "kiosk_focus('next')", show=False, priority=True, id="kiosk.down"),

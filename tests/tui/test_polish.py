@@ -174,3 +174,74 @@ class TestOvernightSnapshot:
         """The same at 120x40."""
         run = _overnight_form(lots, svc, driver_token)
         assert snap_compare(app_factory(driver_token), terminal_size=(120, 40), run_before=run)
+
+
+class TestFootersFit:
+    """Every footer fits 80 columns: each key is whole and left of the palette key, Help and Back included."""
+
+    @staticmethod
+    def assert_fits(app) -> list[str]:
+        from textual.widgets._footer import FooterKey
+
+        keys = list(app.screen.query(FooterKey))
+        palette = [k for k in keys if k.description == "palette"]
+        limit = palette[0].region.x if palette else 80
+        shown = []
+        for key in keys:
+            if key in palette:
+                continue
+            assert key.region.width > 0 and key.region.right <= limit, (key.key_display, key.description, key.region)
+            shown.append(key.description)
+        return shown
+
+    async def test_map_of_an_admin(self, app_factory, admin_token, lots):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            pilot.app.action_open_lot(lots["Central Station P1"].id)
+            await pilot.pause()
+            await pilot.pause()
+            shown = self.assert_fits(pilot.app)
+            assert {"Help", "Back", "Out of svc"} <= set(shown)
+
+    async def test_my_bookings_and_every_admin_tab(self, app_factory, admin_token):
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("f2")
+            await pilot.pause()
+            assert {"Help", "Back"} <= set(self.assert_fits(pilot.app))
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("f4")
+            await pilot.pause()
+            for tab in "123456":
+                pilot.app.screen.set_focus(None)
+                await pilot.press(tab)
+                await pilot.pause()
+                assert "Back" in self.assert_fits(pilot.app), tab
+
+
+class TestSlashSearches:
+    async def test_slash_in_users_and_audit(self, app_factory, admin_token):
+        from textual.widgets import DataTable
+
+        async with app_factory(admin_token).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("f4")
+            await pilot.pause()
+            screen = pilot.app.screen
+            screen.set_focus(None)
+            await pilot.press("5")
+            await pilot.pause()
+            await pilot.press("slash")
+            await pilot.pause()
+            assert screen.query_one("#users-search", Input).has_focus
+            await pilot.press(*"chen")
+            await pilot.pause()
+            table = screen.query_one("#users-table", DataTable)
+            assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["chen"]
+            screen.set_focus(None)
+            await pilot.press("6")
+            await pilot.pause()
+            await pilot.press("slash")
+            await pilot.pause()
+            assert screen.query_one("#audit-user", Input).has_focus

@@ -164,6 +164,9 @@ class AdminScreen(Screen):
         width: 1fr;
         margin-right: 1;
     }
+    AdminScreen #users-search {
+        margin: 1 1 0 1;
+    }
     AdminScreen #res-filter-error {
         color: $error;
         padding: 0 1;
@@ -203,11 +206,12 @@ class AdminScreen(Screen):
         Binding("i", "check_in", "Check in", id="admin.check_in"),
         Binding("o", "check_out", "Check out", id="admin.check_out"),
         Binding("c", "cancel_booking", "Cancel", id="admin.cancel"),
-        Binding("g", "toggle_admin", "Grant/withdraw admin", id="admin.toggle_admin"),
+        Binding("g", "toggle_admin", "Admin role", id="admin.toggle_admin", tooltip="Grant or withdraw the admin role"),
         Binding("d", "toggle_active", "Disable/enable", id="admin.toggle_active"),
         Binding("x", "export", "Export CSV", id="admin.export"),
-        Binding("d", "chart_view", "Day/week", id="admin.chart_view", tooltip="Summary: today hour by hour, or the last 7 days"),
+        Binding("w", "chart_view", "Day/week", id="admin.chart_view", tooltip="Summary: today hour by hour, or the last 7 days"),
         Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
+        Binding("slash", "search", "Search", key_display="/", show=False, id="admin.search", tooltip="Search this tab"),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = "admin", classes: str | None = None) -> None:
@@ -248,7 +252,7 @@ class AdminScreen(Screen):
                         id="res-status",
                         compact=True,
                     )
-                    yield Input(placeholder="date (today)", id="res-date", compact=True)
+                    yield Input(placeholder="any date", id="res-date", compact=True)
                     yield Input(placeholder="code, user, plate", id="res-search", compact=True)
                 yield Static("", id="res-filter-error")
                 yield DataTable(id="res-table", cursor_type="row", zebra_stripes=True)
@@ -260,6 +264,7 @@ class AdminScreen(Screen):
                 yield DayChart(id="summary-chart")
                 yield Static("", id="summary-note")
             with TabPane(TABS[4][1], id=TABS[4][0]):
+                yield Input(placeholder="/ search: username, e-mail or phone", id="users-search", compact=True)
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
                 yield Static(
                     "g or Enter: grant or withdraw admin · d: disable or enable the account", id="users-note"
@@ -726,7 +731,7 @@ class AdminScreen(Screen):
         self.show_chart()
         now = local(app.svc.now())
         self.query_one("#summary-note", Static).update(
-            Text(f"As of {now:%a %d %b %H:%M} · Today: bookings that start today · d: day / week")
+            Text(f"As of {now:%a %d %b %H:%M} · Today: bookings that start today · w: day / week")
         )
 
     def show_chart(self) -> None:
@@ -783,6 +788,9 @@ class AdminScreen(Screen):
         users = app.call_service(app.svc.list_users, app.token)
         if users is None:
             return
+        query = self.query_one("#users-search", Input).value.strip().casefold()
+        if query:
+            users = [u for u in users if query in f"{u.username} {u.email} {u.phone_number}".casefold()]
         self.users = {u.username: u for u in users}
         table = self.query_one("#users-table", DataTable)
         keep = self.selected_user
@@ -798,6 +806,27 @@ class AdminScreen(Screen):
             )
         if keep is not None and keep.username in self.users:
             table.move_cursor(row=table.get_row_index(keep.username), animate=False)
+
+    @on(Input.Changed, "#users-search")
+    def _users_search(self, event: Input.Changed) -> None:
+        event.stop()
+        self.reload_users()
+
+    @on(Input.Submitted, "#users-search")
+    def _users_search_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#users-table", DataTable).focus()
+
+    def action_search(self) -> None:
+        """``/``: to the search field of the tab (code or user; username; the audit's user)."""
+        target = {
+            "admin-desk": "#desk-code",
+            "admin-reservations": "#res-search",
+            "admin-users": "#users-search",
+            "admin-audit": "#audit-user",
+        }.get(self.active_tab)
+        if target:
+            self.query_one(target, Input).focus()
 
     @property
     def selected_user(self) -> User | None:
