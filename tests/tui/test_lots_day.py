@@ -181,7 +181,7 @@ class TestMyBookingsDay:
         svc.mark_slot(admin_token, slot.id, "out_of_service")
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             screen = pilot.app.screen
             assert isinstance(screen, MyBookingsScreen)
@@ -199,7 +199,7 @@ class TestMyBookingsDay:
         assert [b.id for b in mark.unplaced] == [booking.id]
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("b")
+            await pilot.press("f2")
             await pilot.pause()
             screen = pilot.app.screen
             screen.query_one(DataTable).move_cursor(row=screen.query_one(DataTable).get_row_index(str(booking.id)))
@@ -215,7 +215,7 @@ class TestPassword:
         other = svc.login("driver", PASSWORDS["driver"])
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("p")
+            await pilot.press("f3")
             await pilot.pause()
             assert isinstance(pilot.app.screen, ProfileScreen)
             await pilot.press("ctrl+o")
@@ -301,7 +301,7 @@ def _attention_app(app_factory, svc, admin_token, driver_token, clock):
 
 async def _bookings_on_tiny(pilot):
     await pilot.pause()
-    await pilot.press("b")
+    await pilot.press("f2")
     await pilot.pause()
     await pilot.press("down")
     await pilot.pause()
@@ -325,7 +325,7 @@ def test_password_dialog_80x24(snap_compare, app_factory, driver_token):
 
     async def run_before(pilot):
         await pilot.pause()
-        await pilot.press("p")
+        await pilot.press("f3")
         await pilot.pause()
         await pilot.press("ctrl+o")
         await pilot.pause()

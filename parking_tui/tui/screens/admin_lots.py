@@ -205,8 +205,11 @@ class LotsPane(VerticalScroll):
 
     @on(Select.Changed, "#edit-lot")
     def _edit_chosen(self, event: Select.Changed) -> None:
-        """Fill the edit form with the chosen lot."""
+        """Fill the edit form with the chosen lot (not again when a refresh re-selects the same lot)."""
         lot = self.edited_lot
+        if lot is not None and lot.id == getattr(self, "_filled_id", None):
+            return
+        self._filled_id = lot.id if lot is not None else None
         for field in ("name", "location", "capacity", "zone"):
             self._error(f"edit-{field}", "")
         if lot is None:
@@ -404,6 +407,7 @@ class LotsPane(VerticalScroll):
             )
             self._error(f"edit-{target}", str(error))
             return
+        self._filled_id = None  # show the lot as saved
         self.reload()
         self.post_message(self.LotsChanged())
         self.notify(f"Lot {saved.name} saved (capacity {saved.total_slots}, {saved.time_zone}).", markup=False)
