@@ -221,3 +221,14 @@ def _service_via_port(request, monkeypatch):
 
         monkeypatch.setattr(parking_tui, "open_service", open_via_port)
     yield
+
+
+@pytest.fixture(autouse=True)
+def display_zone_reset():
+    """The TUI shows times in the zone of the last slot map opened (a module-level setting of the process); a
+    test that opened a map of a lot in another zone must not change the times the next test's screens show."""
+    from parking_tui.tui import timefmt
+
+    timefmt.set_zone(None)
+    yield
+    timefmt.set_zone(None)
