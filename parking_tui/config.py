@@ -186,28 +186,25 @@ def parse_lock_timeout(value: object, where: str) -> float:
     return seconds
 
 
-def parse_port(value: object, where: str) -> int:
+def _whole_number(value: object, where: str, what: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` given as a TOML integer or as text (flags, environment)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(f"{where}: a port must be a whole number from 1 to 65535.")
+        raise ConfigError(f"{where}: {what} must be a whole number from {low} to {high}.")
     try:
-        port = int(value)
+        number = int(value)
     except ValueError:
-        raise ConfigError(f"{where}: port {value!r} is not a whole number.") from None
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{where}: a port must be from 1 to 65535, not {value}.")
-    return port
+        raise ConfigError(f"{where}: {what} {value!r} is not a whole number.") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{where}: {what} must be from {low} to {high}, not {value}.")
+    return number
+
+
+def parse_port(value: object, where: str) -> int:
+    return _whole_number(value, where, "port", 1, 65535)
 
 
 def parse_workers(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(f"{where}: workers must be a whole number from 1 to 64.")
-    try:
-        workers = int(value)
-    except ValueError:
-        raise ConfigError(f"{where}: workers {value!r} is not a whole number.") from None
-    if not 1 <= workers <= 64:
-        raise ConfigError(f"{where}: workers must be from 1 to 64, not {value}.")
-    return workers
+    return _whole_number(value, where, "workers", 1, 64)
 
 
 def _api(data: object, where: str) -> dict[str, Any]:
@@ -232,15 +229,7 @@ def _api(data: object, where: str) -> dict[str, Any]:
 
 
 def parse_max_sessions(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(f"{where}: max_sessions must be a whole number from 1 to 1000.")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ConfigError(f"{where}: max_sessions {value!r} is not a whole number.") from None
-    if not 1 <= n <= 1000:
-        raise ConfigError(f"{where}: max_sessions must be from 1 to 1000, not {n}.")
-    return n
+    return _whole_number(value, where, "max_sessions", 1, 1000)
 
 
 def _serve(data: object, where: str) -> dict[str, Any]:
