@@ -261,3 +261,92 @@ def test_a_stopped_server_is_a_storage_error_and_the_same_store_recovers(own_ser
         s.close()
         if not own_server.running:
             own_server.start()
+
+
+def test_a_slot_read_in_a_unit_is_read_after_its_lots_lock(store, lot):
+    """The lock and the read it guards travel in one round trip; the read still sees what the unit that held
+    the lock committed (a snapshot taken before the lock was granted would not)."""
+    lot_id, slots = lot
+    first_has_read = threading.Event()
+
+    def first():
+        with store.unit_of_work() as u:
+            row = u.slots.get(slots[0])
+            first_has_read.set()
+            time.sleep(0.5)
+            u.slots.update(replace(row, admin_status="out_of_service", mark_reason="flooded"))
+            u.commit()
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_has_read.wait(5)
+    with store.unit_of_work() as u:
+        row = u.slots.get(slots[0])  # waits for the first unit's lock, then reads
+        assert (row.admin_status, row.mark_reason) == ("out_of_service", "flooded")
+    t.join()
+
+
+def test_a_connection_cut_while_it_waits_in_the_pool_is_replaced_without_an_error(pg_url, lot):
+    """Connections are not checked on their way out of the pool (a round trip on every call); one found broken
+    at its first statement is replaced, and what was sent is sent again on the new one."""
+    s = postgres.open_store(pg_url, connect_timeout=2, pool_size=2)
+    try:
+        lot_id, slots = lot
+        with s.view() as v:
+            assert v.lots.get(lot_id).name == "North"
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'parking-tui' AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        time.sleep(0.2)
+        with s.view() as v:
+            assert v.lots.get(lot_id).name == "North"
+        with s.unit_of_work() as u:
+            u.bookings.add(booking(slots[0], lot_id))
+            u.commit()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'parking-tui' AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        time.sleep(0.2)
+        assert s.change_token(lot_id) is not None
+        with s.unit_of_work() as u:
+            assert [b.slot_id for b in u.bookings.live(lot_id=lot_id)] == [slots[0]]
+    finally:
+        s.close()
+
+
+def test_statements_are_prepared_once_per_connection_and_kept(pg_url, lot):
+    """Each statement is parsed and planned once per connection: ending views and units keeps them (psycopg
+    forgets every prepared statement when it sees a ROLLBACK, so a view ends with COMMIT)."""
+    s = postgres.open_store(pg_url, connect_timeout=2, pool_size=1)
+    lot_id, slots = lot
+
+    def prepared() -> set[tuple[str, str]]:
+        with s.view() as v:
+            return {(name, sql) for name, sql in v.all("SELECT name, statement FROM pg_prepared_statements", ())}
+
+    try:
+        for _ in range(2):
+            with s.view() as v:
+                v.slots.in_lot(lot_id)
+                v.bookings.live(lot_id=lot_id)
+            with s.unit_of_work() as u:
+                u.slots.get(slots[0])
+                u.bookings.live(slot_id=slots[0])
+                u.commit()
+        before = prepared()
+        assert any("FROM slots WHERE lot_id" in sql for _, sql in before)
+        for _ in range(3):
+            with s.view() as v:
+                v.slots.in_lot(lot_id)
+                v.bookings.live(lot_id=lot_id)
+            with s.unit_of_work() as u:
+                u.slots.get(slots[0])
+                u.bookings.live(slot_id=slots[0])
+                u.commit()
+        assert prepared() >= before  # the same names: nothing was dropped and prepared again
+    finally:
+        s.close()

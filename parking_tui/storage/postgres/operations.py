@@ -78,7 +78,7 @@ class PgOperations:
         with self._connect() as conn:
             try:
                 schema.check(conn)
-                return audit_query(conn.execute, filters, limit)
+                return audit_query(lambda sql, params: conn.execute(sql, params).fetchall(), filters, limit)
             except StorageError:
                 raise
             except Exception as exc:

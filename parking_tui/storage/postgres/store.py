@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from types import TracebackType
+import typing
 from typing import Any, TypeVar
 
 import psycopg
@@ -155,10 +156,10 @@ class _Repo:
         self.tx = tx
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
-        return self.tx.run(sql, params).fetchone()
+        return self.tx.one(sql, params)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.tx.run(sql, params).fetchall()
+        return self.tx.all(sql, params)
 
 
 class _Users(_Repo):
@@ -208,13 +209,12 @@ class _Sessions(_Repo):
         self.tx.run("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))
 
     def delete_for(self, username: str, *, keep: str | None = None) -> int:
-        cur = self.tx.run(
+        return self.tx.rowcount(
             "DELETE FROM sessions WHERE username = %s AND token_hash IS DISTINCT FROM %s", (username, keep)
         )
-        return cur.rowcount
 
     def purge_expired(self, now: datetime) -> int:
-        return self.tx.run("DELETE FROM sessions WHERE expires_at <= %s", (now,)).rowcount
+        return self.tx.rowcount("DELETE FROM sessions WHERE expires_at <= %s", (now,))
 
 
 class _LoginStates(_Repo):
@@ -249,11 +249,17 @@ class _Lots(_Repo):
         # No lock: the service reads the lots of a driver's other bookings (their policies) while it holds the
         # lot it writes to; locking those too would let two units lock two lots in opposite orders. A unit that
         # changes a lot's row also reads its slots, which takes the lot's lock.
-        r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (lot_id,))
-        return _lot(r) if r else None
+        # Read once per unit or view: the service asks for the same lot again for each of a driver's bookings.
+        key = int(lot_id)
+        if key not in self.tx.lot_rows:
+            r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (key,))
+            self.tx.lot_rows[key] = _lot(r) if r else None
+        return self.tx.lot_rows[key]
 
     def all(self) -> list[LotRow]:
-        return [_lot(r) for r in self._all(f"SELECT {LOT_COLS} FROM lots ORDER BY id")]
+        rows = [_lot(r) for r in self._all(f"SELECT {LOT_COLS} FROM lots ORDER BY id")]
+        self.tx.lot_rows.update((row.id, row) for row in rows)
+        return rows
 
     def add(self, row: LotRow) -> int:
         (new_id,) = self._one(
@@ -262,9 +268,11 @@ class _Lots(_Repo):
             (row.name, row.location, row.total_slots, row.time_zone, _policy_out(row.policy), row.created_at),
         )
         self.tx.locked.add((_LOT_LOCK, int(new_id)))  # nobody else can know it yet
+        self.tx.lot_rows.pop(int(new_id), None)
         return int(new_id)
 
     def update(self, row: LotRow) -> None:
+        self.tx.lot_rows.pop(int(row.id), None)
         self.tx.run(
             "UPDATE lots SET name = %s, location = %s, total_slots = %s, time_zone = %s, policy = %s,"
             " created_at = %s WHERE id = %s",
@@ -276,15 +284,24 @@ class _Lots(_Repo):
 class _Slots(_Repo):
     def get(self, slot_id: int) -> SlotRow | None:
         sql = f"SELECT {SLOT_COLS} FROM slots WHERE id = %s"
+        # In a unit: the lot's lock first, then the read, in one round trip (read again under the right lock
+        # in the rare case the slot moved to another lot in between).
+        taken = self.tx.lock_lot_of("slots", "id = %s", (slot_id,)) if self.tx.writes else None
         r = self._one(sql, (slot_id,))
-        if r is not None and self.tx.writes and self.tx.lock_lot(int(r[1])):
-            r = self._one(sql, (slot_id,))  # read again under the lot's lock
+        if taken is not None:
+            taken()
+            if r is not None and self.tx.lock_lot(int(r[1])):
+                r = self._one(sql, (slot_id,))
+        if r is not None:
+            self.tx.slot_lots[int(r[0])] = int(r[1])
         return _slot(r) if r else None
 
     def in_lot(self, lot_id: int) -> list[SlotRow]:
         if self.tx.writes:
             self.tx.lock_lot(lot_id)
-        return [_slot(r) for r in self._all(f"SELECT {SLOT_COLS} FROM slots WHERE lot_id = %s ORDER BY id", (lot_id,))]
+        rows = [_slot(r) for r in self._all(f"SELECT {SLOT_COLS} FROM slots WHERE lot_id = %s ORDER BY id", (lot_id,))]
+        self.tx.slot_lots.update((row.id, row.lot_id) for row in rows)
+        return rows
 
     def add(self, row: SlotRow) -> int:
         (new_id,) = self._one(
@@ -303,20 +320,24 @@ class _Slots(_Repo):
 
 
 class _Bookings(_Repo):
-    def _locked_one(self, sql: str, params: Sequence[Any]) -> BookingRow | None:
+    def _locked_one(self, where: str, params: Sequence[Any]) -> BookingRow | None:
+        sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {where}"
+        # In a unit: the booking's lot is locked, then the booking read, in one round trip; read again in the
+        # rare case it moved to another lot in between.
+        taken = self.tx.lock_lot_of("bookings", where, params) if self.tx.writes else None
         r = self._one(sql, params)
-        if r is not None and self.tx.writes and self.tx.lock_lot(int(r[2])):
-            r = self._one(sql, params)
+        if taken is not None:
+            taken()
+            if r is not None and self.tx.lock_lot(int(r[2])):
+                r = self._one(sql, params)
         return _booking(r) if r else None
 
     def get(self, booking_id: int) -> BookingRow | None:
-        return self._locked_one(f"SELECT {BOOKING_COLS} FROM bookings WHERE id = %s", (booking_id,))
+        return self._locked_one("id = %s", (booking_id,))
 
     def by_code(self, code: str) -> BookingRow | None:
         return self._locked_one(
-            f"SELECT {BOOKING_COLS} FROM bookings WHERE confirmation_code = %s"
-            f" ORDER BY (status IN {LIVE_SQL}) DESC, id DESC LIMIT 1",
-            (code,),
+            f"confirmation_code = %s ORDER BY (status IN {LIVE_SQL}) DESC, id DESC LIMIT 1", (code,)
         )
 
     def live(
@@ -324,15 +345,18 @@ class _Bookings(_Repo):
     ) -> list[BookingRow]:
         where = [f"status IN {LIVE_SQL}"]
         params: list[Any] = []
+        taken = None
         if self.tx.writes:
             if lot_id is not None:
                 self.tx.lock_lot(lot_id)
             if username is not None:
                 self.tx.lock_user(username)
             if slot_id is not None and lot_id is None:
-                r = self._one("SELECT lot_id FROM slots WHERE id = %s", (slot_id,))
-                if r is not None:
-                    self.tx.lock_lot(int(r[0]))
+                known = self.tx.slot_lots.get(int(slot_id))
+                if known is not None:
+                    self.tx.lock_lot(known)
+                else:
+                    taken = self.tx.lock_lot_of("slots", "id = %s", (slot_id,))
         if lot_id is not None:
             where.append("lot_id = %s")
             params.append(lot_id)
@@ -343,7 +367,10 @@ class _Bookings(_Repo):
             where.append("username = %s")
             params.append(username)
         sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
-        return [_booking(r) for r in self._all(sql, params)]
+        rows = self._all(sql, params)
+        if taken is not None:
+            taken()
+        return [_booking(r) for r in rows]
 
     def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[BookingRow]:
         if self.tx.writes:
@@ -402,7 +429,7 @@ class _Bookings(_Repo):
 
 class _Audit(_Repo):
     def query(self, filters: AuditFilter, limit: int) -> list[AuditEvent]:
-        return audit_query(self.tx.run, filters, limit)
+        return audit_query(self.tx.all, filters, limit)
 
     def append(self, event: AuditEvent) -> None:
         if not self.tx.writes:
@@ -410,7 +437,7 @@ class _Audit(_Repo):
         self.tx.events.append(event)
 
 
-def audit_query(run: Callable[..., Any], filters: AuditFilter, limit: int) -> list[AuditEvent]:
+def audit_query(fetch_all: Callable[[str, Sequence[Any]], list[tuple]], filters: AuditFilter, limit: int) -> list[AuditEvent]:
     where: list[str] = []
     params: list[Any] = []
     if filters.user is not None:
@@ -436,23 +463,47 @@ def audit_query(run: Callable[..., Any], filters: AuditFilter, limit: int) -> li
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq DESC LIMIT %s"
     params.append(max(1, int(limit)))
-    rows = run(sql, params).fetchall()
+    rows = fetch_all(sql, params)
     return [_audit(r) for r in reversed(rows)]
 
 
 # --------------------------------------------------------------------------------------------- transactions
 
 
+class _Sent:
+    """A statement sent in the pipeline; ``cur`` holds its answer once a later read or the commit fetched it."""
+
+    __slots__ = ("sql", "params", "cur")
+
+    def __init__(self, sql: str, params: Sequence[Any]) -> None:
+        self.sql, self.params, self.cur = sql, params, None
+
+
 class _Tx:
-    """One transaction on one pooled connection: the view and the unit of work share it."""
+    """One transaction on one pooled connection: the view and the unit of work share it.
+
+    The connection is in pipeline mode: what needs no answer yet (BEGIN, advisory locks, writes without
+    RETURNING, the audit lines, COMMIT) is sent at once without waiting, and its answer is read with the next
+    statement whose rows are needed. So a lock and the read it guards, or the audit lines and the COMMIT, cost
+    one round trip. Statements are prepared on the server at their first use on a connection."""
 
     writes = False
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
         self.conn: psycopg.Connection | None = None
+        self._pipeline: Any = None  # the connection's pipeline() context, entered
+        self._pipe: psycopg.Pipeline | None = None
         self.failed = False
+        self.begin_sql = ""
+        # Until the first answer arrives nothing has been done: a connection found broken then (the server
+        # restarted, an idle connection was cut) is replaced and what was sent is sent again, once.
+        self.answered = False
+        self.retried = False
+        self.sent: list[_Sent] = []
         self.locked: set[tuple[int, int]] = set()
+        self.lot_rows: dict[int, LotRow | None] = {}
+        self.slot_lots: dict[int, int] = {}  # slot id -> lot id, as read (a slot never changes lots)
         self.events: list[AuditEvent] = []
         self.users = _Users(self)
         self.sessions = _Sessions(self)
@@ -464,25 +515,96 @@ class _Tx:
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _begin(self, sql: str) -> None:
+        self.begin_sql = sql
+        self._connect()
+        try:
+            self.run(sql)
+        except BaseException:
+            self._release()
+            raise
+
+    def _connect(self) -> None:
         self.conn = self.store._getconn()
         try:
-            self.conn.execute(sql)
+            self._pipeline = self.conn.pipeline()
+            self._pipe = self._pipeline.__enter__()
         except BaseException as exc:
+            self._pipeline = self._pipe = None
             self._release()
             raise translate(exc, self.store.where) from None
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+    def _usable(self) -> psycopg.Connection:
         if self.conn is None or self.failed:
             raise StorageError("This unit of work is over (rolled back after an error); nothing more is done in it.")
+        return self.conn
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> _Sent:
+        """Send a statement; its answer (or its error) comes with the next read or the commit."""
+        conn = self._usable()
+        sent = _Sent(sql, params)
+        if not self.answered:
+            self.sent.append(sent)
         try:
-            return self.conn.execute(sql, params)
+            sent.cur = conn.execute(sql, params)
         except BaseException as exc:
-            self.failed = True
-            self._rollback_quietly()
-            raise translate(exc, self.store.where) from None
+            self._again_or_fail(exc)
+        return sent
+
+    def _fetch(self, sent: _Sent, how: Callable[[psycopg.Cursor], T]) -> T:
+        try:
+            value = how(sent.cur)
+        except BaseException as exc:
+            self._again_or_fail(exc)
+            try:
+                value = how(sent.cur)
+            except BaseException as exc2:
+                self._fail(exc2)
+        if not self.answered:
+            self.answered = True
+            self.sent.clear()
+        return value
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self._fetch(self.run(sql, params), lambda cur: cur.fetchone())
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._fetch(self.run(sql, params), lambda cur: cur.fetchall())
+
+    def rowcount(self, sql: str, params: Sequence[Any] = ()) -> int:
+        sent = self.run(sql, params)
+
+        def count(cur: psycopg.Cursor) -> int:
+            assert self._pipe is not None
+            self._pipe.sync()
+            return cur.rowcount
+
+        return self._fetch(sent, count)
+
+    def _again_or_fail(self, exc: BaseException) -> None:
+        """After a failure: send everything again on a fresh connection if nothing was answered yet and the
+        connection itself broke; otherwise the unit is over (rolled back) and the error is raised."""
+        conn = self.conn
+        broken = conn is not None and (conn.closed or conn.broken)
+        if self.answered or self.retried or not broken or not isinstance(exc, psycopg.OperationalError):
+            self._fail(exc)
+        self.retried = True
+        self._release()
+        self.store._drop_broken()
+        self._connect()
+        try:
+            for sent in self.sent:
+                sent.cur = self.conn.execute(sent.sql, sent.params)
+        except BaseException as exc2:
+            self._fail(exc2)
+
+    def _fail(self, exc: BaseException) -> typing.NoReturn:
+        self.failed = True
+        self._rollback_quietly()
+        raise translate(exc, self.store.where) from None
 
     def _lock(self, key: tuple[int, int]) -> bool:
-        """Take the advisory lock ``key`` for the rest of the transaction; whether it was newly taken."""
+        """Take the advisory lock ``key`` for the rest of the transaction (sent, not waited for: the next read
+        waits for it); whether it was newly taken."""
         if key in self.locked:
             return False
         self.run("SELECT pg_advisory_xact_lock(%s, %s)", key)
@@ -492,21 +614,69 @@ class _Tx:
     def lock_lot(self, lot_id: int) -> bool:
         return self._lock((_LOT_LOCK, int(lot_id) & 0x7FFFFFFF))
 
+    def lock_lot_of(self, table: str, where: str, params: Sequence[Any]) -> Callable[[], None]:
+        """Send the lock of the lot of the row of ``table`` matching ``where``; call the result after the next
+        read to note which lot that was (its answer has arrived by then)."""
+        sent = self.run(
+            f"SELECT l.lot_id, pg_advisory_xact_lock({_LOT_LOCK}, (l.lot_id & 2147483647)::int)"
+            f" FROM (SELECT lot_id FROM {table} WHERE {where}) AS l",
+            params,
+        )
+
+        def taken() -> None:
+            for (lot_id, _) in self._fetch(sent, lambda cur: cur.fetchall()):
+                self.locked.add((_LOT_LOCK, int(lot_id) & 0x7FFFFFFF))
+
+        return taken
+
     def lock_user(self, username: str) -> bool:
         return self._lock((_USER_LOCK, zlib.crc32(username.lower().encode()) & 0x7FFFFFFF))
 
+    def _end(self, sql: str) -> None:
+        """Send ``sql`` (COMMIT) and leave pipeline mode: one round trip that also brings every
+        answer not read yet (an error among them is raised)."""
+        conn = self._usable()
+        conn.execute(sql)
+        pipeline, self._pipeline, self._pipe = self._pipeline, None, None
+        pipeline.__exit__(None, None, None)
+
     def _rollback_quietly(self) -> None:
-        if self.conn is None:
+        conn = self.conn
+        if conn is None:
             return
+        pipeline, self._pipeline, self._pipe = self._pipeline, None, None
+        if pipeline is not None:
+            try:
+                pipeline.__exit__(None, None, None)  # a Sync: the server ends an aborted batch
+            except Exception:
+                pass
         try:
-            self.conn.rollback()
+            conn.rollback()
         except Exception:
-            pass
+            try:
+                conn.close()  # the pool drops a closed connection
+            except Exception:
+                pass
 
     def _release(self) -> None:
         conn, self.conn = self.conn, None
-        if conn is not None:
-            self.store._putconn(conn)
+        if conn is None:
+            return
+        pipeline, self._pipeline, self._pipe = self._pipeline, None, None
+        if pipeline is not None:
+            try:
+                pipeline.__exit__(None, None, None)
+            except Exception:
+                pass
+            try:
+                if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.rollback()
+            except Exception:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+        self.store._putconn(conn)
 
 
 class _View(_Tx):
@@ -515,8 +685,15 @@ class _View(_Tx):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._rollback_quietly()
-        self._release()
+        try:
+            if self.conn is not None and not self.failed:
+                # COMMIT, not ROLLBACK, ends a read-only transaction just as well, and psycopg drops every
+                # prepared statement of the connection when it sees a ROLLBACK.
+                self._end("COMMIT")
+        except Exception:
+            self._rollback_quietly()
+        finally:
+            self._release()
 
 
 class PgUnitOfWork(_Tx):
@@ -533,21 +710,18 @@ class PgUnitOfWork(_Tx):
     def commit(self) -> None:
         if self.done:
             raise StorageError("This unit of work was already committed or rolled back.")
-        if self.events:
-            events, self.events = self.events, []
-            if self.conn is None or self.failed:
-                raise StorageError("This unit of work is over (rolled back after an error); nothing was saved.")
-            try:
-                with self.conn.cursor() as cur:
+        events, self.events = self.events, []
+        conn = self._usable()
+        try:
+            if events:
+                with conn.cursor() as cur:
                     cur.executemany(
                         f"INSERT INTO audit ({AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
                         [(e.at, e.user, e.terminal, e.op, _jsonb(e.details), e.committed) for e in events],
                     )
-            except BaseException as exc:
-                self.failed = True
-                self._rollback_quietly()
-                raise translate(exc, self.store.where) from None
-        self.run("COMMIT")
+            self._end("COMMIT")
+        except BaseException as exc:
+            self._fail(exc)
         self.done = True
 
     def rollback(self) -> None:
@@ -595,6 +769,10 @@ class PostgresStore:
             ) if part
         )
         self.kwargs: dict[str, Any] = {"options": options, "application_name": params.get("application_name", "parking-tui")}
+        # Every statement is prepared on its connection at its first use (parse and plan once, then only
+        # bind and execute): the repositories send a few dozen distinct statements over and over.
+        self.pooled_kwargs: dict[str, Any] = {**self.kwargs, "row_factory": tuple_row, "autocommit": True,
+                                              "prepare_threshold": 0}
         for key, value in (("connect_timeout", max(1, int(connect_timeout))), ("keepalives", 1),
                            ("keepalives_idle", 10), ("keepalives_interval", 5), ("keepalives_count", 3)):
             if key not in params:
@@ -605,8 +783,7 @@ class PostgresStore:
             url,
             min_size=1,
             max_size=max(1, int(pool_size)),
-            kwargs={**self.kwargs, "row_factory": tuple_row},
-            check=ConnectionPool.check_connection,
+            kwargs=self.pooled_kwargs,
             timeout=self.connect_timeout,
             reconnect_timeout=24 * 3600,  # keep trying in the background while the server is away
             open=False,
@@ -642,14 +819,22 @@ class PostgresStore:
         if getattr(self, "_closed", False):
             raise StorageError("The store is closed.")
         try:
+            # Not checked on the way out (that would be a round trip on every call): a connection found
+            # broken at its first use is replaced then (see _Tx._again_or_fail).
             conn = self.pool.getconn(timeout=min(1.0, self.connect_timeout))
         except PoolTimeout:
-            conn = self._connect()
+            conn = self._connect(**self.pooled_kwargs)
             self._unpooled.add(id(conn))
         except Exception as exc:
             raise translate(exc, self.where) from None
-        conn.autocommit = True  # transactions are begun and ended explicitly (BEGIN ... / COMMIT)
         return conn
+
+    def _drop_broken(self) -> None:
+        """A connection was found broken (the server restarted?): drop the pool's idle ones that are too."""
+        try:
+            self.pool.check()
+        except Exception:
+            pass
 
     def _putconn(self, conn: psycopg.Connection) -> None:
         if id(conn) in self._unpooled:
@@ -677,17 +862,26 @@ class PostgresStore:
         return PgUnitOfWork(self)
 
     def change_token(self, lot_id: int | None = None) -> Hashable:
-        conn = self._getconn()
-        try:
-            if lot_id is None:
-                row = conn.execute("SELECT count(*), coalesce(sum(n), 0) FROM lot_changes").fetchone()
-                return ("all", int(row[0]), int(row[1]))
-            row = conn.execute("SELECT n FROM lot_changes WHERE lot_id = %s", (lot_id,)).fetchone()
-            return ("lot", int(lot_id), int(row[0]) if row else 0)
-        except Exception as exc:
-            raise translate(exc, self.where) from None
-        finally:
-            self._putconn(conn)
+        if lot_id is None:
+            row = self._read_one("SELECT count(*), coalesce(sum(n), 0) FROM lot_changes", ())
+            return ("all", int(row[0]), int(row[1]))
+        row = self._read_one("SELECT n FROM lot_changes WHERE lot_id = %s", (lot_id,))
+        return ("lot", int(lot_id), int(row[0]) if row else 0)
+
+    def _read_one(self, sql: str, params: Sequence[Any]) -> tuple | None:
+        """One statement outside a transaction (a connection found broken is replaced once)."""
+        for attempt in (1, 2):
+            conn = self._getconn()
+            try:
+                return conn.execute(sql, params).fetchone()
+            except Exception as exc:
+                if attempt == 1 and conn.broken and isinstance(exc, psycopg.OperationalError):
+                    self._drop_broken()
+                    continue
+                raise translate(exc, self.where) from None
+            finally:
+                self._putconn(conn)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if getattr(self, "_closed", True):
