@@ -1,10 +1,15 @@
-"""The benchmark: ``python -m parking_tui.bench [--scale full|small|tiny] [--json FILE] [--tui] [--api]``.
+"""The benchmark: ``python -m parking_tui.bench [--scale full|small|tiny] [--store tinydb|postgres|both] [--json FILE]
+[--tui] [--api]``.
 
 Builds a synthetic data set with the bulk loader (full scale: 50 lots, 10,000 slots - one lot of 2,000 -,
 200,000 finished bookings over the past year, 5,000 live ones, 5,000 users), then measures p50/p99 of the service
 operations, a multi-process run, and the same create_booking / available_slots workload against stock TinyDB and
-SQLite in WAL mode in the same run, so the ratios are honest on a noisy machine. Prints one table; ``--json``
-writes the same figures. Targets are checked by reading the figures, never by a timed test.
+SQLite in WAL mode in the same run, so the ratios are honest on a noisy machine. With ``--store postgres`` (or
+``both``) the same data set is moved into a PostgreSQL database (a throwaway server started from the machine's
+binaries with fsync on, or ``--pg-url``) and the same service figures and multi-process run are measured there,
+with the statements and round trips each call costs. Prints one table (both stores side by side); ``--json``
+writes the same figures, with the machine's load average around each part. Targets are checked by reading the
+figures, never by a timed test.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -395,27 +400,31 @@ def bench_cold_open(ds: DataSet, runs: int) -> Figure:
 # --------------------------------------------------------------------------------- multi-process
 
 
-def _mp_worker(path: str, now_iso: str, users: list[str], tokens: dict[str, str], slot_ids: list[int], seconds: float, seed: int, q) -> None:
+def _mp_worker(target: str, now_iso: str, users: list[str], tokens: dict[str, str], slot_ids: list[int], seconds: float,
+               seed: int, q) -> None:
     from . import open_service
     from .domain.errors import ParkingError
 
     now = datetime.fromisoformat(now_iso)
-    svc = open_service(path, clock=lambda: now)
+    svc = open_service(target, clock=lambda: now)
     held: list[float] = []
-    inner = svc.store._locked  # noqa: SLF001 - measure how long each transaction holds the lock
+    store = getattr(svc.store, "port", svc.store)
+    inner = getattr(store, "_locked", None)  # the TinyDB store's data lock: measure how long each write holds it
+    if inner is not None:
 
-    @contextmanager
-    def measured():
-        with inner():
-            t0 = time.perf_counter()
-            try:
-                yield
-            finally:
-                held.append(time.perf_counter() - t0)
+        @contextmanager
+        def measured():
+            with inner():
+                t0 = time.perf_counter()
+                try:
+                    yield
+                finally:
+                    held.append(time.perf_counter() - t0)
 
-    svc.store._locked = measured  # noqa: SLF001
+        store._locked = measured  # noqa: SLF001
     rnd = random.Random(seed)
     ok = conflicts = errors = 0
+    took: list[float] = []
     prof = None
     if os.environ.get("PARKING_BENCH_PROFILE") and seed == 100:
         import cProfile
@@ -426,6 +435,7 @@ def _mp_worker(path: str, now_iso: str, users: list[str], tokens: dict[str, str]
     while time.monotonic() < end:
         user = rnd.choice(users)
         start = now + timedelta(days=11, minutes=15 * rnd.randrange(0, 4 * 24 * 18))
+        t0 = time.perf_counter()
         try:
             svc.create_booking(tokens[user], rnd.choice(slot_ids), start, start + timedelta(hours=1))
             ok += 1
@@ -434,13 +444,21 @@ def _mp_worker(path: str, now_iso: str, users: list[str], tokens: dict[str, str]
                 conflicts += 1
             else:
                 errors += 1
+                if errors <= 2 and os.environ.get("PARKING_BENCH_ERRORS"):
+                    print(f"bench worker: {exc}", flush=True)
+        took.append(time.perf_counter() - t0)
     if prof is not None:
         prof.disable()
         prof.dump_stats(os.environ["PARKING_BENCH_PROFILE"])
-    q.put((ok, conflicts, errors, held))
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+    q.put((ok, conflicts, errors, held, took))
 
 
 def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure, dict[str, Any]]:
+    """``procs`` processes booking random slots of every lot for ``seconds`` on the store at ``ds.path`` (a data
+    file or a ``postgresql://`` URL)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     # Random slots of every lot, as the issue asks (same-slot races are the tests' job).
@@ -455,26 +473,35 @@ def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure,
             args=(str(ds.path), ds.now.isoformat(), users, toks, slot_ids, seconds, 100 + p, q),
         )
         workers.append(w)
+    load0 = os.getloadavg()
     for w in workers:
         w.start()
-    results = [q.get(timeout=seconds + 120) for _ in workers]
+    results = [q.get(timeout=seconds + 180) for _ in workers]
     for w in workers:
         w.join()
     ok = sum(r[0] for r in results)
     conflicts = sum(r[1] for r in results)
     errors = sum(r[2] for r in results)
     held = sorted(h for r in results for h in r[3])
-    doubles = count_overlaps(ds.path)
+    took = sorted(t for r in results for t in r[4])
+    is_pg = str(ds.path).startswith(("postgresql://", "postgres://"))
+    doubles = count_overlaps_pg(str(ds.path)) if is_pg else count_overlaps(ds.path)
     return Figure(f"{procs} processes booking for {seconds:g} s", []), {
+        "store": "postgres" if is_pg else "tinydb",
+        "procs": procs,
+        "seconds": seconds,
         "bookings_per_s": ok / seconds,
         "attempts_per_s": (ok + conflicts + errors) / seconds,
         "bookings": ok,
         "conflicts": conflicts,
         "errors": errors,
         "double_bookings": doubles,
+        "create_booking_p50_ms": statistics.median(took) * 1e3 if took else None,
+        "create_booking_p99_ms": took[int(0.99 * (len(took) - 1))] * 1e3 if took else None,
         "lock_held_p50_ms": statistics.median(held) * 1e3 if held else None,
         "lock_held_p99_ms": held[int(0.99 * (len(held) - 1))] * 1e3 if held else None,
-        "lock_busy_fraction": sum(held) / seconds,
+        "lock_busy_fraction": sum(held) / seconds if held else None,
+        "load_average": [round(x, 2) for x in (load0 + os.getloadavg())],
     }
 
 
@@ -494,6 +521,203 @@ def count_overlaps(path: Path) -> int:
             if datetime.fromisoformat(s2) < datetime.fromisoformat(e1):
                 bad += 1
     return bad
+
+
+# ---------------------------------------------------------------------------------- PostgreSQL
+
+
+def count_overlaps_pg(url: str) -> int:
+    """Live bookings of one slot that overlap in time, read straight from the tables (0 is the invariant)."""
+    import psycopg
+
+    with psycopg.connect(url) as c:
+        (n,) = c.execute(
+            "SELECT count(*) FROM bookings a JOIN bookings b ON a.slot_id = b.slot_id AND a.id < b.id"
+            " AND a.during && b.during WHERE a.status IN ('reserved', 'checked_in')"
+            " AND b.status IN ('reserved', 'checked_in')"
+        ).fetchone()
+    return int(n)
+
+
+def load_postgres(ds: DataSet, url: str) -> float:
+    """Copy the data set's files into the (empty) database at ``url`` with the bulk loader; seconds taken."""
+    from .domain.ports import SessionRow
+    from .storage import postgres, tinydb, transfer
+    from .storage.postgres.bulk import bulk_load
+
+    t0 = time.perf_counter()
+    src = tinydb.open_store(str(ds.path), backups=0)
+    try:
+        data: dict[str, list[Any]] = {k: [] for k in transfer.KINDS}
+        for kind, row in transfer.rows(src):
+            data[kind].append(row)
+    finally:
+        src.close()
+    auth = json.loads(ds.path.with_name(ds.path.stem + ".auth.json").read_bytes())
+    sessions = [
+        SessionRow(s["token_hash"], s["username"], datetime.fromisoformat(s["created_at"]),
+                   datetime.fromisoformat(s["expires_at"]))
+        for s in auth.get("sessions", {}).values()
+    ]
+    dst = postgres.open_store(url)
+    try:
+        bulk_load(dst, users=data["user"], sessions=sessions, lots=data["lot"], slots=data["slot"],
+                  bookings=data["booking"], audit=data["audit"])
+    finally:
+        dst.close()
+    return time.perf_counter() - t0
+
+
+class PostgresBench:
+    """The data set in a PostgreSQL database, loaded once; each part of the run gets a fresh copy of it
+    (``CREATE DATABASE ... TEMPLATE``, a file copy on the server), as each TinyDB part gets fresh files.
+
+    Without a URL a throwaway server is started from the machine's binaries, with fsync and synchronous_commit
+    on (as a real server runs), and removed at the end."""
+
+    def __init__(self, ds: DataSet, url: str | None = None) -> None:
+        self.ds = ds
+        self.server = None
+        if url is None:
+            from .storage.postgres.throwaway import ThrowawayServer
+
+            self.server = ThrowawayServer(fsync=True)
+            self.server.start()
+            url = self.server.url()
+        self.url = url
+        self.prefix = f"parking_bench_{os.getpid()}_{int(time.time())}"
+        self.made: list[str] = []
+        self.seed = self._create(f"{self.prefix}_seed")
+        self.load_seconds = load_postgres(ds, self._url(self.seed))
+        import psycopg
+
+        with psycopg.connect(self._url(self.seed), autocommit=True) as c:
+            c.execute("VACUUM ANALYZE")
+
+    def _url(self, name: str) -> str:
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def _admin(self):
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True)
+
+    def _create(self, name: str, template: str | None = None) -> str:
+        with self._admin() as c:
+            c.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        self.made.append(name)
+        return name
+
+    def fresh(self, part: str) -> DataSet:
+        """A copy of the loaded data set for one part of the run."""
+        name = self._create(f"{self.prefix}_{part}", template=self.seed)
+        return replace(self.ds, path=self._url(name))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        try:
+            with self._admin() as c:
+                for name in reversed(self.made):
+                    c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception:
+            pass
+        finally:
+            if self.server is not None:
+                self.server.destroy()
+
+
+def pg_round_trips(ds: DataSet, n: int = 20) -> dict[str, dict[str, float]]:
+    """Statements sent and round trips waited for, per service call, on the PostgreSQL store at ``ds.path``.
+
+    Counted in this process by wrapping psycopg: a round trip is a wait for the server's answer (a statement
+    outside a pipeline, a flush of the pipeline with answers pending, a pipeline sync or exit)."""
+    import psycopg
+    from psycopg import _pipeline_base
+
+    from . import open_service
+
+    counts = {"statements": 0, "round_trips": 0}
+    originals = {
+        "execute": psycopg.Cursor.execute,
+        "executemany": psycopg.Cursor.executemany,
+        "fetch": _pipeline_base.BasePipeline._fetch_gen,
+        "sync": _pipeline_base.BasePipeline._sync_gen,
+        "exit": _pipeline_base.BasePipeline._exit_gen,
+    }
+
+    def execute(self, query, params=None, **kw):
+        counts["statements"] += 1
+        if self._conn._pipeline is None:
+            counts["round_trips"] += 1
+        return originals["execute"](self, query, params, **kw)
+
+    def executemany(self, query, params_seq, **kw):
+        counts["statements"] += 1
+        if self._conn._pipeline is None:
+            counts["round_trips"] += 1
+        return originals["executemany"](self, query, params_seq, **kw)
+
+    def fetch(self, *, flush):
+        if flush and self.result_queue:
+            counts["round_trips"] += 1
+        return originals["fetch"](self, flush=flush)
+
+    def sync(self):
+        counts["round_trips"] += 1
+        return originals["sync"](self)
+
+    def exit_(self):
+        counts["round_trips"] += 1
+        return originals["exit"](self)
+
+    clock = Clock(ds.now)
+    svc = open_service(str(ds.path), clock=clock)
+    rnd = random.Random(23)
+    slot_ids = [s["id"] for s in ds.slots]
+    lot_ids = [lot["id"] for lot in ds.lots]
+    admin = ds.tokens[ds.users[0]]
+    band = ds.now + timedelta(days=20, minutes=30)
+    made: list[tuple[str, int]] = []
+
+    def create(i: int) -> None:
+        user = ds.users[rnd.randrange(len(ds.users))]
+        start = band + timedelta(hours=i)
+        b = svc.create_booking(ds.tokens[user], rnd.choice(slot_ids), start, start + timedelta(minutes=45))
+        made.append((user, b.id))
+
+    def avail(i: int) -> None:
+        start = ds.now + timedelta(days=rnd.randint(0, 6), minutes=15 * rnd.randint(0, 90))
+        svc.available_slots(admin, rnd.choice(lot_ids), start, start + timedelta(hours=2))
+
+    calls = [
+        ("create_booking", create),
+        ("cancel_booking", lambda i: svc.cancel_booking(ds.tokens[made[-1][0]], made.pop()[1])),
+        ("available_slots(lot, window)", avail),
+        ("lot_slots(lot)", lambda i: svc.lot_slots(admin, rnd.choice(lot_ids))),
+        ("my_bookings", lambda i: svc.my_bookings(ds.tokens[ds.users[rnd.randrange(len(ds.users))]])),
+        ("change_token(lot)", lambda i: getattr(svc.store, "port", svc.store).change_token(rnd.choice(lot_ids))),
+    ]
+    for i in range(3):
+        create(-1 - i)
+    out: dict[str, dict[str, float]] = {}
+    psycopg.Cursor.execute = execute
+    psycopg.Cursor.executemany = executemany
+    _pipeline_base.BasePipeline._fetch_gen = fetch
+    _pipeline_base.BasePipeline._sync_gen = sync
+    _pipeline_base.BasePipeline._exit_gen = exit_
+    try:
+        for name, fn in calls:
+            counts.update(statements=0, round_trips=0)
+            for i in range(n):
+                fn(i)
+            out[name] = {k: v / n for k, v in counts.items()}
+    finally:
+        psycopg.Cursor.execute = originals["execute"]
+        psycopg.Cursor.executemany = originals["executemany"]
+        _pipeline_base.BasePipeline._fetch_gen = originals["fetch"]
+        _pipeline_base.BasePipeline._sync_gen = originals["sync"]
+        _pipeline_base.BasePipeline._exit_gen = originals["exit"]
+        getattr(svc.store, "port", svc.store).close()
+    return out
 
 
 # ---------------------------------------------------------------------------------- references
@@ -881,11 +1105,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api-rounds", type=int, default=3, help="rounds of in-process vs HTTP throughput (default 3)")
     ap.add_argument(
         "--store",
-        choices=["tinydb", "postgres"],
-        action="append",
-        help="stores to measure (repeatable; default tinydb): postgres moves the same data set into a PostgreSQL "
-        "database (a throwaway server with fsync on, or --pg-url) and measures the service and the multi-process "
-        "run there too",
+        choices=["tinydb", "postgres", "both"],
+        default="tinydb",
+        help="the store(s) the service figures and the multi-process run are measured on (default tinydb): "
+        "postgres moves the same data set into a PostgreSQL database (a throwaway server with fsync on, or "
+        "--pg-url); both measures the two in one run, part by part, side by side",
     )
     ap.add_argument("--pg-url", metavar="URL", help="a PostgreSQL server to use for --store postgres (its role must "
                     "be able to create a database)")
@@ -920,22 +1144,56 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(f, pristine / f.name)
 
     parts = set(args.only or ["service", "mp", "refs"] + (["tui"] if args.tui else []) + (["api"] if args.api else []))
+    stores = ["tinydb", "postgres"] if args.store == "both" else [args.store]
     figs: list[Figure] = []
-    if "service" in parts:
-        figs.append(bench_cold_open(ds, runs=10))
-        print("cold open done", flush=True)
-        figs += bench_service(ds, args.ops)
-        print("service done", flush=True)
+    loads: dict[str, list[float]] = {}  # the load average (1, 5, 15 min) before and after each part
+
+    def part(name: str, fn: Callable[[], Any]) -> Any:
+        before = os.getloadavg()
+        out = fn()
+        loads[name] = [round(x, 2) for x in before + os.getloadavg()]
+        print(f"{name} done (load average {loads[name][0]:.1f} -> {loads[name][3]:.1f})", flush=True)
+        return out
+
+    pg = None
+    pg_res: dict[str, Any] = {}
+    if "postgres" in stores and parts & {"service", "mp"}:
+        pg = PostgresBench(ds, args.pg_url)
+        pg_res["load_seconds"] = pg.load_seconds
+        print(f"PostgreSQL: data set loaded in {pg.load_seconds:.1f} s", flush=True)
+    mp_res = None
+    try:
+        if "service" in parts:
+            for store in stores:
+                if store == "tinydb":
+                    figs.append(part("cold open", lambda: bench_cold_open(_restore(ds, pristine, work), runs=10)))
+                    figs += part("service", lambda: bench_service(_restore(ds, pristine, work), args.ops))
+                else:
+                    assert pg is not None
+                    cold = part("cold open [postgres]", lambda: bench_cold_open(pg.fresh("cold"), runs=10))
+                    pg_figs = [cold] + part("service [postgres]", lambda: bench_service(pg.fresh("service"), args.ops))
+                    for f in pg_figs:
+                        f.name = f"{f.name} [postgres]"
+                    figs += pg_figs
+                    pg_res["round_trips"] = part("round trips [postgres]", lambda: pg_round_trips(pg.fresh("trips")))
+        if "mp" in parts:
+            for store in stores:
+                if store == "tinydb":
+                    _, mp_res = part(
+                        "multi-process", lambda: bench_multiprocess(_restore(ds, pristine, work), args.procs, args.seconds)
+                    )
+                else:
+                    assert pg is not None
+                    _, pg_res["multiprocess"] = part(
+                        "multi-process [postgres]", lambda: bench_multiprocess(pg.fresh("mp"), args.procs, args.seconds)
+                    )
+    finally:
+        if pg is not None:
+            pg.close()
     if "refs" in parts:
         ref_ops = args.ref_ops if args.ref_ops is not None else (5 if args.scale == "full" else args.ops)
-        figs += bench_stock_tinydb(_restore(ds, pristine, work), work, ref_ops)
-        print("stock TinyDB done", flush=True)
-        figs += bench_sqlite(_restore(ds, pristine, work), work, args.ops)
-        print("SQLite done", flush=True)
-    mp_res = None
-    if "mp" in parts:
-        mp_fig, mp_res = bench_multiprocess(_restore(ds, pristine, work), args.procs, args.seconds)
-        print("multi-process done", flush=True)
+        figs += part("stock TinyDB", lambda: bench_stock_tinydb(_restore(ds, pristine, work), work, ref_ops))
+        figs += part("SQLite", lambda: bench_sqlite(_restore(ds, pristine, work), work, args.ops))
     api_res = None
     if "api" in parts:
         figs += bench_api(_restore(ds, pristine, work), args.ops)
@@ -962,13 +1220,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         api_res["ratio"] = api_res["http_bookings_per_s"] / api_res["in_process_bookings_per_s"]
     tui = bench_tui(_restore(ds, pristine, work), args.ops) if "tui" in parts else None
-    pg_res = None
-    if "postgres" in (args.store or []):
-        from . import bench_pg
-
-        pg_figs, pg_res = bench_pg.run(_restore(ds, pristine, work), ops=args.ops, procs=args.procs,
-                                       seconds=args.seconds, url=args.pg_url)
-        figs += pg_figs
 
     by = {f.name: f for f in figs}
     ratios = {}
@@ -981,30 +1232,41 @@ def main(argv: list[str] | None = None) -> int:
         if ours in by and theirs in by:
             ratios[label] = by[ours].p50 / by[theirs].p50
     print()
-    print(f"{'figure':<40} {'n':>5} {'p50 ms':>10} {'p99 ms':>10}")
-    print("-" * 68)
+    print(f"{'figure':<52} {'n':>5} {'p50 ms':>10} {'p99 ms':>10}")
+    print("-" * 76)
     for f in figs:
-        print(f"{f.name:<40} {len(f.samples):>5} {f.p50 * 1e3:>10.2f} {f.p99 * 1e3:>10.2f}  {f.note}")
-    print("-" * 68)
-    if mp_res:
+        print(f"{f.name:<52} {len(f.samples):>5} {f.p50 * 1e3:>10.2f} {f.p99 * 1e3:>10.2f}  {f.note}")
+    print("-" * 76)
+    side = [(f.name, f, by.get(f"{f.name} [postgres]")) for f in figs if f"{f.name} [postgres]" in by]
+    if side:
+        print(f"{'side by side, p50 / p99 ms':<52} {'TinyDB':>17} {'PostgreSQL':>17} {'ratio':>6}")
+        for name, tiny, pgf in side:
+            print(f"{name:<52} {tiny.p50 * 1e3:>8.2f}/{tiny.p99 * 1e3:<8.2f} "
+                  f"{pgf.p50 * 1e3:>8.2f}/{pgf.p99 * 1e3:<8.2f}"
+                  f" {pgf.p50 / tiny.p50:>6.2f}")
+        print("-" * 76)
+    for label, res in (("TinyDB", mp_res), ("PostgreSQL", pg_res.get("multiprocess"))):
+        if not res:
+            continue
         print(
-            f"{args.procs} processes booking for {args.seconds:g} s"
-            f"{'':<13} {mp_res['bookings_per_s']:.0f} bookings/s ({mp_res['attempts_per_s']:.0f} attempts/s, "
-            f"{mp_res['conflicts']} conflicts, {mp_res['errors']} errors), double bookings: {mp_res['double_bookings']}"
+            f"{label}: {res['procs']} processes booking for {res['seconds']:g} s: "
+            f"{res['bookings_per_s']:.0f} bookings/s "
+            f"({res['attempts_per_s']:.0f} attempts/s, {res['conflicts']} conflicts, {res['errors']} errors), "
+            f"double bookings: {res['double_bookings']}; create_booking under that load p50 "
+            f"{res['create_booking_p50_ms']:.1f} ms, p99 {res['create_booking_p99_ms']:.1f} ms"
         )
-        print(
-            f"{'':<40} lock held p50 {mp_res['lock_held_p50_ms']:.1f} ms, p99 {mp_res['lock_held_p99_ms']:.1f} ms, "
-            f"busy {mp_res['lock_busy_fraction']:.0%} of the time"
-        )
-    if pg_res:
-        print(
-            f"PostgreSQL: {args.procs} processes booking for {args.seconds:g} s {pg_res['bookings_per_s']:.0f} bookings/s "
-            f"({pg_res['attempts_per_s']:.0f} attempts/s, {pg_res['conflicts']} conflicts, {pg_res['errors']} errors), "
-            f"double bookings: {pg_res['double_bookings']}; create_booking under that load p50 "
-            f"{pg_res['create_booking_p50_ms']:.1f} ms, p99 {pg_res['create_booking_p99_ms']:.1f} ms"
-        )
-        if mp_res and mp_res["bookings_per_s"]:
-            print(f"{'':<40} = {pg_res['bookings_per_s'] / mp_res['bookings_per_s']:.1f} x the TinyDB store's rate")
+        if res.get("lock_held_p50_ms") is not None:
+            print(
+                f"{'':<12}lock held p50 {res['lock_held_p50_ms']:.1f} ms, p99 {res['lock_held_p99_ms']:.1f} ms, "
+                f"busy {res['lock_busy_fraction']:.0%} of the time"
+            )
+    if mp_res and pg_res.get("multiprocess") and mp_res["bookings_per_s"]:
+        ratio = pg_res["multiprocess"]["bookings_per_s"] / mp_res["bookings_per_s"]
+        print(f"PostgreSQL / TinyDB bookings/s: {ratio:.1f}x")
+    for name, rt in pg_res.get("round_trips", {}).items():
+        print(f"PostgreSQL {name:<34} {rt['statements']:5.1f} statements, {rt['round_trips']:5.1f} round trips")
+    for name, la in loads.items():
+        print(f"load average around {name:<28} {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} -> {la[3]:.2f} {la[4]:.2f} {la[5]:.2f}")
     for name, r in ratios.items():
         print(f"ratio ours / theirs, {name:<32} {r:8.3f}")
     api_vs = {}
@@ -1038,7 +1300,8 @@ def main(argv: list[str] | None = None) -> int:
             "api_vs_in_process": api_vs,
             "api_throughput": api_res,
             "tui": tui,
-            "postgres_multiprocess": pg_res,
+            "postgres": pg_res or None,
+            "load_average": loads,
         }
         Path(args.json).write_text(json.dumps(out, indent=2))
     if not args.keep:
