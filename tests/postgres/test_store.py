@@ -26,6 +26,7 @@ from parking_tui.domain.ports import (  # noqa: E402
     BookingRow,
     LotRow,
     NotSupported,
+    SessionRow,
     SlotRow,
     UserRow,
 )
@@ -319,8 +320,9 @@ def test_a_connection_cut_while_it_waits_in_the_pool_is_replaced_without_an_erro
 
 
 def test_statements_are_prepared_once_per_connection_and_kept(pg_url, lot):
-    """Each statement is parsed and planned once per connection: ending views and units keeps them (psycopg
-    forgets every prepared statement when it sees a ROLLBACK, so a view ends with COMMIT)."""
+    """Each statement is parsed and planned once per connection: ending views and units, committed or rolled
+    back, keeps them (psycopg forgets every prepared statement when it sees a ROLLBACK: a view ends with COMMIT,
+    a unit's rollback goes past it)."""
     s = postgres.open_store(pg_url, connect_timeout=2, pool_size=1)
     lot_id, slots = lot
 
@@ -347,6 +349,39 @@ def test_statements_are_prepared_once_per_connection_and_kept(pg_url, lot):
                 u.slots.get(slots[0])
                 u.bookings.live(slot_id=slots[0])
                 u.commit()
+            with s.unit_of_work() as u:  # left without commit: rolled back
+                u.slots.get(slots[0])
         assert prepared() >= before  # the same names: nothing was dropped and prepared again
     finally:
         s.close()
+
+
+def test_a_session_read_in_a_unit_brings_its_user_read_after_the_users_lock(store, lot):
+    """One round trip gives the session and its user; in a unit the user's lock comes first (the same lock
+    ``users.get`` takes, computed in the database from the session's username), so the user read is fresh."""
+    from parking_tui.storage.postgres.store import _user_key
+
+    with store.unit_of_work() as u:
+        u.sessions.add(SessionRow("tok-hash", "alice", T, T + H))
+        u.commit()
+    first_has_read = threading.Event()
+
+    def first():
+        with store.unit_of_work() as u:
+            u.sessions.get("tok-hash")
+            row = u.users.get("alice")
+            first_has_read.set()
+            time.sleep(0.5)
+            u.users.update(replace(row, phone_number="+44 1"))
+            u.commit()
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_has_read.wait(5)
+    with store.unit_of_work() as u:
+        assert u.sessions.get("tok-hash").username == "alice"  # waits for the first unit's lock on alice
+        assert u.users.get("ALICE").phone_number == "+44 1"
+    t.join()
+    with store.view() as v:  # the database computes the same lock key as the program
+        (key,) = v.one("SELECT ('x' || substr(md5(lower(%s)), 1, 8))::bit(32)::int", ("Alice",))
+    assert key == _user_key("alice")

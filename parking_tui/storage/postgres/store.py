@@ -16,9 +16,9 @@ of every change to the lot, its slots or its bookings (so it changes at commit, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import zlib
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -97,6 +97,19 @@ BOOKING_COLS = ", ".join(BOOKING_FIELDS)
 AUDIT_COLS = 'at, "user", terminal, op, details, committed'
 
 
+def _cols(cols: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
+def _user_key(username: str) -> int:
+    """The advisory lock key of a user: the first 32 bits of the MD5 of the lower-cased name, as a signed int
+    - the same number ``_USER_KEY_SQL`` computes in the database (so a lock can be taken there by a join)."""
+    return int.from_bytes(hashlib.md5(username.lower().encode()).digest()[:4], "big", signed=True)
+
+
+_USER_KEY_SQL = "('x' || substr(md5(lower({})), 1, 8))::bit(32)::int"
+
+
 def _user(r: tuple) -> UserRow:
     return UserRow(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]))
 
@@ -164,10 +177,14 @@ class _Repo:
 
 class _Users(_Repo):
     def get(self, username: str) -> UserRow | None:
+        key = username.lower()
+        if key in self.tx.user_rows:
+            return self.tx.user_rows[key]  # read with the session (under the user's lock in a unit)
         if self.tx.writes:
             self.tx.lock_user(username)
         r = self._one(f"SELECT {USER_COLS} FROM users WHERE lower(username) = lower(%s)", (username,))
-        return _user(r) if r else None
+        row = self.tx.user_rows[key] = _user(r) if r else None
+        return row
 
     def by_email(self, email: str) -> UserRow | None:
         if not email:
@@ -179,6 +196,7 @@ class _Users(_Repo):
         return [_user(r) for r in self._all(f"SELECT {USER_COLS} FROM users ORDER BY username COLLATE \"C\"")]
 
     def add(self, row: UserRow) -> None:
+        self.tx.user_rows.pop(row.username.lower(), None)
         self.tx.run(
             f"INSERT INTO users ({USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (row.username, row.email, row.password_hash, row.phone_number, row.is_admin, row.active,
@@ -186,6 +204,7 @@ class _Users(_Repo):
         )
 
     def update(self, row: UserRow) -> None:
+        self.tx.user_rows.pop(row.username.lower(), None)
         self.tx.run(
             "UPDATE users SET email = %s, password_hash = %s, phone_number = %s, is_admin = %s, active = %s,"
             " created_at = %s, password_changed_at = %s WHERE username = %s",
@@ -196,8 +215,32 @@ class _Users(_Repo):
 
 class _Sessions(_Repo):
     def get(self, token_hash: str) -> SessionRow | None:
-        r = self._one(f"SELECT {SESSION_COLS} FROM sessions WHERE token_hash = %s", (token_hash,))
-        return _session(r) if r else None
+        """The session, and its user with it (kept for the ``users.get`` that follows in one round trip; in a unit
+        of work the user's lock is taken first, as ``users.get`` would)."""
+        tx = self.tx
+        lock = None
+        if tx.writes:
+            lock = tx.run(
+                f"SELECT username, pg_advisory_xact_lock({_USER_LOCK}, {_USER_KEY_SQL.format('username')})"
+                " FROM sessions WHERE token_hash = %s",
+                (token_hash,),
+            )
+        r = self._one(
+            f"SELECT {_cols(SESSION_COLS, 's')}, {_cols(USER_COLS, 'u')} FROM sessions s"
+            " LEFT JOIN users u ON lower(u.username) = lower(s.username) WHERE s.token_hash = %s",
+            (token_hash,),
+        )
+        if r is None:
+            return None
+        session = _session(r[:4])
+        key = session.username.lower()
+        if lock is not None:
+            locked = [name for name, _ in tx.fetched(lock)]
+            if [n.lower() for n in locked] != [key]:
+                return session  # the session appeared between the two statements: users.get locks and reads
+            tx.locked.add((_USER_LOCK, key))
+        tx.user_rows[key] = _user(r[4:]) if r[4] is not None else None
+        return session
 
     def add(self, row: SessionRow) -> None:
         self.tx.run(
@@ -283,18 +326,22 @@ class _Lots(_Repo):
 
 class _Slots(_Repo):
     def get(self, slot_id: int) -> SlotRow | None:
-        sql = f"SELECT {SLOT_COLS} FROM slots WHERE id = %s"
-        # In a unit: the lot's lock first, then the read, in one round trip (read again under the right lock
-        # in the rare case the slot moved to another lot in between).
+        # The slot with its lot (kept for the lots.get that follows). In a unit: the lot's lock first, then the
+        # read, in one round trip (read again under the right lock in the rare case the slot moved to another
+        # lot in between).
+        sql = f"SELECT {_cols(SLOT_COLS, 's')}, {_cols(LOT_COLS, 'l')} FROM slots s JOIN lots l ON l.id = s.lot_id WHERE s.id = %s"
         taken = self.tx.lock_lot_of("slots", "id = %s", (slot_id,)) if self.tx.writes else None
         r = self._one(sql, (slot_id,))
         if taken is not None:
             taken()
             if r is not None and self.tx.lock_lot(int(r[1])):
                 r = self._one(sql, (slot_id,))
-        if r is not None:
-            self.tx.slot_lots[int(r[0])] = int(r[1])
-        return _slot(r) if r else None
+        if r is None:
+            return None
+        slot = _slot(r[:7])
+        self.tx.slot_lots[slot.id] = slot.lot_id
+        self.tx.lot_rows.setdefault(slot.lot_id, _lot(r[7:]))
+        return slot
 
     def in_lot(self, lot_id: int) -> list[SlotRow]:
         if self.tx.writes:
@@ -470,6 +517,17 @@ def audit_query(fetch_all: Callable[[str, Sequence[Any]], list[tuple]], filters:
 # --------------------------------------------------------------------------------------------- transactions
 
 
+def _rollback(conn: psycopg.Connection) -> None:
+    """End the connection's transaction, if any, with a ROLLBACK psycopg does not see: psycopg forgets every
+    statement prepared on a connection when it sees one (a unit refused with a Conflict would cost the next
+    units their prepared statements)."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    result = conn.pgconn.exec_(b"ROLLBACK")
+    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        raise psycopg.OperationalError((conn.pgconn.error_message or b"ROLLBACK failed").decode(errors="replace"))
+
+
 class _Sent:
     """A statement sent in the pipeline; ``cur`` holds its answer once a later read or the commit fetched it."""
 
@@ -501,7 +559,8 @@ class _Tx:
         self.answered = False
         self.retried = False
         self.sent: list[_Sent] = []
-        self.locked: set[tuple[int, int]] = set()
+        self.locked: set[tuple[int, int | str]] = set()
+        self.user_rows: dict[str, UserRow | None] = {}  # by lower-cased username, as read in this unit
         self.lot_rows: dict[int, LotRow | None] = {}
         self.slot_lots: dict[int, int] = {}  # slot id -> lot id, as read (a slot never changes lots)
         self.events: list[AuditEvent] = []
@@ -564,6 +623,10 @@ class _Tx:
             self.sent.clear()
         return value
 
+    def fetched(self, sent: _Sent) -> list[tuple]:
+        """The rows of a statement sent earlier (no wait if a later statement's answer has been read)."""
+        return self._fetch(sent, lambda cur: cur.fetchall())
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self._fetch(self.run(sql, params), lambda cur: cur.fetchone())
 
@@ -624,13 +687,18 @@ class _Tx:
         )
 
         def taken() -> None:
-            for (lot_id, _) in self._fetch(sent, lambda cur: cur.fetchall()):
+            for (lot_id, _) in self.fetched(sent):
                 self.locked.add((_LOT_LOCK, int(lot_id) & 0x7FFFFFFF))
 
         return taken
 
     def lock_user(self, username: str) -> bool:
-        return self._lock((_USER_LOCK, zlib.crc32(username.lower().encode()) & 0x7FFFFFFF))
+        key = (_USER_LOCK, username.lower())
+        if key in self.locked:
+            return False
+        self.run("SELECT pg_advisory_xact_lock(%s, %s)", (_USER_LOCK, _user_key(username)))
+        self.locked.add(key)
+        return True
 
     def _end(self, sql: str) -> None:
         """Send ``sql`` (COMMIT) and leave pipeline mode: one round trip that also brings every
@@ -651,7 +719,7 @@ class _Tx:
             except Exception:
                 pass
         try:
-            conn.rollback()
+            _rollback(conn)
         except Exception:
             try:
                 conn.close()  # the pool drops a closed connection
@@ -669,8 +737,8 @@ class _Tx:
             except Exception:
                 pass
             try:
-                if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    conn.rollback()
+                if not conn.closed:
+                    _rollback(conn)
             except Exception:
                 try:
                     conn.close()
