@@ -138,3 +138,23 @@ def test_a_database_with_other_tables_is_not_taken_over(pg_cluster):
             assert schema.current_version(c) is None
     finally:
         pg_cluster.drop(url)
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("SELECT * FROM bookings WHERE status IN ('reserved', 'checked_in') AND slot_id = 1 ORDER BY start_time, id",
+         "bookings_live_slot"),
+        ("SELECT * FROM bookings WHERE status = ANY('{completed,cancelled,expired}')"
+         " AND (end_time >= '2030-06-10' OR checked_out_at >= '2030-06-10') ORDER BY start_time, id",
+         "bookings_end"),
+        ("SELECT * FROM bookings WHERE status = ANY('{completed,cancelled,expired}')"
+         " AND (end_time >= '2030-06-10' OR checked_out_at >= '2030-06-10') ORDER BY start_time, id",
+         "bookings_checked_out"),
+    ],
+)
+def test_what_every_booking_and_the_summary_chart_ask_has_an_index(conn, query, index):
+    book(conn, id=1)
+    conn.execute("SET enable_seqscan = off")  # a table this small would be read whole whatever its indexes
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query))
+    assert index in plan, plan
