@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from types import TracebackType
+import threading
 import typing
 from typing import Any, TypeVar
 
@@ -58,6 +59,7 @@ from . import OPTIONS
 
 LIVE_SQL = "('reserved', 'checked_in')"
 _LOT_LOCK = 1
+_WARM_MAX = 2  # connections kept aside with a view's COMMIT unanswered
 _USER_LOCK = 2
 
 T = TypeVar("T")
@@ -583,6 +585,10 @@ class _Tx:
             raise
 
     def _connect(self) -> None:
+        warm = self.store._take_warm()
+        if warm is not None:
+            self.conn, self._pipeline, self._pipe = warm
+            return
         self.conn = self.store._getconn()
         try:
             self._pipeline = self.conn.pipeline()
@@ -703,8 +709,10 @@ class _Tx:
     def _end(self, sql: str) -> None:
         """Send ``sql`` (COMMIT) and leave pipeline mode: one round trip that also brings every
         answer not read yet (an error among them is raised)."""
-        conn = self._usable()
-        conn.execute(sql)
+        self._usable().execute(sql)
+        self._end_pipeline()
+
+    def _end_pipeline(self) -> None:
         pipeline, self._pipeline, self._pipe = self._pipeline, None, None
         pipeline.__exit__(None, None, None)
 
@@ -753,11 +761,17 @@ class _View(_Tx):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # COMMIT, not ROLLBACK, ends a read-only transaction just as well, and psycopg drops every prepared
+        # statement of the connection when it sees a ROLLBACK. Nothing waits for its answer: the connection is
+        # kept aside, still in pipeline mode, and the next view or unit of this process reads that answer with
+        # its own first one (a view costs one round trip per read, nothing more).
         try:
             if self.conn is not None and not self.failed:
-                # COMMIT, not ROLLBACK, ends a read-only transaction just as well, and psycopg drops every
-                # prepared statement of the connection when it sees a ROLLBACK.
-                self._end("COMMIT")
+                self._usable().execute("COMMIT")
+                if self.store._keep_warm(self.conn, self._pipeline, self._pipe):
+                    self.conn = self._pipeline = self._pipe = None
+                    return
+                self._end_pipeline()
         except Exception:
             self._rollback_quietly()
         finally:
@@ -782,11 +796,11 @@ class PgUnitOfWork(_Tx):
         conn = self._usable()
         try:
             if events:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        f"INSERT INTO audit ({AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                        [(e.at, e.user, e.terminal, e.op, _jsonb(e.details), e.committed) for e in events],
-                    )
+                # Not closed here: closing a cursor in a pipeline waits for its answer; the COMMIT brings it.
+                conn.cursor().executemany(
+                    f"INSERT INTO audit ({AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
+                    [(e.at, e.user, e.terminal, e.op, _jsonb(e.details), e.committed) for e in events],
+                )
             self._end("COMMIT")
         except BaseException as exc:
             self._fail(exc)
@@ -846,6 +860,9 @@ class PostgresStore:
             if key not in params:
                 self.kwargs[key] = value
         self._unpooled: set[int] = set()
+        # Connections whose last view's COMMIT was sent and not waited for (see _View.__exit__).
+        self._warm: list[tuple[psycopg.Connection, Any, Any]] = []
+        self._warm_lock = threading.Lock()
         self._initialise()
         self.pool = ConnectionPool(
             url,
@@ -951,10 +968,29 @@ class PostgresStore:
                 self._putconn(conn)
         raise AssertionError("unreachable")
 
+    def _keep_warm(self, conn: psycopg.Connection, pipeline: Any, pipe: Any) -> bool:
+        with self._warm_lock:
+            if self._closed or len(self._warm) >= _WARM_MAX or id(conn) in self._unpooled:
+                return False
+            self._warm.append((conn, pipeline, pipe))
+            return True
+
+    def _take_warm(self) -> tuple[psycopg.Connection, Any, Any] | None:
+        with self._warm_lock:
+            return self._warm.pop() if self._warm else None
+
     def close(self) -> None:
         if getattr(self, "_closed", True):
             return
-        self._closed = True
+        with self._warm_lock:
+            self._closed = True
+            warm, self._warm = self._warm, []
+        for conn, pipeline, _ in warm:
+            try:
+                pipeline.__exit__(None, None, None)
+            except Exception:
+                pass
+            self._putconn(conn)
         try:
             self.pool.close(timeout=2)
         except Exception:
