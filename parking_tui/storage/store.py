@@ -238,30 +238,6 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[n:]
 
 
-def _fsync_all(fds: list[int | None]) -> None:
-    """fsync every descriptor given, all at once: the file system then commits its journal once for all of them
-    (a group commit), where one after the other each would wait for a commit of its own. Every one is on disk
-    when this returns; the first error is raised."""
-    todo = [fd for fd in fds if fd is not None]
-    errors: list[OSError] = []
-
-    def sync(fd: int) -> None:
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sync, args=(fd,), daemon=True) for fd in todo[1:]]
-    for t in threads:
-        t.start()
-    if todo:
-        sync(todo[0])
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
 def _put(table: Table, doc_id: int, record: Record) -> None:
     """Insert or replace the record under our own id (records are always written whole)."""
     if str(doc_id) in table._read_table():  # noqa: SLF001 - a dict lookup; saves a second table rewrite
@@ -1299,7 +1275,6 @@ class TinyStore:
         dfd = None
         try:
             dfd = os.open(self.dir, os.O_RDONLY) if wrote else None
-            # One after the other: the audit lines are on disk before the renames they record are.
             for fd in (audit_fd, dfd):
                 if fd is not None:
                     os.fsync(fd)
@@ -1352,8 +1327,8 @@ class TinyStore:
                 staged.append((f, tmp, (0, 0, 0)))
                 os.fchmod(fd, self.file_mode)  # exactly the configured mode, whatever the umask
                 _write_all(fd, payload)
-            _fsync_all(fds)
             for i, fd in enumerate(fds):
+                os.fsync(fd)
                 st = os.fstat(fd)
                 staged[i] = (staged[i][0], staged[i][1], (st.st_ino, st.st_mtime_ns, st.st_size))
         except OSError as exc:
