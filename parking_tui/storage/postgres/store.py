@@ -113,6 +113,11 @@ BOOKING_COLS = ", ".join(BOOKING_FIELDS)
 AUDIT_COLS = 'at, "user", terminal, op, details, committed'
 
 
+SLOTS_OF_LOT = f"SELECT {SLOT_COLS} FROM slots WHERE lot_id = %s ORDER BY id"
+LIVE_OF_LOT = f"SELECT {BOOKING_COLS} FROM bookings WHERE status IN {LIVE_SQL} AND lot_id = %s ORDER BY start_time, id"
+_LOT_STATE = {"slots": SLOTS_OF_LOT, "live": LIVE_OF_LOT}
+
+
 def _cols(cols: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
@@ -362,7 +367,7 @@ class _Slots(_Repo):
     def in_lot(self, lot_id: int) -> list[SlotRow]:
         if self.tx.writes:
             self.tx.lock_lot(lot_id)
-        rows = [_slot(r) for r in self._all(f"SELECT {SLOT_COLS} FROM slots WHERE lot_id = %s ORDER BY id", (lot_id,))]
+        rows = [_slot(r) for r in self.tx.lot_state("slots", lot_id)]
         self.tx.slot_lots.update((row.id, row.lot_id) for row in rows)
         return rows
 
@@ -406,6 +411,10 @@ class _Bookings(_Repo):
     def live(
         self, *, lot_id: int | None = None, slot_id: int | None = None, username: str | None = None
     ) -> list[BookingRow]:
+        if lot_id is not None and slot_id is None and username is None:
+            if self.tx.writes:
+                self.tx.lock_lot(lot_id)
+            return [_booking(r) for r in self.tx.lot_state("live", lot_id)]
         where = [f"status IN {LIVE_SQL}"]
         params: list[Any] = []
         taken = None
@@ -579,6 +588,8 @@ class _Tx:
         self.user_rows: dict[str, UserRow | None] = {}  # by lower-cased username, as read in this unit
         self.lot_rows: dict[int, LotRow | None] = {}
         self.slot_lots: dict[int, int] = {}  # slot id -> lot id, as read (a slot never changes lots)
+        self.ahead: dict[tuple[str, int], _Sent] = {}  # a lot's slots or live bookings, asked for ahead (views)
+        self.lot_state_read: set[tuple[str, int]] = set()
         self.events: list[AuditEvent] = []
         self.users = _Users(self)
         self.sessions = _Sessions(self)
@@ -642,6 +653,20 @@ class _Tx:
             self.answered = True
             self.sent.clear()
         return value
+
+    def lot_state(self, kind: str, lot_id: int) -> list[tuple]:
+        """A lot's slots (``kind`` "slots") or live bookings ("live"). The two are asked together (the map,
+        availability, the overview, the chart): in a view, reading one sends the other's query along, so the
+        second costs no round trip."""
+        key = (kind, int(lot_id))
+        sent = self.ahead.pop(key, None)
+        if sent is None:
+            sent = self.run(_LOT_STATE[kind], (int(lot_id),))
+            other = ("live" if kind == "slots" else "slots", int(lot_id))
+            if not self.writes and other not in self.ahead and other not in self.lot_state_read:
+                self.ahead[other] = self.run(_LOT_STATE[other[0]], (int(lot_id),))
+        self.lot_state_read.add(key)
+        return self.fetched(sent)
 
     def fetched(self, sent: _Sent) -> list[tuple]:
         """The rows of a statement sent earlier (no wait if a later statement's answer has been read)."""
