@@ -252,6 +252,9 @@ class Figure:
     name: str
     samples: list[float]
     note: str = ""
+    cpu: float | None = None
+    """CPU seconds this process spent per operation (its own thread's time: what the machine's load does not
+    inflate much, unlike the wall-clock samples)."""
 
     @property
     def p50(self) -> float:
@@ -270,11 +273,12 @@ def timed(name: str, fn: Callable[[int], Any], n: int, warmup: int = 10, note: s
         fn(-1 - i)
     gc.collect()
     samples = []
+    c0 = time.thread_time()
     for i in range(n):
         t0 = time.perf_counter()
         fn(i)
         samples.append(time.perf_counter() - t0)
-    return Figure(name, samples, note)
+    return Figure(name, samples, note, cpu=(time.thread_time() - c0) / n if n else None)
 
 
 # ----------------------------------------------------------------------------------- our service
@@ -625,11 +629,13 @@ class PostgresBench:
                 self.server.destroy()
 
 
-def pg_round_trips(ds: DataSet, n: int = 20) -> dict[str, dict[str, float]]:
+def pg_round_trips(ds: DataSet, n: int = 100) -> dict[str, dict[str, float]]:
     """Statements sent and round trips waited for, per service call, on the PostgreSQL store at ``ds.path``.
 
     Counted in this process by wrapping psycopg: a round trip is a wait for the server's answer (a statement
-    outside a pipeline, a flush of the pipeline with answers pending, a pipeline sync or exit)."""
+    outside a pipeline, a flush of the pipeline with answers pending, a pipeline sync or exit). The CPU each call
+    costs is read too: this thread's, and the server processes' serving this store (from ``/proc``, so only for
+    a server on this machine, at the kernel's clock-tick resolution)."""
     import psycopg
     from psycopg import _pipeline_base
 
@@ -708,6 +714,22 @@ def pg_round_trips(ds: DataSet, n: int = 20) -> dict[str, dict[str, float]]:
     ]
     for i in range(3):
         create(-1 - i)
+    with psycopg.connect(str(ds.path)) as c:
+        backends = [r[0] for r in c.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'parking-tui' AND datname = current_database()"
+        )]
+
+    def server_cpu() -> float:
+        """CPU seconds the store's server processes have used (readable when the server runs on this machine)."""
+        total = 0.0
+        for pid in backends:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
     out: dict[str, dict[str, float]] = {}
     psycopg.Cursor.execute = execute
     psycopg.Cursor.executemany = executemany
@@ -717,9 +739,12 @@ def pg_round_trips(ds: DataSet, n: int = 20) -> dict[str, dict[str, float]]:
     try:
         for name, fn in calls:
             counts.update(statements=0, round_trips=0)
+            c0, s0 = time.thread_time(), server_cpu()
             for i in range(n):
                 fn(i)
             out[name] = {k: v / n for k, v in counts.items()}
+            out[name]["client_cpu_ms"] = (time.thread_time() - c0) / n * 1e3
+            out[name]["server_cpu_ms"] = (server_cpu() - s0) / n * 1e3
     finally:
         psycopg.Cursor.execute = originals["execute"]
         psycopg.Cursor.executemany = originals["executemany"]
@@ -1242,10 +1267,11 @@ def main(argv: list[str] | None = None) -> int:
         if ours in by and theirs in by:
             ratios[label] = by[ours].p50 / by[theirs].p50
     print()
-    print(f"{'figure':<52} {'n':>5} {'p50 ms':>10} {'p99 ms':>10}")
-    print("-" * 76)
+    print(f"{'figure':<52} {'n':>5} {'p50 ms':>10} {'p99 ms':>10} {'CPU ms':>8}")
+    print("-" * 86)
     for f in figs:
-        print(f"{f.name:<52} {len(f.samples):>5} {f.p50 * 1e3:>10.2f} {f.p99 * 1e3:>10.2f}  {f.note}")
+        cpu = f"{f.cpu * 1e3:>8.2f}" if f.cpu is not None else " " * 8
+        print(f"{f.name:<52} {len(f.samples):>5} {f.p50 * 1e3:>10.2f} {f.p99 * 1e3:>10.2f} {cpu}  {f.note}")
     print("-" * 76)
     side = [(f.name, f, by.get(f"{f.name} [postgres]")) for f in figs if f"{f.name} [postgres]" in by]
     if side:
@@ -1274,7 +1300,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = pg_res["multiprocess"]["bookings_per_s"] / mp_res["bookings_per_s"]
         print(f"PostgreSQL / TinyDB bookings/s: {ratio:.1f}x")
     for name, rt in pg_res.get("round_trips", {}).items():
-        print(f"PostgreSQL {name:<34} {rt['statements']:5.1f} statements, {rt['round_trips']:5.1f} round trips")
+        print(f"PostgreSQL {name:<34} {rt['statements']:5.1f} statements, {rt['round_trips']:5.1f} round trips, "
+              f"CPU {rt['client_cpu_ms']:.2f} ms here + {rt['server_cpu_ms']:.2f} ms in the server")
     for name, la in loads.items():
         print(f"load average around {name:<28} {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} -> {la[3]:.2f} {la[4]:.2f} {la[5]:.2f}")
     for name, r in ratios.items():
@@ -1304,7 +1331,11 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "counts": ds.counts,
             "load_seconds": load_s,
-            "figures": {f.name: {"n": len(f.samples), "p50_ms": f.p50 * 1e3, "p99_ms": f.p99 * 1e3} for f in figs},
+            "figures": {
+                f.name: {"n": len(f.samples), "p50_ms": f.p50 * 1e3, "p99_ms": f.p99 * 1e3,
+                         "cpu_ms": f.cpu * 1e3 if f.cpu is not None else None}
+                for f in figs
+            },
             "multiprocess": mp_res,
             "ratios": ratios,
             "api_vs_in_process": api_vs,
