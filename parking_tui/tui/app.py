@@ -1,33 +1,35 @@
 """The Textual application: the shell every screen runs in.
 
 ``make_app`` is the one factory: the CLI (through ``run_app``) and the tests build the app the same way.
-The app holds the session (``token``, ``profile``); screens call the service through ``call_service`` so a
-domain error becomes a notification and a storage failure a screen - never a traceback.
+The app holds the session (``token``, ``profile``); every service call runs in a worker through the seam of
+``shell.ParkingShell`` (one handler for every outcome: a domain error becomes a message, a storage failure a
+screen - never a traceback).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import signal
 import threading
 import time
 from collections import deque
+from datetime import datetime
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
-from ..domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
-from ..domain.models import Profile
+from ..domain.errors import ParkingError, StorageError, ValidationError
+from ..domain.models import Lot, Profile, Slot
 from ..domain.service import ParkingService
 from .commands import ParkingCommands
+from .shell import ParkingScreen, ParkingShell, Place
 from .sizes import MIN_HEIGHT, MIN_WIDTH
 
 T = TypeVar("T")
@@ -60,7 +62,7 @@ KIOSK_THEME = Theme(
 )
 
 
-class ParkingApp(App[int]):
+class ParkingApp(ParkingShell):
     """Find a free slot, reserve it, check in and out."""
 
     TITLE = "parking-tui"
@@ -150,9 +152,8 @@ class ParkingApp(App[int]):
                 pass  # no SIGHUP here (Windows) or not the main thread: the default action applies
         if self._session_token is not None:
             # Start inside an existing session (a token from an earlier sign-in).
-            profile = self.call_service(self.svc.profile, self._session_token)
-            if profile is not None:
-                self.signed_in(self._session_token, profile)
+            token = self._session_token
+            self.call(self, lambda: self.svc.profile(token), then=lambda profile: self.signed_in(token, profile))
         self._check_size()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -174,28 +175,9 @@ class ParkingApp(App[int]):
             self.push_screen(TooSmallScreen(width, height), self._too_small_closed)
 
     def _too_small_closed(self, _result: object = None) -> None:
-        self._too_small_dismissed = tuple(self.size)  # type: ignore[assignment]
+        self._too_small_dismissed = (self.size.width, self.size.height)
 
     # -------------------------------------------------------------------------------- the service
-
-    def call_service(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """Run a service call. A ``ParkingError`` becomes an error notification and ``None`` is returned."""
-        try:
-            return fn(*args, **kwargs)
-        except ParkingError as error:
-            self.report_error(error)
-            return None
-
-    def report_error(self, error: ParkingError) -> None:
-        """Show a domain error the way ``call_service`` does (for screens that catch errors themselves)."""
-        if isinstance(error, StorageError):
-            self.show_storage_error(error)
-        elif isinstance(error, AuthenticationError) and self.token is not None:
-            self.session_ended(str(error))
-        elif isinstance(error, AuthenticationError):
-            pass  # nobody is signed in (a late timer of a closed session's screen): nothing to tell the next person
-        else:
-            self.notify(str(error), title="Not done", severity="error", markup=False)
 
     def show_storage_error(self, error: BaseException) -> None:
         from .screens.notices import StorageErrorScreen
@@ -226,14 +208,22 @@ class ParkingApp(App[int]):
 
     def action_log_out(self) -> None:
         """Sign out (the session is revoked in the data file too) and return to the sign-in screen."""
-        if self.token is not None:
+        token = self.token
+        if token is None:
+            self._signed_out()
+            return
+
+        def revoke() -> None:
             try:
-                self.svc.logout(self.token)
-            except StorageError as error:
-                self.show_storage_error(error)
-                return
+                self.svc.logout(token)
+            except StorageError:
+                raise  # the storage-failure screen; the session stays open here
             except ParkingError:
                 pass  # already ended: signing out locally is all that is left
+
+        self.call(self, revoke, then=lambda _none: self._signed_out(), group="log-out", exclusive=True)
+
+    def _signed_out(self) -> None:
         self._forget_session()
         self.notify("You are signed out.", markup=False)
 
@@ -245,29 +235,30 @@ class ParkingApp(App[int]):
 
     # -------------------------------------------------------------------------------- navigation
 
-    def _screen_named(self, class_name: str) -> bool:
-        """Whether the screen the person is on is ``class_name`` (a dialog over it counts as that screen)."""
+    def _place(self) -> Place | None:
+        """Where the person is (a dialog over a screen counts as that screen)."""
         for screen in reversed(self.screen_stack):
             if not isinstance(screen, ModalScreen):
-                return type(screen).__name__ == class_name
-        return False
+                return screen.PLACE if isinstance(screen, ParkingScreen) else None
+        return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        here = {"open_my_bookings": "MyBookingsScreen", "open_profile": "ProfileScreen", "open_admin": "AdminScreen"}
-        if action in here and self._screen_named(here[action]):
+        here = {"open_my_bookings": Place.MY_BOOKINGS, "open_profile": Place.PROFILE, "open_admin": Place.ADMIN}
+        place = self._place()
+        if action in here and place is here[action]:
             return False  # already there: no footer key for it
-        if action in here and self._screen_named("LotBrowserScreen"):
+        if action in here and place is Place.LOTS:
             return False  # on the lot list letters go to the filter: these screens are on F2-F4 there
         if action in ("open_my_bookings", "open_profile"):
             return self.token is not None
         if action == "open_admin":
-            return self.token is not None and self.profile is not None and self.profile.is_admin
+            return self.is_admin
         if action == "back":
             return not getattr(self.screen, "IS_ROOT", False) and len(self.screen_stack) > 1
         if action in ("quit", "help_quit"):
             return not self.kiosk
         if action == "quit_kiosk":
-            return self.kiosk and self._is_admin() and self._screen_named("AdminScreen")
+            return self.kiosk and self.is_admin and place is Place.ADMIN
         if action in ("kiosk_focus", "kiosk_focus_button"):
             # Only where the focused widget has no use for the arrow (lists and the slot grid keep theirs).
             from textual.widgets import Button, Input, Tabs
@@ -276,26 +267,26 @@ class ParkingApp(App[int]):
             return self.kiosk and isinstance(self.focused, kinds)
         return True
 
-    def _open(self, module: str, class_name: str) -> None:
-        if self.token is None or self._screen_named(class_name):
+    def _open(self, place: Place, make: Callable[[], Screen]) -> None:
+        if self.token is None or self._place() is place:
             return
-        try:
-            screen_cls = getattr(importlib.import_module(f"{__package__}.screens.{module}"), class_name)
-        except (ImportError, AttributeError):
-            self.notify("That screen is not available yet.", severity="warning", markup=False)
-            return
-        self.push_screen(screen_cls())
+        self.push_screen(make())
 
     def action_open_my_bookings(self) -> None:
-        self._open("my_bookings", "MyBookingsScreen")
+        from .screens.my_bookings import MyBookingsScreen
+
+        self._open(Place.MY_BOOKINGS, MyBookingsScreen)
 
     def action_open_profile(self) -> None:
-        self._open("profile", "ProfileScreen")
+        from .screens.profile import ProfileScreen
+
+        self._open(Place.PROFILE, ProfileScreen)
 
     def action_open_admin(self) -> None:
-        if self.profile is None or not self.profile.is_admin:
-            return
-        self._open("admin", "AdminScreen")
+        from .screens.admin import AdminScreen
+
+        if self.is_admin:
+            self._open(Place.ADMIN, AdminScreen)
 
     def action_go_home(self) -> None:
         """Back to the lot browser (the first screen after sign-in)."""
@@ -309,6 +300,12 @@ class ParkingApp(App[int]):
 
         if self.token is not None:
             self.push_screen(SlotMapScreen(lot_id))
+
+    def open_booking(self, lot: Lot, slot: Slot, window: tuple[datetime, datetime]) -> None:
+        from .screens.booking import BookingScreen
+
+        if self.token is not None:
+            self.push_screen(BookingScreen(lot, slot, window))
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -347,9 +344,6 @@ class ParkingApp(App[int]):
 
 
     # -------------------------------------------------------------------------------- kiosk
-
-    def _is_admin(self) -> bool:
-        return self.token is not None and self.profile is not None and self.profile.is_admin
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
@@ -423,12 +417,17 @@ class ParkingApp(App[int]):
         """End the session (revoked in the data file too), close every screen, empty every field."""
         from textual.widgets import Input, Static, TabbedContent
 
-        had_session = self.token is not None
-        if self.token is not None:
-            try:
-                self.svc.logout(self.token)
-            except ParkingError:
-                pass  # expired, or the file is busy: the session is forgotten here all the same
+        token = self.token
+        had_session = token is not None
+        if token is not None:
+
+            def revoke() -> None:
+                try:
+                    self.svc.logout(token)
+                except ParkingError:
+                    pass  # expired, or the file is busy: the session is forgotten here all the same
+
+            self.call(self, revoke, group="kiosk-revoke")
         self._forget_session()
         login = self.screen_stack[0]
         self.workers.cancel_node(login)  # a sign-in still checking a password must not land afterwards
@@ -461,7 +460,7 @@ class ParkingApp(App[int]):
 
     def action_quit_kiosk(self) -> None:
         """An admin closes the kiosk (the only way out of kiosk mode)."""
-        if not (self.kiosk and self._is_admin()):
+        if not (self.kiosk and self.is_admin):
             return
         self._exit_allowed = True
         self.exit(0)
@@ -510,11 +509,11 @@ class ParkingApp(App[int]):
                     yield command
             return
         # A kiosk offers no way out, no files written, and no theme changes left for the next driver.
-        keep = {"Keys", "Maximize", "Minimize"} | ({"Theme"} if self._is_admin() else set())
+        keep = {"Keys", "Maximize", "Minimize"} | ({"Theme"} if self.is_admin else set())
         for command in super().get_system_commands(screen):
             if command.title in keep:
                 yield command
-        if self._is_admin():
+        if self.is_admin:
             yield SystemCommand("Quit kiosk", "Admin: close this kiosk terminal", self.action_quit_kiosk)
 
 

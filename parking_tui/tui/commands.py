@@ -9,10 +9,12 @@ from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 from textual.markup import escape
 
+from .shell import shell_of
+
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from .app import ParkingApp
+    from .shell import ParkingShell
 
 
 class Command(NamedTuple):
@@ -21,7 +23,7 @@ class Command(NamedTuple):
     callback: Callable[[], object]
 
 
-def parking_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+def parking_commands(app: ParkingShell, screen: Screen) -> Iterator[Command]:
     """What the palette offers on ``screen``: the screen's own commands first, then the app's."""
     own = getattr(screen, "palette_commands", None)
     if callable(own):
@@ -42,13 +44,13 @@ def parking_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
 GENERIC = ("Theme", "Screenshot", "Quit", "Quit kiosk")
 
 
-def generic_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+def generic_commands(app: ParkingShell, screen: Screen) -> Iterator[Command]:
     for command in app.get_system_commands(screen):
         if command.title in GENERIC:
             yield Command(command.title, command.help, command.callback)
 
 
-def all_commands(app: ParkingApp, screen: Screen) -> Iterator[Command]:
+def all_commands(app: ParkingShell, screen: Screen) -> Iterator[Command]:
     """The screen's and the app's commands first, then the few generic ones."""
     yield from parking_commands(app, screen)
     yield from generic_commands(app, screen)
@@ -68,7 +70,7 @@ class ParkingCommands(Provider):
     """Screens and actions of parking-tui."""
 
     def _commands(self) -> list[Command]:
-        return list(all_commands(self.app, self.screen))  # type: ignore[arg-type]
+        return list(all_commands(shell_of(self.screen), self.screen))
 
     async def discover(self) -> Hits:
         for command in self._commands():

@@ -32,6 +32,8 @@ from parking_tui.domain.models import Lot
 from parking_tui.domain.service import ParkingService
 from parking_tui.tui.app import ParkingApp, make_app
 
+from .helpers import OffLoopService
+
 ZONE = "Europe/Berlin"
 #: 09:00 local (08:00 UTC) on Friday 27 November 2026.
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
@@ -171,13 +173,19 @@ def lots(svc: ParkingService, admin_token: str) -> dict[str, Lot]:
 
 
 @pytest.fixture
-def app_factory(svc: ParkingService) -> Callable[..., ParkingApp]:
+def app_factory(svc: ParkingService):
     """``app_factory(token=None, demo=False, kiosk=False)``: the real app (``make_app``) on ``svc``.
 
-    With ``token`` the app starts signed in with that session, on the lot browser.
+    With ``token`` the app starts signed in with that session, on the lot browser. The app's service is
+    wrapped so that a service call on the event loop's thread fails the test (``helpers.OffLoopService``).
     """
+    guards: list[OffLoopService] = []
 
     def _make(token: str | None = None, *, demo: bool = False, kiosk: bool = False) -> ParkingApp:
-        return make_app(svc, demo=demo, kiosk=kiosk, session_token=token)
+        guard = OffLoopService(svc)
+        guards.append(guard)
+        return make_app(guard, demo=demo, kiosk=kiosk, session_token=token)  # type: ignore[arg-type]
 
-    return _make
+    yield _make
+    for guard in guards:
+        assert not guard.violations, f"service calls on the event loop's thread: {guard.violations}"

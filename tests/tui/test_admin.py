@@ -541,7 +541,7 @@ def admin_run(*steps):
 
 
 async def check_in_bruno(pilot, screen):
-    svc = pilot.app.svc
+    svc = pilot.app.svc._svc  # the service itself: this is the test, not the app, reading
     bruno = booking_of(svc, pilot.app.token, "bruno")
     await pilot.press(*bruno.confirmation_code, "enter")
     await pilot.pause()

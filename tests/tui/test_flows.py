@@ -17,14 +17,11 @@ from parking_tui.tui.screens.slot_map import SlotMapScreen, WindowScreen
 from parking_tui.tui.widgets.confirm import ConfirmModal
 from parking_tui.tui.widgets.slot_grid import BUSY_IN_WINDOW, FREE_IN_WINDOW, SlotGrid
 
+from .helpers import settle
+
 SIZE = (80, 24)
 
 
-async def settle(pilot) -> None:
-    """Let workers (sign-in, booking) finish and the screen catch up."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -457,8 +454,8 @@ class TestShell:
             def broken(*args, **kwargs):
                 raise StorageError("The disk is full.")
 
-            assert pilot.app.call_service(broken) is None
-            await pilot.pause()
+            pilot.app.call(pilot.app.screen, broken)
+            await settle(pilot)
             assert isinstance(pilot.app.screen, StorageErrorScreen)
             assert "Nothing was written" in text_of(pilot.app.screen, "#storage-error-advice")
             assert "The disk is full." in text_of(pilot.app.screen, "#storage-error-message")
@@ -466,6 +463,6 @@ class TestShell:
     async def test_domain_error_becomes_a_notification(self, app_factory, driver_token, svc):
         async with app_factory(driver_token).run_test(size=SIZE) as pilot:
             await pilot.pause()
-            assert pilot.app.call_service(svc.set_slot_status, driver_token, 1, "occupied") is None
-            await pilot.pause()
+            pilot.app.call(pilot.app.screen, lambda: svc.set_slot_status(driver_token, 1, "occupied"))
+            await settle(pilot)
             assert any("lot manager" in n.message for n in pilot.app._notifications)

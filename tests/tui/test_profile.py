@@ -10,6 +10,8 @@ from parking_tui.tui.screens.login import LoginScreen
 from parking_tui.tui.screens.profile import ProfileScreen
 from parking_tui.tui.widgets.confirm import ConfirmModal
 
+from .helpers import settle
+
 SIZE = (80, 24)
 
 
@@ -127,17 +129,16 @@ class TestProfile:
             await pilot.press(*"alice")
             assert pilot.app.screen.query_one("#login-username", Input).value == "alice"
 
-    async def test_log_out_from_the_register_tab_returns_to_sign_in(self, app_factory, driver_token):
+    async def test_log_out_from_the_register_tab_returns_to_sign_in(self, app_factory, driver_token, svc):
         """Signed in after registering (the Register tab was last shown): sign-out shows Sign in, username focused."""
         async with app_factory().run_test(size=SIZE) as pilot:
             app = pilot.app
             await pilot.press("ctrl+r")
             await pilot.pause()
-            app.signed_in(driver_token, app.svc.profile(driver_token))
+            app.signed_in(driver_token, svc.profile(driver_token))
             await pilot.pause()
             app.action_log_out()
-            await pilot.pause()
-            await pilot.pause()
+            await settle(pilot)
             assert isinstance(app.screen, LoginScreen)
             await pilot.press(*"bruno")
             assert app.screen.query_one("#login-username", Input).value == "bruno"

@@ -12,17 +12,14 @@ from textual.widgets import Input
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
-async def _settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+from .helpers import settle as _settle
 
 
 async def _open_central(pilot) -> None:
+    await _settle(pilot)
     lot = next(row[0] for row in pilot.app.screen.rows if row[0].name == "Central Station P1")
     pilot.app.action_open_lot(lot.id)
-    await pilot.pause()
-    await pilot.pause()
+    await _settle(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -53,11 +50,16 @@ class TestLotBrowserSnapshots:
     def test_lots(self, snap_compare, app_factory, driver_token, size):
         """Three lots, each with location, 'N free of M' and an occupancy bar; the first is highlighted.
         The footer shows b Bookings and p Profile but no Admin (a driver)."""
-        assert snap_compare(app_factory(driver_token), terminal_size=size)
+        assert snap_compare(app_factory(driver_token), terminal_size=size, run_before=_settle)
 
     def test_filtered(self, snap_compare, app_factory, driver_token, size):
         """Typing 'cen' leaves only Central Station P1; the filter box shows 'cen'."""
-        assert snap_compare(app_factory(driver_token), terminal_size=size, press=["c", "e", "n"])
+        async def run_before(pilot):
+            await _settle(pilot)
+            await pilot.press("c", "e", "n")
+            await _settle(pilot)
+
+        assert snap_compare(app_factory(driver_token), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -74,6 +76,7 @@ class TestSlotMapSnapshots:
         async def run_before(pilot):
             await _open_central(pilot)
             await pilot.press("right", "right", "right", "right")
+            await _settle(pilot)
 
         assert snap_compare(app_factory(admin_token), terminal_size=size, run_before=run_before)
 
@@ -87,7 +90,7 @@ class TestSlotMapSnapshots:
             pilot.app.screen.query_one("#start", Input).value = "10:30"
             pilot.app.screen.query_one("#end", Input).value = "12:30"
             await pilot.press("enter")
-            await pilot.pause()
+            await _settle(pilot)
 
         assert snap_compare(app_factory(driver_token), terminal_size=size, run_before=run_before)
 
@@ -110,7 +113,7 @@ class TestBookingSnapshots:
         async def run_before(pilot):
             await _open_central(pilot)
             await pilot.press("enter")
-            await pilot.pause()
+            await _settle(pilot)
 
         assert snap_compare(app_factory(driver_token), terminal_size=size, run_before=run_before)
 

@@ -6,14 +6,13 @@ Only for admins; the service checks the role again on every call.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import (
     DataTable,
     Footer,
@@ -27,8 +26,9 @@ from textual.widgets import (
 )
 
 from ...domain import rules
-from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
-from ...domain.models import Booking, BookingStatus, Lot, LotHours, User
+from ...domain.errors import ParkingError, ValidationError
+from ...domain.models import Booking, BookingStatus, Lot, LotHours, LotSummary, User
+from ..shell import ParkingScreen, Place
 from ..widgets.confirm import ConfirmModal
 from ..widgets.day_chart import DayChart
 from ..widgets.tables import cursor_row_key
@@ -43,8 +43,6 @@ from .my_bookings import STATUS_LABELS, local, status_text, timing
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from ..app import ParkingApp
 
 TABS = (
     ("admin-desk", "1 Check in/out"),
@@ -89,8 +87,10 @@ def matches_search(b: Booking, query: str) -> bool:
     )
 
 
-class AdminScreen(Screen):
+class AdminScreen(ParkingScreen[None]):
     """The lot manager's desk. Tabs 1-6; the check-in/out desk first because it is used most."""
+
+    PLACE = Place.ADMIN
 
     TITLE = "Admin"
     HELP_TEXT = (
@@ -224,10 +224,6 @@ class AdminScreen(Screen):
         self.poller: Poller[bool] | None = None
         self.hours: dict[int, LotHours] = {}
 
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
-
     # ------------------------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
@@ -275,8 +271,7 @@ class AdminScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        profile = getattr(self.app, "profile", None)
-        if profile is None or not profile.is_admin:
+        if not self.app.is_admin:
             # Not reachable from the UI for a driver; refuse anyway if something pushes it.
             self.notify("Only a lot manager (admin) can open the admin screen.", severity="error", markup=False)
             self.dismiss()
@@ -330,7 +325,7 @@ class AdminScreen(Screen):
         self.reload_active()
 
     def stamp_updated(self) -> None:
-        self.query_one("#admin-updated", Static).update(Text(f"{updated_label(self.papp.svc)} · r refreshes"))
+        self.query_one("#admin-updated", Static).update(Text(f"{updated_label(self.app.svc)} · r refreshes"))
 
     # -------------------------------------------------------------------------------------- tabs
 
@@ -416,10 +411,10 @@ class AdminScreen(Screen):
     # ------------------------------------------------------------------------------------ shared
 
     def reload_lots(self) -> None:
-        app = self.papp
-        lots = app.call_service(app.svc.list_lots, app.token)
-        if lots is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.list_lots(token), then=self._show_lots, group="admin-lots", exclusive=True)
+
+    def _show_lots(self, lots: list[Lot]) -> None:
         self.lots = {lot.id: lot for lot in lots}
         select = self.query_one("#res-lot", Select)
         keep = select.value
@@ -444,37 +439,40 @@ class AdminScreen(Screen):
 
     def desk_process(self, code: str) -> None:
         """Find the booking by code and do what the driver needs: check in a reservation, check out a car."""
-        app = self.papp
-        result = self.query_one("#desk-result", Static)
-        code_input = self.query_one("#desk-code", Input)
-        try:
-            booking = self.desk_find(code)
-            if booking.status is BookingStatus.RESERVED:
-                done = app.svc.check_in(app.token, booking.id)
-                verb = "Checked in"
-            elif booking.status is BookingStatus.CHECKED_IN:
-                self.desk_already_in(booking)
-                return
-            else:
-                raise ParkingError(
-                    f"Booking {booking.confirmation_code} ({booking.username}) is "
-                    f"{STATUS_LABELS[booking.status]}; nothing to do."
-                )
-        except (AuthenticationError, StorageError) as error:
-            app.report_error(error)
-            return
-        except ParkingError as error:
-            result.update(Text(str(error)))
-            result.set_classes("-error")
-            code_input.action_select_all()
-            return
-        self.desk_done(verb, done)
+        svc, token = self.app.svc, self.app.session
 
-    def desk_find(self, text: str) -> Booking:
-        """The booking for a confirmation code, or for a plate: the one live booking of that car."""
-        app = self.papp
+        def job() -> tuple[Booking, bool]:
+            booking = self.desk_find(svc, token, code)
+            if booking.status is BookingStatus.RESERVED:
+                return svc.check_in(token, booking.id), True
+            if booking.status is BookingStatus.CHECKED_IN:
+                return booking, False
+            raise ParkingError(
+                f"Booking {booking.confirmation_code} ({booking.username}) is "
+                f"{STATUS_LABELS[booking.status]}; nothing to do."
+            )
+
+        def found(outcome: tuple[Booking, bool]) -> None:
+            booking, checked_in = outcome
+            if checked_in:
+                self.desk_done("Checked in", booking)
+            else:
+                self.desk_already_in(booking)
+
+        self.call(job, then=found, inline=self.desk_failed, group="desk", exclusive=True)
+
+    def desk_failed(self, error: ParkingError) -> None:
+        result = self.query_one("#desk-result", Static)
+        result.update(Text(str(error)))
+        result.set_classes("-error")
+        self.query_one("#desk-code", Input).action_select_all()
+
+    @staticmethod
+    def desk_find(svc, token: str | None, text: str) -> Booking:
+        """The booking for a confirmation code, or for a plate: the one live booking of that car (runs in
+        the desk's worker)."""
         try:
-            return app.svc.find_booking(app.token, text)
+            return svc.find_booking(token, text)
         except ValidationError:
             try:
                 plate = rules.normalize_plate(text)
@@ -482,7 +480,7 @@ class AdminScreen(Screen):
                 plate = ""
             if not plate:
                 raise ParkingError("Type a confirmation code like K7QX-2M9P, or the car's plate.") from None
-        live = [b for b in app.svc.list_reservations(app.token, q=plate) if b.is_live and b.plate == plate]
+        live = [b for b in svc.list_reservations(token, q=plate) if b.is_live and b.plate == plate]
         if not live:
             raise ParkingError(
                 f"No reservation or parked car with the plate {plate}; a confirmation code looks like K7QX-2M9P."
@@ -501,7 +499,7 @@ class AdminScreen(Screen):
         result.update(
             Text(
                 f"Already checked in: {booking.confirmation_code} · {booking.username} · slot "
-                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.papp.svc.now())}"
+                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.app.svc.now())}"
             )
         )
         result.set_classes("-warning")
@@ -510,22 +508,18 @@ class AdminScreen(Screen):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            app = self.papp
-            try:
-                done = app.svc.check_out(app.token, booking.id)
-            except (AuthenticationError, StorageError) as error:
-                app.report_error(error)
-                return
-            except ParkingError as error:
-                result.update(Text(str(error)))
-                result.set_classes("-error")
-                return
-            self.desk_done("Checked out", done)
+            svc, token = self.app.svc, self.app.session
+            self.call(
+                lambda: svc.check_out(token, booking.id),
+                then=lambda done: self.desk_done("Checked out", done),
+                inline=self.desk_failed,
+                group="desk",
+            )
 
         self.app.push_screen(
             ConfirmModal(
                 f"{booking.confirmation_code} ({booking.username}) is already checked in. Check out now?",
-                f"Slot {self.slot_label(booking)}, {span(booking.start_time, booking.end_time, self.papp.svc.now())}.",
+                f"Slot {self.slot_label(booking)}, {span(booking.start_time, booking.end_time, self.app.svc.now())}.",
                 yes="Check out",
                 no="Leave parked",
             ),
@@ -533,7 +527,7 @@ class AdminScreen(Screen):
         )
 
     def desk_done(self, verb: str, done: Booking) -> None:
-        app = self.papp
+        app = self.app
         result = self.query_one("#desk-result", Static)
         code_input = self.query_one("#desk-code", Input)
         plate = f" · {done.plate}" if done.plate else ""
@@ -565,16 +559,15 @@ class AdminScreen(Screen):
     def reservation_filters(self) -> tuple[int | None, str | None, date | None, str]:
         lot = self.query_one("#res-lot", Select).value
         status = self.query_one("#res-status", Select).value
-        day = parse_day(self.query_one("#res-date", Input).value, local(self.papp.svc.now()).date())
+        day = parse_day(self.query_one("#res-date", Input).value, local(self.app.svc.now()).date())
         return (
-            None if lot is Select.NULL else int(lot),  # type: ignore[arg-type]
+            None if lot is Select.NULL else int(str(lot)),
             None if status is Select.NULL else str(status),
             day,
             self.query_one("#res-search", Input).value,
         )
 
     def reload_reservations(self) -> None:
-        app = self.papp
         error_line = self.query_one("#res-filter-error", Static)
         try:
             lot_id, status, day, search = self.reservation_filters()
@@ -589,9 +582,16 @@ class AdminScreen(Screen):
         if day is not None:
             since = datetime.combine(day, datetime.min.time()).astimezone()
             day_end = datetime.combine(day + timedelta(days=1), datetime.min.time()).astimezone()
-        bookings = app.call_service(app.svc.list_reservations, app.token, lot_id=lot_id, status=status, since=since)
-        if bookings is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(
+            lambda: svc.list_reservations(token, lot_id=lot_id, status=status, since=since),
+            then=lambda bookings: self._show_reservations(bookings, day_end, search),
+            group="reservations",
+            exclusive=True,
+        )
+
+    def _show_reservations(self, bookings: list[Booking], day_end: datetime | None, search: str) -> None:
+        app = self.app
         if day_end is not None:
             bookings = [b for b in bookings if b.start_time < day_end]
         self.reservations = {b.id: b for b in bookings}
@@ -621,7 +621,7 @@ class AdminScreen(Screen):
         shown = len(self.shown)
         count = f"{shown} of {plural(total, 'reservation')}" if shown != total else plural(total, "reservation")
         b = self.selected_reservation
-        extra = f" · {b.confirmation_code}: {timing(b, self.papp.svc.now(), self.lots.get(b.lot_id))}" if b else ""
+        extra = f" · {b.confirmation_code}: {timing(b, self.app.svc.now(), self.lots.get(b.lot_id))}" if b else ""
         self.query_one("#res-count", Static).update(Text(count + extra))
 
     @property
@@ -649,18 +649,21 @@ class AdminScreen(Screen):
         self.show_reservation_line()
         self.refresh_bindings()
 
-    def _booking_action(self, fn, done: str) -> None:
+    def _booking_action(self, action: str, done: str) -> None:
+        """Run ``svc.<action>(token, booking id)`` on the highlighted reservation; say ``done``; reload."""
         b = self.selected_reservation
         if b is None:
             return
-        app = self.papp
-        result = app.call_service(fn, app.token, b.id)
-        if result is not None:
-            self.notify(done.format(b=result), markup=False)
-        self.reload_reservations()
+        fn, token = getattr(self.app.svc, action), self.app.session
+        self.call(
+            lambda: fn(token, b.id),
+            then=lambda result: self.notify(done.format(b=result), markup=False),
+            always=self.reload_reservations,
+            group="reservation-action",
+        )
 
     def action_check_in(self) -> None:
-        self._booking_action(self.papp.svc.check_in, "Checked in {b.confirmation_code} ({b.username}), slot {b.slot_number}.")
+        self._booking_action("check_in", "Checked in {b.confirmation_code} ({b.username}), slot {b.slot_number}.")
 
     def action_check_out(self) -> None:
         b = self.selected_reservation
@@ -669,12 +672,12 @@ class AdminScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._booking_action(self.papp.svc.check_out, "Checked out {b.confirmation_code} ({b.username}).")
+                self._booking_action("check_out", "Checked out {b.confirmation_code} ({b.username}).")
 
         self.app.push_screen(
             ConfirmModal(
                 f"Check out {b.username}'s booking {b.confirmation_code}?",
-                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.papp.svc.now())}. "
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now())}. "
                 "The stay ends now and the slot is released.",
                 yes="Check out",
                 no="Not yet",
@@ -689,12 +692,12 @@ class AdminScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._booking_action(self.papp.svc.cancel_booking, "Booking {b.confirmation_code} cancelled.")
+                self._booking_action("cancel_booking", "Booking {b.confirmation_code} cancelled.")
 
         self.app.push_screen(
             ConfirmModal(
                 f"Cancel {b.username}'s booking {b.confirmation_code}?",
-                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.papp.svc.now())}.",
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now())}.",
                 yes="Cancel booking",
                 no="Keep it",
             ),
@@ -704,10 +707,17 @@ class AdminScreen(Screen):
     # ---------------------------------------------------------------------------------- summary
 
     def reload_summary(self) -> None:
-        app = self.papp
-        summaries = app.call_service(app.svc.lot_summary, app.token)
-        if summaries is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(
+            lambda: (svc.lot_summary(token), svc.occupancy_by_hour(token, days=7)),
+            then=self._show_summary,
+            group="summary",
+            exclusive=True,
+        )
+
+    def _show_summary(self, loaded: tuple[list[LotSummary], list[LotHours]]) -> None:
+        app = self.app
+        summaries, hours = loaded
         table = self.query_one("#summary-table", DataTable)
         keep = cursor_row_key(table)
         table.clear()
@@ -726,8 +736,7 @@ class AdminScreen(Screen):
             )
         if keep is not None and any(str(s.lot.id) == keep for s in summaries):
             table.move_cursor(row=table.get_row_index(keep), animate=False)
-        hours = app.call_service(app.svc.occupancy_by_hour, app.token, days=7)
-        self.hours = {h.lot.id: h for h in hours or ()}
+        self.hours = {h.lot.id: h for h in hours}
         self.show_chart()
         now = local(app.svc.now())
         self.query_one("#summary-note", Static).update(
@@ -738,7 +747,7 @@ class AdminScreen(Screen):
         """The chart follows the lot under the summary table's cursor."""
         key = cursor_row_key(self.query_one("#summary-table", DataTable))
         hours = self.hours.get(int(key)) if key is not None else None
-        self.query_one(DayChart).show(hours, self.papp.svc.now())
+        self.query_one(DayChart).show(hours, self.app.svc.now())
 
     @on(DataTable.RowHighlighted, "#summary-table")
     def _summary_highlighted(self) -> None:
@@ -751,29 +760,35 @@ class AdminScreen(Screen):
 
     def action_export(self) -> None:
         """Export what the tab shows: the filtered reservations, or the occupancy summary."""
-        app = self.papp
-        stamp = f"{local(app.svc.now()):%Y%m%d-%H%M}"
-        folder = getattr(app, "export_dir", None)
+        stamp = f"{local(self.app.svc.now()):%Y%m%d-%H%M}"
+        folder = self.app.export_dir
         if self.active_tab == "admin-summary":
-            summaries = app.call_service(app.svc.lot_summary, app.token)
-            if summaries is None:
-                return
-            modal = ExportModal(
-                summary_rows(summaries),
-                "occupancy per lot",
-                default_export_path(folder, f"summary-{stamp}.csv"),
-                noun="lot",
-                fields=SUMMARY_FIELDS,
+            svc, token = self.app.svc, self.app.session
+            self.call(
+                lambda: svc.lot_summary(token),
+                then=lambda summaries: self._export(
+                    ExportModal(
+                        summary_rows(summaries),
+                        "occupancy per lot",
+                        default_export_path(folder, f"summary-{stamp}.csv"),
+                        noun="lot",
+                        fields=SUMMARY_FIELDS,
+                    ),
+                    "lot",
+                ),
+                group="export",
             )
-            noun = "lot"
         else:
-            modal = ExportModal(
-                reservation_rows(self.shown, self.lots),
-                "as filtered",
-                default_export_path(folder, f"reservations-{stamp}.csv"),
+            self._export(
+                ExportModal(
+                    reservation_rows(self.shown, self.lots),
+                    "as filtered",
+                    default_export_path(folder, f"reservations-{stamp}.csv"),
+                ),
+                "reservation",
             )
-            noun = "reservation"
 
+    def _export(self, modal: ExportModal, noun: str) -> None:
         def written(result: tuple[Path, int] | None) -> None:
             if result is not None:
                 path, count = result
@@ -784,10 +799,10 @@ class AdminScreen(Screen):
     # ------------------------------------------------------------------------------------- users
 
     def reload_users(self) -> None:
-        app = self.papp
-        users = app.call_service(app.svc.list_users, app.token)
-        if users is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.list_users(token), then=self._show_users, group="users", exclusive=True)
+
+    def _show_users(self, users: list[User]) -> None:
         query = self.query_one("#users-search", Input).value.strip().casefold()
         if query:
             users = [u for u in users if query in f"{u.username} {u.email} {u.phone_number}".casefold()]
@@ -842,7 +857,7 @@ class AdminScreen(Screen):
         if user is None:
             return
         grant = not user.is_admin
-        me = self.papp.profile.username if self.papp.profile is not None else None
+        me = self.app.profile.username if self.app.profile is not None else None
         if not grant and user.username == me:
             # The service refuses this too; say so before asking anything.
             self.notify(
@@ -858,13 +873,15 @@ class AdminScreen(Screen):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            app = self.papp
-            result = app.call_service(app.svc.set_admin, app.token, user.username, grant)
-            if result is not None:
-                self.notify(
+            svc, token = self.app.svc, self.app.session
+            self.call(
+                lambda: svc.set_admin(token, user.username, grant),
+                then=lambda result: self.notify(
                     f"{result.username} is now {'an admin' if result.is_admin else 'a driver'}.", markup=False
-                )
-            self.reload_users()
+                ),
+                always=self.reload_users,
+                group="user-action",
+            )
 
         self.app.push_screen(
             ConfirmModal(question, yes="Grant" if grant else "Withdraw", no="Keep as is"), answered
@@ -875,7 +892,7 @@ class AdminScreen(Screen):
         if user is None:
             return
         enable = not user.active
-        me = self.papp.profile.username if self.papp.profile is not None else None
+        me = self.app.profile.username if self.app.profile is not None else None
         if not enable and user.username == me:
             self.notify("You cannot disable your own account.", severity="warning", markup=False)
             return
@@ -883,11 +900,15 @@ class AdminScreen(Screen):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            app = self.papp
-            result = app.call_service(app.svc.set_user_active, app.token, user.username, enable)
-            if result is not None:
-                self.notify(f"{result.username} is {'enabled' if result.active else 'disabled'}.", markup=False)
-            self.reload_users()
+            svc, token = self.app.svc, self.app.session
+            self.call(
+                lambda: svc.set_user_active(token, user.username, enable),
+                then=lambda result: self.notify(
+                    f"{result.username} is {'enabled' if result.active else 'disabled'}.", markup=False
+                ),
+                always=self.reload_users,
+                group="user-action",
+            )
 
         self.app.push_screen(
             ConfirmModal(

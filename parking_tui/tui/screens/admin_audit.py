@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,10 +20,8 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from ...domain import rules
 from ...domain.errors import ParkingError
+from ..shell import ParkingShell, ShellNode
 from .my_bookings import local
-
-if TYPE_CHECKING:
-    from ..app import ParkingApp
 
 LIMIT = 500
 IDS = ("code", "booking_id", "lot_id", "slot_id", "slot_number", "target", "owner", "name")
@@ -62,8 +60,10 @@ def change(event: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class AuditPane(Vertical):
+class AuditPane(ShellNode, Vertical):
     """Filters (user, operation, code) over a table of the newest matching audit events, newest first."""
+
+    app = getters.app(ParkingShell)
 
     DEFAULT_CSS = """
     AuditPane #audit-filters {
@@ -98,10 +98,6 @@ class AuditPane(Vertical):
         super().__init__(id=id)
         self.events: list[dict[str, Any]] = []
         self._ops: list[str] = list(KNOWN_OPS)
-
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
@@ -146,10 +142,11 @@ class AuditPane(Vertical):
             note.add_class("-error")
             return
         note.remove_class("-error")
-        app = self.papp
-        events = app.call_service(app.svc.audit_log, app.token, limit=LIMIT, **filters)
-        if events is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.audit_log(token, limit=LIMIT, **filters), then=self._show, group="audit", exclusive=True)
+
+    def _show(self, events: list[dict[str, Any]]) -> None:
+        note = self.query_one("#audit-note", Static)
         self.events = list(reversed(events))
         table = self.query_one("#audit-table", DataTable)
         table.clear()

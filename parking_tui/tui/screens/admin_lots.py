@@ -4,22 +4,20 @@ slot (what moves is shown before it is confirmed)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...domain import rules
-from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
-from ...domain.models import Lot, Slot
+from ...domain.errors import ParkingError, ValidationError
+from ...domain.models import Lot, Slot, SlotMark
+from ..marks import describe_mark
+from ..shell import ParkingShell, ShellNode
 from ..widgets.confirm import ConfirmModal
-
-if TYPE_CHECKING:
-    from ..app import ParkingApp
 
 MAX_PER_ROW = 999
 _RANGE_RE = re.compile(r"([A-Za-z])\s*-\s*([A-Za-z])")
@@ -82,8 +80,10 @@ def describe_numbers(numbers: list[str], rows_text: str, per_row_text: str) -> s
     return f"{len(numbers)} slots: {shown}"
 
 
-class LotsPane(VerticalScroll):
+class LotsPane(ShellNode, VerticalScroll):
     """Small forms: a new lot with generated slots, one more slot, edit a lot, retire a slot."""
+
+    app = getters.app(ParkingShell)
 
     DEFAULT_CSS = """
     LotsPane {
@@ -130,10 +130,6 @@ class LotsPane(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.lots: list[Lot] = []
-
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Label("New lot", classes="form-title")
@@ -187,10 +183,10 @@ class LotsPane(VerticalScroll):
         self.query_one("#lot-name", Input).focus()
 
     def reload(self) -> None:
-        app = self.papp
-        lots = app.call_service(app.svc.list_lots, app.token)
-        if lots is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.list_lots(token), then=self._show_lots, group="lots-pane", exclusive=True)
+
+    def _show_lots(self, lots: list[Lot]) -> None:
         self.lots = lots
         select = self.query_one("#slot-lot", Select)
         keep = select.value
@@ -217,8 +213,10 @@ class LotsPane(VerticalScroll):
         values = {"name": lot.name, "location": lot.location, "capacity": str(lot.total_slots), "zone": lot.time_zone}
         for field, value in values.items():
             self.query_one(f"#edit-{field}", Input).value = value
-        app = self.papp
-        slots = app.call_service(app.svc.lot_slots, app.token, lot.id) or []
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.lot_slots(token, lot.id), then=lambda slots: self._show_use(lot, slots), group="edit-note", exclusive=True)
+
+    def _show_use(self, lot: Lot, slots: list[Slot]) -> None:
         in_use = sum(1 for s in slots if not s.retired)
         retired = len(slots) - in_use
         note = f"{in_use} slots in use" + (f", {retired} retired" if retired else "") + f"; capacity {lot.total_slots}."
@@ -318,36 +316,37 @@ class LotsPane(VerticalScroll):
                 "lot-capacity", f"{len(numbers)} slots would be generated but the capacity is {capacity}."
             )
             return
-        app = self.papp
+        svc, token = self.app.svc, self.app.session
         zone = self._value("zone").strip() or None
-        try:
-            lot = app.svc.create_lot(app.token, name, location, capacity, time_zone=zone)
-        except (AuthenticationError, StorageError) as error:
-            app.report_error(error)
-            return
-        except ParkingError as error:
-            target = {
-                "name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity", "time_zone": "lot-zone"
-            }.get(
-                error.field or ""
-            )
-            if target:
-                self._error(target, str(error))
-            else:
-                self.notify(str(error), title="Lot not created", severity="error", markup=False)
-            return
-        made = 0
-        if numbers:
+
+        def job() -> tuple[Lot, int, ParkingError | None]:
+            lot = svc.create_lot(token, name, location, capacity, time_zone=zone)
+            if not numbers:
+                return lot, 0, None
             try:
-                made = len(app.svc.add_slots(app.token, lot.id, numbers))
-            except StorageError as error:
-                app.report_error(error)
+                return lot, len(svc.add_slots(token, lot.id, numbers)), None
             except ParkingError as error:
-                self.notify(
-                    f"Lot {lot.name} was created, but its slots were not: {error}",
-                    title="Slots not added",
-                    severity="error", markup=False,
-                )
+                return lot, 0, error
+
+        self.call(job, then=self._lot_created, inline=self._lot_not_created, group="lot-create", exclusive=True)
+
+    def _lot_not_created(self, error: ParkingError) -> None:
+        target = {"name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity", "time_zone": "lot-zone"}.get(
+            error.field or ""
+        )
+        if target:
+            self._error(target, str(error))
+        else:
+            self.notify(str(error), title="Lot not created", severity="error", markup=False)
+
+    def _lot_created(self, outcome: tuple[Lot, int, ParkingError | None]) -> None:
+        lot, made, slots_error = outcome
+        if slots_error is not None:
+            self.notify(
+                f"Lot {lot.name} was created, but its slots were not: {slots_error}",
+                title="Slots not added",
+                severity="error", markup=False,
+            )
         for field in ("name", "location", "capacity", "rows", "per_row", "zone"):
             self.query_one(f"#lot-{field}", Input).value = ""
         self.reload()
@@ -363,16 +362,15 @@ class LotsPane(VerticalScroll):
             select.focus()
             return
         number_input = self.query_one("#slot-number", Input)
-        app = self.papp
-        try:
-            slot = app.svc.add_slot(app.token, int(select.value), number_input.value)  # type: ignore[arg-type]
-        except (AuthenticationError, StorageError) as error:
-            app.report_error(error)
-            return
-        except ParkingError as error:
-            target = "slot-lot" if error.field == "lot_id" else "slot-number"
-            self._error(target, str(error))
-            return
+        svc, token, lot_id, number = self.app.svc, self.app.session, int(str(select.value)), number_input.value
+
+        def failed(error: ParkingError) -> None:
+            self._error("slot-lot" if error.field == "lot_id" else "slot-number", str(error))
+
+        self.call(lambda: svc.add_slot(token, lot_id, number), then=self._slot_added, inline=failed, group="slot-add")
+
+    def _slot_added(self, slot: Slot) -> None:
+        number_input = self.query_one("#slot-number", Input)
         lot = next((lot for lot in self.lots if lot.id == slot.lot_id), None)
         number_input.value = ""
         self.post_message(self.LotsChanged())
@@ -392,21 +390,25 @@ class LotsPane(VerticalScroll):
         except ValueError:
             self._error("edit-capacity", "Capacity must be a whole number, like 40.")
             return
-        app = self.papp
-        try:
-            saved = app.svc.update_lot(
-                app.token, lot.id, name=values["name"], location=values["location"], total_slots=capacity,
-                time_zone=values["zone"].strip() or lot.time_zone,
-            )
-        except (AuthenticationError, StorageError) as error:
-            app.report_error(error)
-            return
-        except ParkingError as error:
+        svc, token = self.app.svc, self.app.session
+
+        def failed(error: ParkingError) -> None:
             target = {"name": "name", "location": "location", "total_slots": "capacity", "time_zone": "zone"}.get(
                 error.field or "", "lot"
             )
             self._error(f"edit-{target}", str(error))
-            return
+
+        self.call(
+            lambda: svc.update_lot(
+                token, lot.id, name=values["name"], location=values["location"], total_slots=capacity,
+                time_zone=values["zone"].strip() or lot.time_zone,
+            ),
+            then=self._lot_saved,
+            inline=failed,
+            group="lot-save",
+        )
+
+    def _lot_saved(self, saved: Lot) -> None:
         self._filled_id = None  # show the lot as saved
         self.reload()
         self.post_message(self.LotsChanged())
@@ -414,36 +416,40 @@ class LotsPane(VerticalScroll):
 
     def retire_slot(self) -> None:
         """Retire a slot of the chosen lot, after showing which reservations move and which cannot."""
-        from .slot_map import describe_mark
-
         self._clear_errors()
         lot = self.edited_lot
         if lot is None:
             self._error("edit-lot", "Choose the lot first (under Edit a lot).")
             self.query_one("#edit-lot", Select).focus()
             return
-        app = self.papp
+        svc, token = self.app.svc, self.app.session
         number = self.query_one("#retire-number", Input).value.strip().upper()
-        slots = app.call_service(app.svc.lot_slots, app.token, lot.id)
-        if slots is None:
-            return
-        slot: Slot | None = next((s for s in slots if s.slot_number == number), None)
+
+        def job() -> tuple[Slot | None, SlotMark | None]:
+            slots = svc.lot_slots(token, lot.id)
+            slot = next((s for s in slots if s.slot_number == number), None)
+            if slot is None or slot.retired or not number:
+                return slot, None
+            return slot, svc.preview_mark(token, slot.id, "retired")
+
+        self.call(job, then=lambda found: self._ask_retire(lot, number, *found), group="retire")
+
+    def _ask_retire(self, lot: Lot, number: str, slot: Slot | None, preview: SlotMark | None) -> None:
+        svc, token = self.app.svc, self.app.session
         if slot is None or not number:
             self._error("retire-number", f"{lot.name} has no slot {number or '(type its number)'}.")
             return
         if slot.retired:
             self._error("retire-number", f"Slot {slot.slot_number} is already retired.")
             return
-        preview = app.call_service(app.svc.preview_mark, app.token, slot.id, "retired")
         if preview is None:
             return
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            result = app.call_service(app.svc.retire_slot_mark, app.token, slot.id)
-            if result is None:
-                return
+            if yes:
+                self.call(lambda: svc.retire_slot_mark(token, slot.id), then=retired, group="retire")
+
+        def retired(result: SlotMark) -> None:
             self.query_one("#retire-number", Input).value = ""
             moved = f" {len(result.moved)} booking(s) moved." if result.moved else ""
             unplaced = f" {len(result.unplaced)} could not be placed." if result.unplaced else ""
@@ -457,7 +463,7 @@ class LotsPane(VerticalScroll):
         self.app.push_screen(
             ConfirmModal(
                 f"Retire slot {slot.slot_number} of {lot.name}? It takes no more bookings.",
-                describe_mark(preview, app.svc.now()),
+                describe_mark(preview, svc.now()),
                 yes="Retire",
                 no="Keep it",
             ),

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static
 
-from ...domain.errors import ParkingError, StorageError
+from ...domain.errors import ParkingError
 from ...domain.models import Booking, BookingStatus, Lot, Slot
 from .. import timefmt
 from ..commands import Command
+from ..shell import ParkingScreen
 from ..widgets.bigtext import BigText
 from ..widgets.form import Field
 from ..widgets.live import follow_store
@@ -29,7 +29,7 @@ STATUS_WORDS = {
 }
 
 
-class BookingScreen(Screen[None]):
+class BookingScreen(ParkingScreen[None]):
     """The booking form for one slot."""
 
     TITLE = "Book a slot"
@@ -53,7 +53,7 @@ class BookingScreen(Screen[None]):
         self.busy = False
 
     def compose(self) -> ComposeResult:
-        now = self.app.svc.now()  # type: ignore[attr-defined]
+        now = self.app.svc.now()
         yield Header(icon="P")
         with VerticalScroll(id="booking-scroll"):
             with Vertical(id="booking-box"):
@@ -104,22 +104,22 @@ class BookingScreen(Screen[None]):
         self.query_one("#confirm", Button).disabled = True
         self._create(*window, plate.value)
 
-    @work(thread=True, exclusive=True, group="booking")
     def _create(self, start: datetime, end: datetime, plate: str = "") -> None:
-        svc = self.app.svc  # type: ignore[attr-defined]
-        try:
-            booking = svc.create_booking(self.app.token, self.slot.id, start, end, plate=plate)  # type: ignore[attr-defined]
-        except ParkingError as error:
-            self.app.call_from_thread(self._failed, error)
-            return
-        self.app.call_from_thread(self._booked, booking)
+        svc, token, slot_id = self.app.svc, self.app.session, self.slot.id
+        self.call(
+            lambda: svc.create_booking(token, slot_id, start, end, plate=plate),
+            then=self._booked,
+            inline=self._failed,
+            always=self._not_busy,
+            group="booking",
+            exclusive=True,
+        )
 
-    def _failed(self, error: ParkingError) -> None:
+    def _not_busy(self) -> None:
         self.busy = False
         self.query_one("#confirm", Button).disabled = False
-        if isinstance(error, StorageError) or error.code == "unauthenticated":
-            self.app.report_error(error)  # type: ignore[attr-defined]
-            return
+
+    def _failed(self, error: ParkingError) -> None:
         if error.field == "plate":
             self.query_one("#field-plate", Field).set_error(str(error))
             return
@@ -134,7 +134,7 @@ class BookingScreen(Screen[None]):
             yield Command(f"Make it {hours} h", f"Set the end {hours} h after the start", lambda h=hours: self.action_preset(h))
 
 
-class ConfirmationScreen(Screen[None]):
+class ConfirmationScreen(ParkingScreen[None]):
     """Booked: the code in big letters, the slot, lot and times, and what to do on arrival."""
 
     TITLE = "Booked"
@@ -150,7 +150,7 @@ class ConfirmationScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         b = self.booking
-        now = self.app.svc.now()  # type: ignore[attr-defined]
+        now = self.app.svc.now()
         policy = self.lot.policy
         opens = b.start_time - timedelta(minutes=policy.early_checkin_minutes)
         held = b.start_time + timedelta(minutes=policy.grace_minutes)
@@ -198,11 +198,17 @@ class ConfirmationScreen(Screen[None]):
     def check_still_holds(self) -> None:
         """A booking cancelled, checked out or lapsed since (here or elsewhere): this screen is stale, so
         it closes and says what became of the booking."""
+        svc, token, booking_id = self.app.svc, self.app.session, self.booking.id
+        self.call(
+            lambda: svc.get_booking(token, booking_id),
+            then=self._looked,
+            inline=lambda _error: None,  # the file is busy: the next look decides
+            group="confirmation-look",
+            exclusive=True,
+        )
+
+    def _looked(self, now: Booking) -> None:
         app = self.app
-        try:
-            now = app.svc.get_booking(app.token, self.booking.id)  # type: ignore[attr-defined]
-        except ParkingError:
-            return  # signed out, or the file is busy: the next look decides
         if now.status in (BookingStatus.RESERVED, BookingStatus.CHECKED_IN):
             return
         self.poller.stop()
@@ -229,11 +235,11 @@ class ConfirmationScreen(Screen[None]):
         self.action_my_bookings()
 
     def action_done(self) -> None:
-        if getattr(self.app, "kiosk", False):
-            self.app.action_log_out()  # type: ignore[attr-defined]
+        if self.app.kiosk:
+            self.app.action_log_out()
             return
         self.app.pop_screen()
 
     def action_my_bookings(self) -> None:
         self.app.pop_screen()
-        self.app.action_open_my_bookings()  # type: ignore[attr-defined]
+        self.app.action_open_my_bookings()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from ...domain import rules
-from ...domain.errors import ParkingError
+from ...domain.errors import ParkingError, StorageError
 from ...domain.models import Profile
+from ..shell import ParkingScreen
 from ..widgets.form import Field, clear_errors, show_error
 
 DEMO_TEXT = (
@@ -22,7 +21,7 @@ DEMO_TEXT = (
 )
 
 
-class LoginScreen(Screen[None]):
+class LoginScreen(ParkingScreen[None]):
     """The first screen: sign in, or create an account."""
 
     IS_ROOT = True
@@ -50,7 +49,7 @@ class LoginScreen(Screen[None]):
                         yield Button("Sign in", id="login-submit", variant="primary", compact=True)
                 # Built when first shown (most people only sign in): the sign-in screen is ready sooner.
                 yield TabPane("Register", id="register")
-            if self.app.demo:  # type: ignore[attr-defined]
+            if self.app.demo:
                 yield Static(DEMO_TEXT, id="demo-accounts")
         yield Footer()
 
@@ -79,7 +78,7 @@ class LoginScreen(Screen[None]):
         )
 
     def on_screen_suspend(self) -> None:
-        self._left_for_session = self.app.token is not None  # type: ignore[attr-defined]
+        self._left_for_session = self.app.token is not None
 
     def on_screen_resume(self) -> None:
         # Back from a session: never leave a password behind.
@@ -87,7 +86,7 @@ class LoginScreen(Screen[None]):
             for field in self.query(f"#{name}").results(Input):
                 field.value = ""
         self.set_busy(False)
-        if getattr(self, "_left_for_session", False) and self.app.token is None:  # type: ignore[attr-defined]
+        if getattr(self, "_left_for_session", False) and self.app.token is None:
             # Signed out: the next person types a username straight away.
             self._left_for_session = False
             self.show_sign_in()
@@ -149,40 +148,27 @@ class LoginScreen(Screen[None]):
         self.set_busy(True, "Signing in…")
         self._sign_in(username, password)
 
-    @work(thread=True, exclusive=True, group="login")
     def _sign_in(self, username: str, password: str) -> None:
-        self._sign_in_now(username, password, registered=False)
+        """argon2 is slow on purpose: the password is checked in a worker."""
+        svc = self.app.svc
 
-    def _sign_in_now(self, username: str, password: str, *, registered: bool) -> None:
-        """Runs in a worker thread: argon2 is slow on purpose."""
-        svc = self.app.svc  # type: ignore[attr-defined]
-        try:
+        def job() -> tuple[str, Profile]:
             token = svc.login(username, password)
-            profile = svc.profile(token)
-        except ParkingError as error:
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._login_failed, error, registered)
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._login_ok, token, profile)
+            return token, svc.profile(token)
 
-    def _login_ok(self, token: str, profile: Profile) -> None:
+        self.call(job, then=self._login_ok, inline=self._login_failed, always=self._not_busy, group="login", exclusive=True)
+
+    def _not_busy(self) -> None:
         self.set_busy(False)
+
+    def _login_ok(self, signed: tuple[str, Profile]) -> None:
         for field in self._login_fields() + self._register_fields():
             field.value = ""
-        self.app.signed_in(token, profile)  # type: ignore[attr-defined]
+        self.app.signed_in(*signed)
 
-    def _login_failed(self, error: ParkingError, registered: bool) -> None:
-        self.set_busy(False)
-        if registered:
-            self.show_sign_in()
+    def _login_failed(self, error: ParkingError) -> None:
         fields = self._login_fields()
         general = self.query_one("#login-error", Static)
-        from ...domain.errors import StorageError
-
-        if isinstance(error, StorageError):
-            self.app.show_storage_error(error)  # type: ignore[attr-defined]
-            return
         show_error(error, fields, general, {"username": "login-username", "password": "login-password"})
         fields[1].value = ""
         fields[1].input.focus()
@@ -208,23 +194,32 @@ class LoginScreen(Screen[None]):
         self.set_busy(True, "Creating your account…")
         self._register(username, email, password, phone)
 
-    @work(thread=True, exclusive=True, group="login")
     def _register(self, username: str, email: str, password: str, phone: str) -> None:
-        svc = self.app.svc  # type: ignore[attr-defined]
-        try:
+        svc = self.app.svc
+
+        def job() -> tuple[str, Profile]:
             user = svc.register(username, email, password, phone)
-        except ParkingError as error:
-            self.app.call_from_thread(self._register_failed, error)
-            return
-        self.app.call_from_thread(self.notify, f"Account {user.username} created.", markup=False)
-        self._sign_in_now(user.username, password, registered=True)
+            try:
+                token = svc.login(user.username, password)
+                return token, svc.profile(token)
+            except ParkingError as error:
+                raise Registered(user.username, error) from error
+
+        self.call(job, then=self._registered, inline=self._register_failed, always=self._not_busy, group="login", exclusive=True)
+
+    def _registered(self, signed: tuple[str, Profile]) -> None:
+        self.notify(f"Account {signed[1].username} created.", markup=False)
+        self._login_ok(signed)
 
     def _register_failed(self, error: ParkingError) -> None:
-        self.set_busy(False)
-        from ...domain.errors import StorageError
-
-        if isinstance(error, StorageError):
-            self.app.show_storage_error(error)  # type: ignore[attr-defined]
+        if isinstance(error, Registered):
+            # The account exists; only the sign-in after it failed: say both, on the sign-in tab.
+            self.notify(f"Account {error.username} created.", markup=False)
+            self.show_sign_in()
+            if isinstance(error.cause, StorageError):
+                self.app.report_error(error.cause)
+            else:
+                self._login_failed(error.cause)
             return
         fields = self._register_fields()
         show_error(
@@ -245,6 +240,15 @@ class LoginScreen(Screen[None]):
             if busy:
                 general.update(message)
             general.set_class(busy, "-shown", "-busy")
+
+
+class Registered(ParkingError):
+    """The account was created, but signing in with it failed (``cause``)."""
+
+    def __init__(self, username: str, cause: ParkingError) -> None:
+        super().__init__(str(cause))
+        self.username = username
+        self.cause = cause
 
 
 def registration_problems(username: str, email: str, password: str, again: str, phone: str) -> dict[str, str]:

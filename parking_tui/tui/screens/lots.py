@@ -9,14 +9,14 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...domain.errors import ParkingError
 from ...domain.models import Lot
 from ..commands import Command
-from ..widgets.live import Poller, updated_label
+from ..shell import ParkingScreen, Place
+from ..widgets.live import Poller, store_stamp, updated_label
 
 BAR_WIDTH = 20
 LotRow = tuple[Lot, int, int]
@@ -52,8 +52,10 @@ class LotList(OptionList):
         return grid
 
 
-class LotBrowserScreen(Screen[None]):
+class LotBrowserScreen(ParkingScreen[None]):
     """Every lot with free now / total; type to filter; Enter opens the lot's map."""
+
+    PLACE = Place.LOTS
 
     IS_ROOT = True
     TITLE = "Lots"
@@ -88,44 +90,39 @@ class LotBrowserScreen(Screen[None]):
         yield Static("", id="lots-empty")
         yield Footer()
 
-    @property
-    def svc(self):
-        return self.app.svc  # type: ignore[attr-defined]
-
     def on_mount(self) -> None:
         self.query_one(LotList).focus()
-        self.action_reload()
+        svc, token = self.app.svc, self.app.session
         self.poller = Poller(
             self,
-            probe=lambda: (self.svc.version(), self.svc.now().replace(second=0, microsecond=0)),
-            load=lambda: self.svc.lot_overview(self.app.token),  # type: ignore[attr-defined]
+            probe=lambda: store_stamp(svc),
+            load=lambda: svc.lot_overview(token),
             apply=self._show,
-            failed=self.app.report_error,  # type: ignore[attr-defined]
             interval=1.0,
             name="lots-poll",
         )
-        self.poller.start(self._stamp())
-
-    def _stamp(self):
-        return (self.svc.version(), self.svc.now().replace(second=0, microsecond=0))
+        self.poller.start(now=True)
+        self._fresh = True  # loading: the resume that follows the first mount needs no reload
 
     def on_unmount(self) -> None:
         if self.poller is not None:
             self.poller.stop()
 
     def on_screen_resume(self) -> None:
-        if self.is_mounted and self.app.token is not None:  # type: ignore[attr-defined]
+        if getattr(self, "_fresh", False):
+            self._fresh = False
+            return
+        if self.is_mounted and self.app.token is not None:
             self.action_reload()
 
     def action_reload(self) -> None:
-        rows = self.app.call_service(self.svc.lot_overview, self.app.token)  # type: ignore[attr-defined]
-        if rows is not None:
-            self._show(rows)
+        if self.poller is not None:
+            self.poller.reload()
 
     def _show(self, rows: list[LotRow]) -> None:
         self.rows = rows
         self._fill()
-        self.query_one("#lots-updated", Static).update(updated_label(self.svc))
+        self.query_one("#lots-updated", Static).update(updated_label(self.app.svc))
 
     def _fill(self) -> None:
         lots = self.query_one(LotList)
@@ -139,7 +136,7 @@ class LotBrowserScreen(Screen[None]):
             lots.highlighted = ids.index(keep) if keep in ids else 0
         empty = self.query_one("#lots-empty", Static)
         if not self.rows:
-            admin = self.app.profile is not None and self.app.profile.is_admin  # type: ignore[attr-defined]
+            admin = self.app.is_admin
             empty.update("No lots yet." + (" Create one in Admin (a)." if admin else " Ask the lot manager to add one."))
         elif not shown:
             empty.update(Text(f"No lot matches {query.strip()!r}. Esc clears the filter."))
@@ -167,21 +164,20 @@ class LotBrowserScreen(Screen[None]):
 
     def _open_option(self, option: Option) -> None:
         if option.id is not None:
-            self.app.action_open_lot(int(option.id))  # type: ignore[attr-defined]
+            self.app.action_open_lot(int(option.id))
 
     def action_bookings(self) -> None:
-        self.app.action_open_my_bookings()  # type: ignore[attr-defined]
+        self.app.action_open_my_bookings()
 
     def action_profile(self) -> None:
-        self.app.action_open_profile()  # type: ignore[attr-defined]
+        self.app.action_open_profile()
 
     def action_admin(self) -> None:
-        self.app.action_open_admin()  # type: ignore[attr-defined]
+        self.app.action_open_admin()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "admin":
-            profile = self.app.profile  # type: ignore[attr-defined]
-            return profile is not None and profile.is_admin
+            return self.app.is_admin
         return True
 
     def action_focus_filter(self) -> None:
@@ -205,7 +201,9 @@ class LotBrowserScreen(Screen[None]):
             return
         char = event.character
         # Every letter and digit typed on the list goes to the filter (names like "bahn" hold b and a).
-        typed = bool(char) and len(char) == 1 and (char.isalnum() or char in "-.,'&()")  # type: ignore[arg-type]
+        if char is None:
+            return
+        typed = len(char) == 1 and (char.isalnum() or char in "-.,'&()")
         if typed or (char and char.isprintable() and not char.isspace() and event.key not in self.active_bindings):
             filter_box.focus()
             filter_box.insert_text_at_cursor(char)
@@ -218,4 +216,4 @@ class LotBrowserScreen(Screen[None]):
     def palette_commands(self):
         yield Command("Filter lots", "Filter the lots by name or location", self.action_focus_filter)
         for lot, free, total in self.rows:
-            yield Command(f"Open {lot.name}", f"{lot.location}: {free} of {total} free", lambda i=lot.id: self.app.action_open_lot(i))  # type: ignore[attr-defined]
+            yield Command(f"Open {lot.name}", f"{lot.location}: {free} of {total} free", lambda i=lot.id: self.app.action_open_lot(i))

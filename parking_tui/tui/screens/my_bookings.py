@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
-from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
+from ...domain.errors import ParkingError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot
 from ..commands import Command
+from ..shell import ParkingModal, ParkingScreen, Place
 from .. import timefmt
 from ..timefmt import span
 from ..words import plural
 from ..widgets.confirm import ConfirmModal
 from ..widgets.live import Poller, follow_store, updated_label
 from ..widgets.tables import cursor_row_key
-
-if TYPE_CHECKING:
-    from ..app import ParkingApp
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -160,7 +156,7 @@ def parse_new_end(text: str, current_end: datetime) -> datetime:
 # ----------------------------------------------------------------------------------------- extend modal
 
 
-class ExtendModal(ModalScreen["Booking | None"]):
+class ExtendModal(ParkingModal["Booking | None"]):
     """Pick a new end for a live booking; the service re-checks it and a conflict is shown here."""
 
     DEFAULT_CSS = """
@@ -209,10 +205,6 @@ class ExtendModal(ModalScreen["Booking | None"]):
         super().__init__()
         self.booking = booking
 
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
-
     def compose(self) -> ComposeResult:
         b = self.booking
         with Vertical(id="extend-box"):
@@ -249,17 +241,14 @@ class ExtendModal(ModalScreen["Booking | None"]):
         self.query_one("#extend-error", Static).update(Text(message))
 
     def try_extend(self, new_end: datetime) -> None:
-        app = self.papp
-        try:
-            booking = app.svc.extend_booking(app.token, self.booking.id, new_end)
-        except (AuthenticationError, StorageError) as error:
-            self.dismiss(None)
-            app.report_error(error)
-            return
-        except ParkingError as error:
-            self.show_error(str(error))
-            return
-        self.dismiss(booking)
+        svc, token, booking_id = self.app.svc, self.app.session, self.booking.id
+        self.call(
+            lambda: svc.extend_booking(token, booking_id, new_end),
+            then=self.dismiss,
+            inline=lambda error: self.show_error(str(error)),
+            group="extend",
+            exclusive=True,
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -268,8 +257,10 @@ class ExtendModal(ModalScreen["Booking | None"]):
 # ----------------------------------------------------------------------------------------- the screen
 
 
-class MyBookingsScreen(Screen):
+class MyBookingsScreen(ParkingScreen[None]):
     """The signed-in driver's bookings, newest activity first, with what can be done to each."""
+
+    PLACE = Place.MY_BOOKINGS
 
     TITLE = "My bookings"
     HELP_TEXT = (
@@ -317,10 +308,6 @@ class MyBookingsScreen(Screen):
         self.lots: dict[int, Lot] = {}
         self.poller: Poller[bool] | None = None
 
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
-
     def compose(self) -> ComposeResult:
         yield Header(icon="P")
         table: DataTable = DataTable(id="bookings-table", cursor_type="row", zebra_stripes=True)
@@ -355,14 +342,17 @@ class MyBookingsScreen(Screen):
 
     def reload(self, *, quiet: bool = False) -> None:
         """Fetch the bookings again and redraw, keeping the cursor on the same booking."""
-        app = self.papp
-        try:
-            bookings = app.svc.my_bookings(app.token)
-            lots = {lot.id: lot for lot in app.svc.list_lots(app.token)}
-        except ParkingError as error:
-            if not quiet or isinstance(error, (AuthenticationError, StorageError)):
-                app.report_error(error)
-            return
+        svc, token = self.app.svc, self.app.session
+
+        def job() -> tuple[list[Booking], dict[int, Lot]]:
+            return svc.my_bookings(token), {lot.id: lot for lot in svc.list_lots(token)}
+
+        # Quiet (a poll): a domain error is left for the next look; an ended session or storage still show.
+        self.call(job, then=self._show, inline=(lambda _error: None) if quiet else None, group="my-bookings", exclusive=True)
+
+    def _show(self, loaded: tuple[list[Booking], dict[int, Lot]]) -> None:
+        app = self.app
+        bookings, lots = loaded
         self.lots = lots
         ordered = order_bookings(bookings)
         self.bookings = {b.id: b for b in ordered}
@@ -407,8 +397,8 @@ class MyBookingsScreen(Screen):
         plate = f"  ·  {b.plate}" if b.plate else ""
         lines = [
             f"{b.confirmation_code}  ·  slot {b.slot_number}{moved}{plate}  ·  {where}",
-            f"{span(b.start_time, b.end_time, self.papp.svc.now())}  ·  {STATUS_LABELS[b.status]}"
-            f"  ·  {timing(b, self.papp.svc.now(), lot)}",
+            f"{span(b.start_time, b.end_time, self.app.svc.now())}  ·  {STATUS_LABELS[b.status]}"
+            f"  ·  {timing(b, self.app.svc.now(), lot)}",
         ]
         hint = self._hint(b, lot)
         if hint:
@@ -423,7 +413,7 @@ class MyBookingsScreen(Screen):
         if b.status is BookingStatus.RESERVED:
             early = lot.policy.early_checkin if lot else timedelta(minutes=15)
             opens = b.start_time - early
-            if self.papp.svc.now() < opens:
+            if self.app.svc.now() < opens:
                 return f"Check-in opens at {local(opens):%H:%M}. Show the code at the barrier."
             return "Press i when you arrive to check in."
         if b.status is BookingStatus.CHECKED_IN:
@@ -452,22 +442,25 @@ class MyBookingsScreen(Screen):
 
     # ----------------------------------------------------------------------------------- actions
 
-    def _act(self, fn, booking: Booking, done: str) -> None:
-        app = self.papp
-        result = app.call_service(fn, app.token, booking.id)
-        if result is not None:
-            self.notify(done.format(b=result), markup=False)
-        self.reload()
+    def _act(self, action: str, booking: Booking, done: str) -> None:
+        """Run ``svc.<action>(token, booking.id)``; say ``done`` and show the bookings again."""
+        fn, token = getattr(self.app.svc, action), self.app.session
+        self.call(
+            lambda: fn(token, booking.id),
+            then=lambda result: self.notify(done.format(b=result), markup=False),
+            always=self.reload,
+            group="booking-action",
+        )
 
     def action_check_in(self) -> None:
         b = self.selected
         if b is not None:
-            self._act(self.papp.svc.check_in, b, "Checked in at slot {b.slot_number}. Enjoy your stay.")
+            self._act("check_in", b, "Checked in at slot {b.slot_number}. Enjoy your stay.")
 
     def action_check_out(self) -> None:
         b = self.selected
         if b is not None:
-            self._act(self.papp.svc.check_out, b, "Checked out of slot {b.slot_number}. Thank you.")
+            self._act("check_out", b, "Checked out of slot {b.slot_number}. Thank you.")
 
     def action_cancel_booking(self) -> None:
         b = self.selected
@@ -476,12 +469,12 @@ class MyBookingsScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._act(self.papp.svc.cancel_booking, b, "Booking {b.confirmation_code} cancelled.")
+                self._act("cancel_booking", b, "Booking {b.confirmation_code} cancelled.")
 
         self.app.push_screen(
             ConfirmModal(
                 f"Cancel booking {b.confirmation_code}?",
-                f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.papp.svc.now())}. "
+                f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now())}. "
                 "The slot is released for others.",
                 yes="Cancel booking",
                 no="Keep it",
@@ -523,7 +516,7 @@ class MyBookingsScreen(Screen):
             if self.check_action(action, ()):
                 yield Command(
                     f"{name} {b.confirmation_code}",
-                    f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.papp.svc.now())}",
+                    f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now())}",
                     getattr(self, f"action_{action}"),
                 )
         yield Command("Refresh my bookings", "Load your bookings again", self.action_reload)

@@ -15,8 +15,8 @@ class TooSmallScreen(ModalScreen[None]):
     """Shown while the terminal is smaller than 80x24; it closes by itself when the terminal grows."""
 
     BINDINGS = [
-        Binding("enter", "dismiss", "Continue anyway", show=True),
-        Binding("escape", "dismiss", "Continue anyway", show=False),
+        Binding("enter", "continue", "Continue anyway", show=True),
+        Binding("escape", "continue", "Continue anyway", show=False),
     ]
 
     def __init__(self, width: int, height: int) -> None:
@@ -41,7 +41,7 @@ class TooSmallScreen(ModalScreen[None]):
         if self.is_mounted:
             self.query_one("#too-small-message", Static).update(self._message())
 
-    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+    def action_continue(self) -> None:
         self.dismiss(None)
 
 

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from ...domain import rules
-from ...domain.errors import AuthenticationError, ParkingError, StorageError, ValidationError
+from ...domain.errors import ParkingError, ValidationError
 from ...domain.models import Profile
 from ..commands import Command
+from ..shell import ParkingModal, ParkingScreen, Place
 from ..widgets.confirm import ConfirmModal
 
-if TYPE_CHECKING:
-    from ..app import ParkingApp
 
-
-class PasswordModal(ModalScreen[bool]):
+class PasswordModal(ParkingModal[bool]):
     """Change the password: the current one, the new one twice. Other sessions of the user end."""
 
     DEFAULT_CSS = """
@@ -139,21 +135,24 @@ class PasswordModal(ModalScreen[bool]):
         if new != again:
             self._error("again", "The two new passwords differ.")
             return
-        app = cast("ParkingApp", self.app)
-        try:
-            app.svc.change_password(app.token, old, new)
-        except (AuthenticationError, StorageError) as error:
-            self.dismiss(False)
-            app.report_error(error)
-            return
-        except ParkingError as error:
+        svc, token = self.app.svc, self.app.session
+
+        def failed(error: ParkingError) -> None:
             self._error("old" if error.field == "old_password" else "new", str(error))
-            return
-        self.dismiss(True)
+
+        self.call(
+            lambda: svc.change_password(token, old, new),
+            then=lambda _none: self.dismiss(True),
+            inline=failed,
+            group="password",
+            exclusive=True,
+        )
 
 
-class ProfileScreen(Screen):
+class ProfileScreen(ParkingScreen[None]):
     """The signed-in user's profile. Ctrl+S saves e-mail and phone; errors show under the field."""
+
+    PLACE = Place.PROFILE
 
     TITLE = "Profile"
     HELP_TEXT = "Your account. Change your e-mail or phone and save with ctrl+s (or Enter in a field)."
@@ -210,10 +209,6 @@ class ProfileScreen(Screen):
         super().__init__(name=name, id=id, classes=classes)
         self.current: Profile | None = None
 
-    @property
-    def papp(self) -> ParkingApp:
-        return cast("ParkingApp", self.app)
-
     def compose(self) -> ComposeResult:
         yield Header(icon="P")
         with VerticalScroll(id="profile-body"):
@@ -242,10 +237,10 @@ class ProfileScreen(Screen):
         self.query_one("#profile-email", Input).focus()
 
     def load(self) -> None:
-        app = self.papp
-        profile = app.call_service(app.svc.profile, app.token)
-        if profile is None:
-            return
+        svc, token = self.app.svc, self.app.session
+        self.call(lambda: svc.profile(token), then=self._show, group="profile", exclusive=True)
+
+    def _show(self, profile: Profile) -> None:
         self.current = profile
         self.query_one("#profile-username", Label).update(Text(profile.username))
         role = self.query_one("#profile-role", Label)
@@ -310,21 +305,26 @@ class ProfileScreen(Screen):
                 ok = False
         if not ok:
             return
-        app = self.papp
-        try:
-            profile = app.svc.update_profile(app.token, email=email, phone_number=phone)
-        except (AuthenticationError, StorageError) as error:
-            app.report_error(error)
-            return
-        except ParkingError as error:
+        svc, token = self.app.svc, self.app.session
+
+        def failed(error: ParkingError) -> None:
             target = {"email": "email", "phone_number": "phone"}.get(error.field or "")
             if target:
                 self._set_error(target, str(error))
             else:
                 self.notify(str(error), title="Not saved", severity="error", markup=False)
-            return
+
+        self.call(
+            lambda: svc.update_profile(token, email=email, phone_number=phone),
+            then=self._saved,
+            inline=failed,
+            group="profile-save",
+            exclusive=True,
+        )
+
+    def _saved(self, profile: Profile) -> None:
         self.current = profile
-        app.profile = profile
+        self.app.profile = profile
         self.query_one("#profile-email", Input).value = profile.email
         self.query_one("#profile-phone", Input).value = profile.phone_number
         self.notify("Profile saved.", markup=False)
@@ -332,14 +332,14 @@ class ProfileScreen(Screen):
     def action_logout(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self.papp.action_log_out()
+                self.app.action_log_out()
 
         if self.has_unsaved_input():
             self.app.push_screen(
                 ConfirmModal("Log out without saving your changes?", yes="Log out", no="Stay"), answered
             )
         else:
-            self.papp.action_log_out()
+            self.app.action_log_out()
 
     def action_back(self) -> None:
         def answered(yes: bool | None) -> None:

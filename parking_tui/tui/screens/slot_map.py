@@ -12,13 +12,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Header, Input, Static
 
 from ...domain.errors import ParkingError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot, Slot, SlotMark, SlotStatus
 from .. import timefmt
 from ..commands import Command
+from ..marks import MARKS, describe_mark
+from ..shell import ParkingScreen, Place
 from ..widgets.confirm import ConfirmModal
 from ..widgets.live import Poller, updated_label
 from ..widgets.slot_grid import BUSY_IN_WINDOW, FREE_IN_WINDOW, GLYPHS, LABELS, SlotGrid, component_for
@@ -27,33 +29,10 @@ from ..widgets.window_form import WindowForm
 Window = tuple[datetime, datetime]
 MapData = tuple[list[Slot], "set[int] | None", "Window | None"]
 
-MARKS = {
-    "occupied": "occupied (a car without a booking)",
-    "available": "available (the manual mark is cleared)",
-    "out_of_service": "out of service",
-}
-
-
-def describe_mark(mark: SlotMark, now: datetime) -> str:
-    """What a mark does to the bookings, for the admin to read before confirming."""
-    lines = []
-    for b in mark.moved:
-        lines.append(
-            f"Moves {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}) to {b.slot_number}, "
-            "same code."
-        )
-    for b in mark.unplaced:
-        lines.append(
-            f"No free slot for {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}): it stays, "
-            "flagged for the attendant, and does not lapse while blocked."
-        )
-    if not lines:
-        lines.append("No booking is affected. Nobody can book the slot while it is marked.")
-    return "\n".join(lines)
-
-
-class SlotMapScreen(Screen[None]):
+class SlotMapScreen(ParkingScreen[None]):
     """One lot's slots, live."""
+
+    PLACE = Place.MAP
 
     TITLE = "Slot map"
     HELP_TEXT = (
@@ -81,6 +60,8 @@ class SlotMapScreen(Screen[None]):
         self.window: Window | None = None
         self.free_ids: set[int] | None = None
         self.poller: Poller[MapData] | None = None
+        #: Each slot's bookings ahead, read when the cursor first reaches it (emptied when the data changes).
+        self.schedules: dict[int, list[Booking]] = {}
 
     # ------------------------------------------------------------------------------------------ parts
 
@@ -97,16 +78,15 @@ class SlotMapScreen(Screen[None]):
 
     @property
     def svc(self):
-        return self.app.svc  # type: ignore[attr-defined]
+        return self.app.svc
 
     @property
     def token(self) -> str | None:
-        return self.app.token  # type: ignore[attr-defined]
+        return self.app.token
 
     @property
     def is_admin(self) -> bool:
-        profile = self.app.profile  # type: ignore[attr-defined]
-        return profile is not None and profile.is_admin
+        return self.app.is_admin
 
     @property
     def grid(self) -> SlotGrid:
@@ -120,26 +100,22 @@ class SlotMapScreen(Screen[None]):
     # --------------------------------------------------------------------------------------- loading
 
     def on_mount(self) -> None:
-        self.lot = self.app.call_service(self.svc.get_lot, self.token, self.lot_id)  # type: ignore[attr-defined]
-        if self.lot is None:
-            self.app.pop_screen()
-            return
-        self.sub_title = self.lot.name
-        timefmt.set_zone(self.lot.time_zone)
-        self.query_one("#map-title", Static).update(Text.assemble((self.lot.name, "bold"), "  ", self.lot.location))
-        stamp = self._stamp()
-        self.refresh_slots()
         self.grid.focus()
-        self.poller = Poller(
-            self,
-            probe=self._stamp,
-            load=self._load,
-            apply=self._apply,
-            failed=self.app.report_error,  # type: ignore[attr-defined]
-            name="map-poll",
-        )
-        self.poller.start(stamp)
-        self._fresh = True  # just loaded: the resume that follows the first mount needs no reload
+        self._fresh = True  # loading: the resume that follows the first mount needs no reload
+        svc, token, lot_id = self.svc, self.token, self.lot_id
+        self.call(lambda: svc.get_lot(token, lot_id), then=self._lot_read, inline=self._no_lot, group="map-lot")
+
+    def _no_lot(self, error: ParkingError) -> None:
+        self.app.report_error(error)
+        self.dismiss()
+
+    def _lot_read(self, lot: Lot) -> None:
+        self.lot = lot
+        self.sub_title = lot.name
+        timefmt.set_zone(lot.time_zone)
+        self.query_one("#map-title", Static).update(Text.assemble((lot.name, "bold"), "  ", lot.location))
+        self.poller = Poller(self, probe=self._stamp, load=self._load, apply=self._apply, name="map-poll")
+        self.poller.start(now=True)
 
     def on_unmount(self) -> None:
         if self.poller is not None:
@@ -159,7 +135,7 @@ class SlotMapScreen(Screen[None]):
         return (self.svc.version(self.lot_id), self.svc.now().replace(second=0, microsecond=0))
 
     def _load(self) -> MapData:
-        """Read the lot (runs in the poll thread, or on the UI thread for ``refresh_slots``)."""
+        """Read the lot (runs in the poll's worker thread)."""
         window = self.window
         slots = self.svc.lot_slots(self.token, self.lot_id)
         free = None
@@ -172,19 +148,14 @@ class SlotMapScreen(Screen[None]):
 
     def refresh_slots(self) -> None:
         """Reload the slots now (after a change made here; other processes' changes arrive by polling)."""
-        try:
-            data = self._load()
-        except ParkingError as error:
-            self.app.report_error(error)  # type: ignore[attr-defined]
-            return
         if self.poller is not None:
-            self.poller.stamp = self._stamp()
-        self._apply(data)
+            self.poller.reload()
 
     def _apply(self, data: MapData) -> None:
         slots, free, window = data
         if window != self.window:
-            return  # loaded for a window that is no longer shown; the next poll brings the right one
+            return  # loaded for a window that is no longer shown; the reload set_window started brings it
+        self.schedules = {}
         self.free_ids = free
         if window is None:
             kinds = [s.status.value for s in slots]
@@ -265,22 +236,33 @@ class SlotMapScreen(Screen[None]):
             free = kind == FREE_IN_WINDOW
             text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now)}\n", "bold" if free else "")
         text.append("\n")
-        try:
-            schedule = self.svc.slot_schedule(self.token, slot.id)
-        except ParkingError as error:
-            self.app.report_error(error)  # type: ignore[attr-defined]
-            schedule = []
-        text.append_text(self._schedule_text(schedule, now))
+        schedule = self.schedules.get(slot.id)
+        if schedule is None:
+            text.append("Reading the bookings…\n", "italic")
+            self._read_schedule(slot)
+        else:
+            text.append_text(self._schedule_text(schedule, now))
         text.append("\n")
         text.append_text(self._hint(slot, kind))
         panel.update(text)
+
+    def _read_schedule(self, slot: Slot) -> None:
+        """Read the slot's bookings ahead in a worker; show them if the cursor is still there."""
+        svc, token = self.svc, self.token
+
+        def read(schedule: list[Booking]) -> None:
+            self.schedules[slot.id] = schedule
+            if self.grid.selected_slot is not None and self.grid.selected_slot.id == slot.id:
+                self._show_details(self.grid.selected_slot)
+
+        self.call(lambda: svc.slot_schedule(token, slot.id), then=read, group="slot-schedule", exclusive=True)
 
     def _schedule_text(self, schedule: list[Booking], now: datetime) -> Text:
         text = Text()
         if not schedule:
             text.append("No bookings ahead.\n", "italic")
             return text
-        me = self.app.profile.username if self.app.profile else ""  # type: ignore[attr-defined]
+        me = self.app.profile.username if self.app.profile else ""
         current = [b for b in schedule if b.start_time <= now < b.end_time or b.status is BookingStatus.CHECKED_IN]
         upcoming = [b for b in schedule if b not in current and b.start_time > now]
         shown = 0
@@ -335,8 +317,6 @@ class SlotMapScreen(Screen[None]):
 
     def book(self, slot: Slot) -> None:
         """Open the booking form for ``slot`` if it is free (now, or in the chosen window)."""
-        from .booking import BookingScreen
-
         if self.lot is None:
             return
         index = self.grid.slots.index(slot) if slot in self.grid.slots else -1
@@ -355,7 +335,7 @@ class SlotMapScreen(Screen[None]):
             )
             return
         window = self.window or timefmt.default_window(self.svc.now())
-        self.app.push_screen(BookingScreen(self.lot, slot, window))
+        self.app.open_booking(self.lot, slot, window)
 
     def action_choose_window(self) -> None:
         now = self.svc.now()
@@ -365,7 +345,7 @@ class SlotMapScreen(Screen[None]):
             if result == NOW:
                 self.set_window(None)
             elif isinstance(result, tuple):
-                self.set_window(result)  # type: ignore[arg-type]
+                self.set_window((result[0], result[1]))
 
         self.app.push_screen(WindowScreen(start, end, now), chosen)
 
@@ -387,9 +367,10 @@ class SlotMapScreen(Screen[None]):
         slot = self.selected_slot
         if slot is None:
             return
-        preview = self.app.call_service(self.svc.preview_mark, self.token, slot.id, status)  # type: ignore[attr-defined]
-        if preview is None:
-            return
+        svc, token = self.svc, self.token
+        self.call(lambda: svc.preview_mark(token, slot.id, status), then=lambda preview: self._ask_mark(slot, status, preview))
+
+    def _ask_mark(self, slot: Slot, status: str, preview: SlotMark) -> None:
         if status != "out_of_service" and not preview.moved and not preview.unplaced:
             self._mark_now(slot, status)
             return
@@ -410,7 +391,10 @@ class SlotMapScreen(Screen[None]):
         )
 
     def _mark_now(self, slot: Slot, status: str) -> None:
-        result = self.app.call_service(self.svc.mark_slot, self.token, slot.id, status)  # type: ignore[attr-defined]
+        svc, token = self.svc, self.token
+        self.call(lambda: svc.mark_slot(token, slot.id, status), then=lambda result: self._marked(slot, status, result))
+
+    def _marked(self, slot: Slot, status: str, result: SlotMark) -> None:
         if result is not None:
             moved = f" {len(result.moved)} booking(s) moved." if result.moved else ""
             unplaced = (
@@ -447,12 +431,12 @@ class WindowScreen(ModalScreen[object]):
 
     def __init__(self, start: datetime, end: datetime, now: datetime) -> None:
         super().__init__(id="window-dialog")
-        self._start, self._end, self._now = start, end, now
+        self._start, self._end, self._at = start, end, now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="window-box", classes="notice-box"):
             yield Static("Which slots are free…", classes="notice-title")
-            yield WindowForm(self._start, self._end, self._now, id="window-form")
+            yield WindowForm(self._start, self._end, self._at, id="window-form")
             with Horizontal(classes="buttons"):
                 yield Button("Show free slots", id="apply", variant="primary", compact=True)
                 yield Button("Now", id="now", compact=True)

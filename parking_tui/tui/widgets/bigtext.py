@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import RenderResult
 from textual.content import Content
+from textual.geometry import Size
 from textual.widget import Widget
 
 # 5x5 glyphs, '#' is a filled cell. The code alphabet has no 0/O or 1/I; they are here for completeness.
@@ -68,10 +69,10 @@ class BigText(Widget):
         super().__init__(id=id, classes=classes)
         self.text = text
 
-    def get_content_width(self, container, viewport) -> int:  # type: ignore[override]
+    def get_content_width(self, container: Size, viewport: Size) -> int:
         return len(big_lines(self.text)[0])
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[override]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return HEIGHT
 
     def render(self) -> RenderResult:

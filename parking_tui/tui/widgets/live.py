@@ -11,9 +11,9 @@ from typing import Any, Generic, TypeVar
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import get_current_worker
 
 from ...domain.errors import ParkingError
+from ..shell import shell_of
 
 T = TypeVar("T")
 
@@ -22,7 +22,9 @@ POLL_SECONDS = 0.5
 
 class Poller(Generic[T]):
     """Every ``interval`` seconds run ``probe()`` in a thread; when its result changed, run ``load()`` there
-    too and hand the data to ``apply(data)`` on the UI thread. Errors go to ``failed(error)``."""
+    too and hand the data to ``apply(data)`` on the UI thread. The calls go through the app's service seam,
+    so a failure reaches its one handler (``quiet(error)``, when given, takes the domain errors a poll may
+    skip, such as a validation error of a window that has begun)."""
 
     def __init__(
         self,
@@ -31,7 +33,7 @@ class Poller(Generic[T]):
         probe: Callable[[], Any],
         load: Callable[[], T],
         apply: Callable[[T], None],
-        failed: Callable[[ParkingError], None],
+        quiet: Callable[[ParkingError], object] | None = None,
         interval: float = POLL_SECONDS,
         name: str = "poll",
     ) -> None:
@@ -39,7 +41,7 @@ class Poller(Generic[T]):
         self.probe = probe
         self.load = load
         self.apply = apply
-        self.failed = failed
+        self.quiet = quiet
         self.interval = interval
         self.name = name
         self.stamp: Any = None
@@ -47,11 +49,24 @@ class Poller(Generic[T]):
         self._stopped = False
         self.polls = 0
 
-    def start(self, stamp: Any = None) -> None:
-        """Start polling; ``stamp`` is the probe result the current data was loaded at (if known)."""
-        self.stamp = stamp
+    def start(self, *, now: bool = False, prime: bool = False) -> None:
+        """Start polling. ``now``: load at once (the first data of a screen); ``prime``: read the stamp at
+        once and load only when it changes later (the caller loads the data itself)."""
         self._stopped = False
-        self._arm()
+        if now or prime:
+            self._tick(prime=prime)
+        else:
+            self._arm()
+
+    def reload(self) -> None:
+        """Load now, whatever the stamp says (after a change made here, or ``r``)."""
+        if self._stopped:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.stamp = None
+        self._tick()
 
     def stop(self) -> None:
         self._stopped = True
@@ -59,62 +74,47 @@ class Poller(Generic[T]):
             self._timer.stop()
             self._timer = None
 
-    def _arm(self) -> None:
+    def _arm(self, interval: float | None = None) -> None:
         if not self._stopped and self.owner.is_attached:
-            self._timer = self.owner.set_timer(self.interval, self._tick, name=self.name)
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.owner.set_timer(interval or self.interval, self._tick, name=self.name)
 
-    def _tick(self) -> None:
+    def _tick(self, prime: bool = False) -> None:
         self._timer = None
-        if self._stopped:
+        if self._stopped or not self.owner.is_attached:
             return
-        self.owner.run_worker(self._work, thread=True, group=self.name, exclusive=True, exit_on_error=False)
+        known = self.stamp
 
-    def _work(self) -> None:
-        worker = get_current_worker()
-        app = self.owner.app
-        try:
+        def job() -> tuple[Any, list[T]]:
             stamp = self.probe()
-            data = self.load() if stamp != self.stamp else None
-        except ParkingError as error:
-            self._back(app, worker, self._failed, error)
-            return
-        except OSError as error:  # the data file went away under us: report it like the store would
-            from ...domain.errors import StorageError
+            if prime or stamp == known:
+                return stamp, []
+            return stamp, [self.load()]
 
-            self._back(app, worker, self._failed, StorageError(f"The data file cannot be read: {error}"))
-            return
-        self._back(app, worker, self._done, stamp, data)
+        shell_of(self.owner).call(
+            self.owner, job, then=self._done, inline=self.quiet, always=self._after, group=self.name, exclusive=True
+        )
 
-    @staticmethod
-    def _back(app, worker, fn, *args) -> None:
-        if worker.is_cancelled:
-            return
-        try:
-            app.call_from_thread(fn, *args)
-        except RuntimeError:  # the app is shutting down
-            pass
-
-    def _done(self, stamp: Any, data: T | None) -> None:
+    def _done(self, outcome: tuple[Any, list[T]]) -> None:
         self.polls += 1
         if self._stopped:
             return
-        if data is not None:
-            self.stamp = stamp
-            self.apply(data)
         self._arm()
+        stamp, loaded = outcome
+        self.stamp = stamp
+        for data in loaded:
+            self.apply(data)
 
-    def _failed(self, error: ParkingError) -> None:
-        if self._stopped:
-            return
-        self.failed(error)
-        # Keep trying, slower: a busy lock or a file being replaced usually passes.
-        if not self._stopped and self.owner.is_attached:
-            self._timer = self.owner.set_timer(self.interval * 4, self._tick, name=self.name)
+    def _after(self) -> None:
+        # Runs first whatever the outcome: armed slow, as after a failure (a busy lock or a file being
+        # replaced usually passes); a success re-arms at the normal pace in ``_done``.
+        self._arm(self.interval * 4)
 
 
 def store_stamp(svc: Any, lot_id: int | None = None) -> tuple:
     """What a live view compares: the store's version (any write by any process) and the minute (times such
-    as "starts in 14m" and lapsing reservations move with the clock)."""
+    as "starts in 14m" and lapsing reservations move with the clock). Runs in a worker thread."""
     return (svc.version(lot_id), svc.now().replace(second=0, microsecond=0))
 
 
@@ -126,10 +126,9 @@ def updated_label(svc: Any) -> str:
 def follow_store(owner: DOMNode, reload: Callable[[], None], *, name: str, lot_id: int | None = None) -> Poller[bool]:
     """Call ``reload()`` on the UI thread within ``POLL_SECONDS`` of any change to the store (or the minute).
 
-    The version is read in a thread worker; ``reload`` reads the data itself. While the owner's screen is
-    covered by another, the reload waits: screens reload on resume anyway."""
-    app = owner.app
-    svc = app.svc  # type: ignore[attr-defined]
+    The version is read in a thread worker; ``reload`` reads the data itself (through the seam). While the
+    owner's screen is covered by another, the reload waits: screens reload on resume anyway."""
+    svc = shell_of(owner).svc
 
     def apply(_changed: bool) -> None:
         screen = owner if isinstance(owner, Screen) else owner.screen
@@ -141,8 +140,7 @@ def follow_store(owner: DOMNode, reload: Callable[[], None], *, name: str, lot_i
         probe=lambda: store_stamp(svc, lot_id),
         load=lambda: True,
         apply=apply,
-        failed=app.report_error,  # type: ignore[attr-defined]
         name=name,
     )
-    poller.start(store_stamp(svc, lot_id))
+    poller.start(prime=True)
     return poller

@@ -222,13 +222,14 @@ class SlotGrid(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         index = scroll_y + y
-        if index >= len(self._rows) or self._rows[index] is None:
+        row = self._rows[index] if index < len(self._rows) else None
+        if row is None:
             return Strip.blank(width, base)
         segments: list[Segment] = []
         lw = self._label_width
         gap = Segment(" " * GAP, base)
         focused = self.has_focus
-        for column, i in enumerate(self._rows[index]):  # type: ignore[union-attr]
+        for column, i in enumerate(row):
             kind = self.kinds[i] if i < len(self.kinds) else self.slots[i].status.value
             style = self._style(component_for(kind))
             number = self.slots[i].slot_number

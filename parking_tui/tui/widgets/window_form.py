@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,6 +14,8 @@ from textual.widgets import Button, Input, Label, Static
 from ...domain.errors import ParkingError
 from .. import timefmt
 from .form import Field, clear_errors, show_error
+
+R = TypeVar("R")
 
 #: Which field a service error is about.
 ERROR_FIELDS = {"start_time": "start", "end_time": "end", "date": "date"}
@@ -62,24 +66,24 @@ class WindowForm(Vertical):
     def _parse(self, mark: bool) -> tuple[datetime, datetime] | None:
         date_f, start_f, end_f = self.fields
         today = timefmt.local(self.now).date()
-        result = []
-        for field, parse in (
-            (date_f, lambda v: timefmt.parse_date(v, today)),
-            (start_f, timefmt.parse_time),
-            (end_f, timefmt.parse_time),
-        ):
+        def read(field: Field, parse: Callable[[str], R]) -> R | None:
             try:
-                result.append(parse(field.value))
-                if mark:
-                    field.set_error(None)
+                value = parse(field.value)
             except ValueError as error:
                 if mark:
                     field.set_error(str(error))
-                result.append(None)
-        if None in result:
+                return None
+            if mark:
+                field.set_error(None)
+            return value
+
+        day = read(date_f, lambda v: timefmt.parse_date(v, today))
+        start = read(start_f, timefmt.parse_time)
+        end = read(end_f, timefmt.parse_time)
+        if day is None or start is None or end is None:
             return None
         try:
-            return timefmt.window_from(*result)
+            return timefmt.window_from(day, start, end)
         except ValueError as error:
             if mark:
                 date_f.set_error(str(error))

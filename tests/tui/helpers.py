@@ -1,0 +1,50 @@
+"""Helpers for the Pilot tests of the TUI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+#: Methods of the service that touch no store: ``now()`` reads the injected clock.
+NO_STORE = frozenset({"now"})
+
+
+class OffLoopService:
+    """Stands in for the service in the app: every method that reaches the store raises (and is recorded)
+    when it is called on the event loop's thread, so a service call that would freeze the UI fails the test.
+
+    The loop runs on the thread that created this wrapper (the test's thread)."""
+
+    def __init__(self, svc: Any) -> None:
+        self._svc = svc
+        self.loop_thread = threading.get_ident()
+        self.violations: list[str] = []
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._svc, name)
+        if not callable(attr) or name.startswith("_") or name in NO_STORE:
+            return attr
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == self.loop_thread:
+                self.violations.append(name)
+                raise AssertionError(f"svc.{name}() was called on the event loop's thread")
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return guarded
+
+
+async def settle(pilot, timeout: float = 10.0) -> None:
+    """Let every service call (thread workers) finish and its outcome reach the screen."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while time.monotonic() < deadline:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not getattr(app, "calls_pending", 0):
+            break
+    await pilot.pause()
