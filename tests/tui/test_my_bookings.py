@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Input, Static
 
 from parking_tui.domain.errors import ValidationError
 from parking_tui.domain.models import BookingStatus, SlotStatus
-from parking_tui.tui.screens.my_bookings import ExtendModal, MyBookingsScreen, fmt_delta, parse_new_end
+from parking_tui.tui.bookings_text import fmt_delta
+from parking_tui.tui.screens.my_bookings import ExtendModal, MyBookingsScreen, parse_new_end
 from parking_tui.tui.widgets.confirm import ConfirmModal
 
 SIZE = (80, 24)

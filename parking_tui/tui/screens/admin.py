@@ -39,7 +39,7 @@ from ..commands import Command
 from ..timefmt import span
 from ..widgets.live import Poller, follow_store, updated_label
 from ..words import plural
-from .my_bookings import STATUS_LABELS, local, status_text, timing
+from ..bookings_text import STATUS_LABELS, local, status_text, timing
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from ...domain import rules
 from ...domain.errors import ParkingError
 from ..shell import ParkingShell, ShellNode
-from .my_bookings import local
+from ..bookings_text import local
 
 LIMIT = 500
 IDS = ("code", "booking_id", "lot_id", "slot_id", "slot_number", "target", "owner", "name")

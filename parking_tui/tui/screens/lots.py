@@ -12,7 +12,6 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...domain.errors import ParkingError
 from ...domain.models import Lot
 from ..commands import Command
 from ..shell import ParkingScreen, Place
