@@ -193,7 +193,8 @@ class BookingQuery:
     username: str | None = None
     statuses: frozenset[str] | None = None
     ends_at_or_after: datetime | None = None
-    """Only bookings whose ``end_time`` is not before this instant."""
+    """Only bookings still running at or after this instant: ``end_time`` not before it, or checked out not
+    before it (a car that overstayed into it)."""
     text: str | None = None
     """Kept if the plate, confirmation code, username or slot number contains it, ignoring case, spaces and
     ``-`` (the service passes it already upper-cased without spaces or ``-``)."""

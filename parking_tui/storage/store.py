@@ -153,6 +153,10 @@ def _multi_by_field(table: str, field: str):
     return build
 
 
+def _new_memo(f: _File) -> dict[int, Any]:
+    return {}
+
+
 def check_data_path(path: Path) -> None:
     """The data file must be a regular file (or not exist yet); nothing is created otherwise."""
     try:
@@ -1451,8 +1455,14 @@ class _View:
         """Ids of bookings the last commit moved to the archive (a crash may have left a live copy)."""
         return {int(i) for i, _lot in self.s._meta(self._root()).get("pending_archive", ())}  # noqa: SLF001
 
-    def _live(self, f: _File, lot_id: int) -> list[Record]:
-        return [dict(r, id=int(k), lot_id=lot_id) for k, r in f.raw("bookings").items()]
+    def row(self, f: _File, table: str, doc_id: int, make: Callable[[Record], Any], **extra: Any) -> Any:
+        """``make(record)`` for one record of ``f``, kept with the file's parse until the file changes (the
+        port's typed rows are built once per version of a file, not once per read)."""
+        memo = f.index("rows." + table, _new_memo)
+        found = memo.get(doc_id)
+        if found is None:
+            found = memo[doc_id] = make(dict(f.raw(table)[str(doc_id)], id=doc_id, **extra))
+        return found
 
     def _holds(self, username: str) -> _File:
         return self._file(self.s._holds_name(username))  # noqa: SLF001
@@ -1464,9 +1474,11 @@ class _View:
             return []
         return sorted({int(v) for v in f.raw("holds")[str(doc_id)].get("lots", {}).values()})
 
-    def live_bookings(
+    def _live_refs(
         self, *, lot_id: int | None = None, username: str | None = None, slot_id: int | None = None
-    ) -> list[Record]:
+    ) -> list[tuple[_File, int, int]]:
+        """Where the live bookings matching the filters are: (lot file, booking id, lot id)."""
+        out: list[tuple[_File, int, int]] = []
         if slot_id is not None:
             lot_of_slot = self.s._slot_lot.get(slot_id)  # noqa: SLF001
             if lot_of_slot is None:
@@ -1476,11 +1488,10 @@ class _View:
                 lot_of_slot = int(slot["lot_id"])
             f = self._lot(lot_of_slot)
             ids = f.index("bookings.slot_id", _multi_by_field("bookings", "slot_id")).get(slot_id, ())
-            raw = f.raw("bookings")
-            out = [dict(raw[str(i)], id=i, lot_id=lot_of_slot) for i in ids]
             if username is not None:
-                out = [r for r in out if r["username"] == username]
-            return self._drop_moved(out)
+                raw = f.raw("bookings")
+                ids = [i for i in ids if raw[str(i)]["username"] == username]
+            return self._drop_moved([(f, i, lot_of_slot) for i in ids])
         if lot_id is not None:
             lots = [lot_id]
         elif username is not None:
@@ -1488,26 +1499,44 @@ class _View:
             lots = [i for i in self._held_lots(username) if i in known]
         else:
             lots = self._lot_ids()
-        out: list[Record] = []
         for lid in lots:
             f = self._lot(lid)
             if username is None:
-                out.extend(self._live(f, lid))
+                out.extend((f, int(k), lid) for k in f.raw("bookings"))
             else:
                 ids = f.index("bookings.username", _multi_by_field("bookings", "username")).get(username, ())
-                raw = f.raw("bookings")
-                out.extend(dict(raw[str(i)], id=i, lot_id=lid) for i in ids)
+                out.extend((f, i, lid) for i in ids)
         return self._drop_moved(out)
 
-    def _drop_moved(self, out: list[Record]) -> list[Record]:
+    def live_bookings(
+        self, *, lot_id: int | None = None, username: str | None = None, slot_id: int | None = None
+    ) -> list[Record]:
+        refs = self._live_refs(lot_id=lot_id, username=username, slot_id=slot_id)
+        return [dict(f.raw("bookings")[str(i)], id=i, lot_id=lid) for f, i, lid in refs]
+
+    def live_rows(
+        self,
+        make: Callable[[Record], Any],
+        *,
+        lot_id: int | None = None,
+        username: str | None = None,
+        slot_id: int | None = None,
+    ) -> list[Any]:
+        """:meth:`live_bookings` as ``make``'s rows (see :meth:`row`)."""
+        refs = self._live_refs(lot_id=lot_id, username=username, slot_id=slot_id)
+        return [self.row(f, "bookings", i, make, lot_id=lid) for f, i, lid in refs]
+
+    def _drop_moved(self, out: list[tuple[_File, int, int]]) -> list[tuple[_File, int, int]]:
         pending = self._pending()
         if not pending:
             return out
-        return [r for r in out if r["id"] not in pending or not self._is_archived(r)]
+        return [
+            ref for ref in out
+            if ref[1] not in pending
+            or not self._is_archived({"id": ref[1], "username": ref[0].raw("bookings")[str(ref[1])]["username"]})
+        ]
 
-    def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[Record]:
-        """The lot's reservations (not checked in) whose start is before ``instant`` - the candidates for
-        expiry - found by bisecting an index of start times rather than reading every live booking."""
+    def _reserved_refs(self, lot_id: int, instant: datetime) -> list[tuple[_File, int, int]]:
         f = self._lot(lot_id)
 
         def build(f: _File) -> tuple[list[datetime], list[int]]:
@@ -1519,9 +1548,15 @@ class _View:
             return [p[0] for p in pairs], [p[1] for p in pairs]
 
         starts, ids = f.index("bookings.reserved_starts", build)
-        raw = f.raw("bookings")
-        out = [dict(raw[str(i)], id=i, lot_id=lot_id) for i in ids[: bisect.bisect_left(starts, instant)]]
-        return self._drop_moved(out)
+        return self._drop_moved([(f, i, lot_id) for i in ids[: bisect.bisect_left(starts, instant)]])
+
+    def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[Record]:
+        """The lot's reservations (not checked in) whose start is before ``instant`` - the candidates for
+        expiry - found by bisecting an index of start times rather than reading every live booking."""
+        return [dict(f.raw("bookings")[str(i)], id=i, lot_id=lid) for f, i, lid in self._reserved_refs(lot_id, instant)]
+
+    def reserved_rows_starting_before(self, make: Callable[[Record], Any], lot_id: int, instant: datetime) -> list[Any]:
+        return [self.row(f, "bookings", i, make, lot_id=lid) for f, i, lid in self._reserved_refs(lot_id, instant)]
 
     def _is_archived(self, rec: Record) -> bool:
         """A live copy left behind by an interrupted move to the archive (the archive wins)."""
@@ -1578,7 +1613,11 @@ class _View:
         return None
 
     def code_in_use(self, code: str, *, lot_id: int | None = None) -> bool:
-        """Whether a live booking holds this confirmation code.
+        """Whether a live booking holds this confirmation code (see :meth:`live_code_holder`)."""
+        return self.live_code_holder(code, lot_id=lot_id) is not None
+
+    def live_code_holder(self, code: str, *, lot_id: int | None = None) -> int | None:
+        """The id of the live booking holding this confirmation code, if one does.
 
         The given lot is read fresh; the other lots as this process last read them (a code made elsewhere in
         the last moments and equal to a random new one is a 1-in-10^12 event; re-reading every lot on each
@@ -1587,9 +1626,49 @@ class _View:
         for lid in self._lot_ids():
             name = self.s._lot_name(lid)  # noqa: SLF001
             f = self._lot(lid) if lid == lot_id else (self.s._files.get(name) or self._lot(lid))  # noqa: SLF001
-            if code in f.index("bookings.code", _by_field("bookings", "confirmation_code")):
-                return True
-        return False
+            doc_id: int | None = f.index("bookings.code", _by_field("bookings", "confirmation_code")).get(code)
+            if doc_id is not None:
+                return doc_id
+        return None
+
+    def archive_rows(self, make: Callable[[Record], Any], *, username: str | None = None) -> list[Any]:
+        """The finished bookings (of ``username``, else everybody's) as ``make``'s rows (see :meth:`row`)."""
+        if username is not None:
+            f = self._archive(username)
+            ids = f.index("bookings.username", _multi_by_field("bookings", "username")).get(username, ())
+            return [self.row(f, "bookings", i, make) for i in ids]
+        out: list[Any] = []
+        for b in range(self.s._buckets):  # noqa: SLF001
+            f = self._file(self.s._archive_name(b))  # noqa: SLF001
+
+            def build(f: _File) -> list[Any]:
+                return [self.row(f, "bookings", int(k), make) for k in f.raw("bookings")]
+
+            out.extend(f.index("rows.bookings.all", build))
+        return out
+
+    def lot_rows(self, make: Callable[[Record], Any]) -> list[Any]:
+        root = self._root()
+        return [self.row(root, "lots", int(k), make) for k in root.raw("lots")]
+
+    def lot_row(self, make: Callable[[Record], Any], lot_id: int) -> Any:
+        root = self._root()
+        return self.row(root, "lots", lot_id, make) if str(lot_id) in root.raw("lots") else None
+
+    def slot_rows(self, make: Callable[[Record], Any], lot_id: int) -> list[Any]:
+        f = self._lot(lot_id)
+        return [self.row(f, "slots", int(k), make, lot_id=lot_id) for k in f.raw("slots")]
+
+    def slot_row(self, make: Callable[[Record], Any], slot_id: int) -> Any:
+        for attempt in range(2):
+            lot_id = self.s._slot_lot.get(slot_id)  # noqa: SLF001
+            if lot_id is not None:
+                f = self._lot(lot_id)
+                if str(slot_id) in f.raw("slots"):
+                    return self.row(f, "slots", slot_id, make, lot_id=lot_id)
+            if attempt == 0:
+                self._refresh_slot_index()
+        return None
 
     def finished_bookings(self, *, username: str | None = None, lot_id: int | None = None) -> list[Record]:
         if username is not None:

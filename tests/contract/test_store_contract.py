@@ -208,6 +208,12 @@ def test_a_live_confirmation_code_is_unique(store, lot_slot):
         uow.commit()
     assert caught.value.field == "confirmation_code"
 
+    with pytest.raises(Conflict) as caught, store.unit_of_work() as uow:
+        mine = uow.bookings.add(_booking(lot_id, other_slot, user="bob", number="A2", code="BBBB-0001"))
+        uow.bookings.update(dataclasses.replace(uow.bookings.get(mine), confirmation_code="AAAA-0001"))
+        uow.commit()
+    assert caught.value.field == "confirmation_code"
+
 
 # ---------------------------------------------------------------------------------------- units of work
 
@@ -299,6 +305,24 @@ def test_live_finished_and_queries(store, lot_slot):
         assert [b.id for b in v.bookings.query(BookingQuery(text="XY99ZZZ"))] == [early]
         assert [b.id for b in v.bookings.query(BookingQuery(slot_id=slot_id), limit=1)] == [done]
         assert [b.id for b in v.bookings.reserved_starting_before(lot_id, T0 + H)] == [early]
+
+
+def test_a_car_that_overstayed_into_an_instant_is_still_running_then(store, lot_slot):
+    """``ends_at_or_after`` keeps a booking that ended before the instant but whose car left after it."""
+    lot_id, slot_id = lot_slot
+    with store.unit_of_work() as uow:
+        stayed = uow.bookings.add(_booking(lot_id, slot_id, T0 - 2 * H, T0 - H))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        row = uow.bookings.get(stayed)
+        uow.bookings.update(
+            dataclasses.replace(row, status="completed", checked_in_at=T0 - 2 * H, checked_out_at=T0 + H / 2)
+        )
+        uow.commit()
+    with store.view() as v:
+        assert [b.id for b in v.bookings.query(BookingQuery(ends_at_or_after=T0))] == [stayed]
+        assert [b.id for b in v.bookings.query(BookingQuery(ends_at_or_after=T0 - H))] == [stayed]
+        assert v.bookings.query(BookingQuery(ends_at_or_after=T0 + H)) == []
 
 
 # ------------------------------------------------------------------------------------- sessions and sign-ins

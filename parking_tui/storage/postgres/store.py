@@ -465,8 +465,8 @@ class _Bookings(_Repo):
             where.append("status = ANY(%s)")
             params.append(sorted(q.statuses))
         if q.ends_at_or_after is not None:
-            where.append("end_time >= %s")
-            params.append(q.ends_at_or_after)
+            where.append("(end_time >= %s OR checked_out_at >= %s)")
+            params += [q.ends_at_or_after, q.ends_at_or_after]
         if q.text:
             squash = "upper(replace(replace({}, ' ', ''), '-', ''))"
             where.append(

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -46,10 +47,15 @@ def _stamp(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+@lru_cache(maxsize=65536)
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(timezone.utc)
+
+
 def _time(value: Any) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
+    return _parse_time(value)
 
 
 def _time_req(value: Any) -> datetime:
@@ -74,6 +80,11 @@ def _record(row: Any, *, drop: tuple[str, ...] = ("id",)) -> Record:
         if value is not None:
             out[f.name] = value
     return out
+
+
+def record_of(row: Any) -> Record:
+    """A row as the record this store keeps, its ``id`` included (for bulk loads)."""
+    return _record(row, drop=())
 
 
 def _merge(old: Record | None, new: Record, row_type: type) -> Record:
@@ -200,6 +211,10 @@ def audit_matches(event: AuditEvent, f: AuditFilter) -> bool:
     return f.until is None or event.at < f.until
 
 
+def _by_start(b: BookingRow) -> tuple[datetime, int]:
+    return (b.start_time, b.id)
+
+
 def _squash(text: str) -> str:
     return text.upper().replace(" ", "").replace("-", "")
 
@@ -291,11 +306,11 @@ class _LoginStates(_Repo):
 
 class _Lots(_Repo):
     def get(self, lot_id: int) -> LotRow | None:
-        rec = self.tx.get_lot(lot_id)
-        return lot_row(dict(rec, id=lot_id)) if rec is not None else None
+        row: LotRow | None = self.tx.lot_row(lot_row, lot_id)
+        return row
 
     def all(self) -> list[LotRow]:
-        return sorted((lot_row(r) for r in self.tx.lots()), key=lambda lot: lot.id)
+        return sorted(self.tx.lot_rows(lot_row), key=lambda lot: lot.id)
 
     def add(self, row: LotRow) -> int:
         lot_id: int = self.tx.next_id("lot")
@@ -311,13 +326,13 @@ class _Lots(_Repo):
 
 class _Slots(_Repo):
     def get(self, slot_id: int) -> SlotRow | None:
-        rec = self.tx.get_slot(slot_id)
-        return slot_row(dict(rec, id=slot_id)) if rec is not None else None
+        row: SlotRow | None = self.tx.slot_row(slot_row, slot_id)
+        return row
 
     def in_lot(self, lot_id: int) -> list[SlotRow]:
         if self.tx.get_lot(lot_id) is None:
             return []
-        return sorted((slot_row(r) for r in self.tx.slots(lot_id)), key=lambda s: s.id)
+        return sorted(self.tx.slot_rows(slot_row, lot_id), key=lambda s: s.id)
 
     def _check(self, row: SlotRow) -> None:
         for other in self.tx.slots(row.lot_id):
@@ -350,67 +365,70 @@ class _Bookings(_Repo):
     def live(
         self, *, lot_id: int | None = None, slot_id: int | None = None, username: str | None = None
     ) -> list[BookingRow]:
-        recs = self.tx.live_bookings(lot_id=lot_id, username=username, slot_id=slot_id)
-        rows = [booking_row(r) for r in recs if r.get("status") in ports.LIVE]
+        rows: list[BookingRow] = self.tx.live_rows(booking_row, lot_id=lot_id, username=username, slot_id=slot_id)
+        rows = [r for r in rows if r.status in ports.LIVE]
         if lot_id is not None and slot_id is not None:
             rows = [r for r in rows if r.lot_id == lot_id]
-        return sorted(rows, key=lambda b: (b.start_time, b.id))
+        return sorted(rows, key=_by_start)
 
     def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[BookingRow]:
-        rows = [booking_row(r) for r in self.tx.reserved_starting_before(lot_id, instant)]
-        return sorted((r for r in rows if r.status == "reserved"), key=lambda b: (b.start_time, b.id))
+        rows: list[BookingRow] = self.tx.reserved_rows_starting_before(booking_row, lot_id, instant)
+        return sorted((r for r in rows if r.status == "reserved"), key=_by_start)
 
     def query(self, q: BookingQuery, *, limit: int | None = None) -> list[BookingRow]:
-        recs: dict[int, Record] = {}
+        rows: dict[int, BookingRow] = {}
         want_finished = q.statuses is None or bool(q.statuses & ports.FINISHED)
         want_live = q.statuses is None or bool(q.statuses & ports.LIVE)
         if want_finished:
-            for r in self.tx.finished_bookings(username=q.username, lot_id=q.lot_id):
-                recs[int(r["id"])] = r
+            for r in self.tx.archive_rows(booking_row, username=q.username):
+                rows[r.id] = r
         if want_live:
-            for r in self.tx.live_bookings(lot_id=q.lot_id, username=q.username, slot_id=q.slot_id):
-                recs[int(r["id"])] = r
+            for r in self.tx.live_rows(booking_row, lot_id=q.lot_id, username=q.username, slot_id=q.slot_id):
+                rows[r.id] = r
         needle = _squash(q.text) if q.text else ""
+        since = q.ends_at_or_after
         out: list[BookingRow] = []
-        for rec in recs.values():
-            if q.slot_id is not None and int(rec["slot_id"]) != q.slot_id:
+        for row in rows.values():
+            if q.slot_id is not None and row.slot_id != q.slot_id:
                 continue
-            if q.lot_id is not None and int(rec.get("lot_id", -1)) != q.lot_id:
+            if q.lot_id is not None and row.lot_id != q.lot_id:
                 continue
-            if q.username is not None and rec["username"] != q.username:
+            if q.username is not None and row.username != q.username:
                 continue
-            if q.statuses is not None and rec["status"] not in q.statuses:
+            if q.statuses is not None and row.status not in q.statuses:
                 continue
-            if needle and not any(
-                needle in _squash(str(rec.get(k, "")))
-                for k in ("plate", "confirmation_code", "username", "slot_number")
+            if since is not None and row.end_time < since and (
+                row.checked_out_at is None or row.checked_out_at < since
             ):
                 continue
-            row = booking_row(rec)
-            if q.ends_at_or_after is not None and row.end_time < q.ends_at_or_after:
+            if needle and not any(
+                needle in _squash(v) for v in (row.plate, row.confirmation_code, row.username, row.slot_number)
+            ):
                 continue
             out.append(row)
-        out.sort(key=lambda b: (b.start_time, b.id))
+        out.sort(key=_by_start)
         return out[:limit] if limit is not None else out
 
     def code_in_use(self, code: str) -> bool:
         return bool(self.tx.code_in_use(code))
 
-    def _check(self, row: BookingRow) -> None:
+    def _check(self, row: BookingRow, old: Record | None = None) -> None:
         if not row.is_live:
             return
         if row.end_time <= row.start_time:
             raise Conflict("A booking must end after it starts.", field="end_time")
-        for other in self.tx.live_bookings(slot_id=row.slot_id):
-            if int(other["id"]) == row.id or other.get("status") not in ports.LIVE:
+        others: list[BookingRow] = self.tx.live_rows(booking_row, slot_id=row.slot_id)
+        for other in others:
+            if other.id == row.id or other.status not in ports.LIVE:
                 continue
-            if _time_req(other["start_time"]) < row.end_time and row.start_time < _time_req(other["end_time"]):
+            if other.start_time < row.end_time and row.start_time < other.end_time:
                 raise Conflict(
                     f"Slot {row.slot_number or row.slot_id} is already booked for part of that time.", field="slot_id"
                 )
-        held = self.tx.booking_by_code(row.confirmation_code) if row.confirmation_code else None
-        if held is not None and int(held["id"]) != row.id and held.get("status") in ports.LIVE:
-            raise Conflict("That confirmation code is in use.", field="confirmation_code")
+        if row.confirmation_code and (old is None or old.get("confirmation_code") != row.confirmation_code):
+            held = self.tx.live_code_holder(row.confirmation_code, lot_id=row.lot_id)
+            if held is not None and held != row.id:
+                raise Conflict("That confirmation code is in use.", field="confirmation_code")
 
     def add(self, row: BookingRow) -> int:
         self._check(row)
@@ -422,7 +440,7 @@ class _Bookings(_Repo):
         old = self.tx.get_booking(row.id)
         if old is None:
             raise StorageError(f"No booking {row.id} to update.")
-        self._check(row)
+        self._check(row, old)
         self.tx.put_booking(dict(_merge(old, _record(row), BookingRow), id=row.id))
 
 
