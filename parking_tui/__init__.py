@@ -1,6 +1,7 @@
 """parking-tui: find a free slot, reserve it, check in and out - from a terminal.
 
-``open_service`` is the composition root: it wires the TinyDB store under the pure domain service.
+``open_service`` is the composition root: it opens the store the target names (TinyDB files or PostgreSQL) and
+hands it to the pure domain service through the port (:mod:`parking_tui.domain.ports`).
 """
 
 from __future__ import annotations
@@ -109,15 +110,8 @@ def open_service(
         store_opts.setdefault("time_zone", svc_opts["time_zone"])
         if not store_opts["time_zone"]:
             store_opts["time_zone"] = svc_opts["time_zone"]
-    if is_database_url(target):
-        from .domain.bridge import RecordStore
-
-        store: Any = RecordStore(backend.open_store(str(target), **store_opts))
-    else:
-        from .storage.store import TinyStore
-
-        # The service still speaks the file store's record API directly (the fastest path for files).
-        store = TinyStore(target if target is not None else default_db_path(), **store_opts)
+    where = str(target) if is_database_url(target) else (target if target is not None else default_db_path())
+    store = backend.open_store(where, **store_opts)
     return ParkingService(store, clock=clock, **svc_opts)
 
 

@@ -218,7 +218,7 @@ def build_dataset(path: Path, scale: str, *, seed: int = 7, now: datetime | None
     bookings.extend(live)
 
     svc = open_service(path)
-    bulk_load(svc.store, users=user_recs, sessions=sessions, lots=lots, slots=slots, bookings=bookings)
+    bulk_load(svc.store.files, users=user_recs, sessions=sessions, lots=lots, slots=slots, bookings=bookings)
     svc.store.close()
     return DataSet(
         path=path,
@@ -412,7 +412,7 @@ def _mp_worker(target: str, now_iso: str, users: list[str], tokens: dict[str, st
     now = datetime.fromisoformat(now_iso)
     svc = open_service(target, clock=lambda: now)
     held: list[float] = []
-    store = getattr(svc.store, "port", svc.store)
+    store = getattr(svc.store, "files", svc.store)  # TinyDB: the store's files, which hold the data lock
     inner = getattr(store, "_locked", None)  # the TinyDB store's data lock: measure how long each write holds it
     if inner is not None:
 
@@ -710,7 +710,7 @@ def pg_round_trips(ds: DataSet, n: int = 100) -> dict[str, dict[str, float]]:
         ("available_slots(lot, window)", avail),
         ("lot_slots(lot)", lambda i: svc.lot_slots(admin, rnd.choice(lot_ids))),
         ("my_bookings", lambda i: svc.my_bookings(ds.tokens[ds.users[rnd.randrange(len(ds.users))]])),
-        ("change_token(lot)", lambda i: getattr(svc.store, "port", svc.store).change_token(rnd.choice(lot_ids))),
+        ("change_token(lot)", lambda i: svc.store.change_token(rnd.choice(lot_ids))),
     ]
     for i in range(3):
         create(-1 - i)
@@ -751,7 +751,7 @@ def pg_round_trips(ds: DataSet, n: int = 100) -> dict[str, dict[str, float]]:
         _pipeline_base.BasePipeline._fetch_gen = originals["fetch"]
         _pipeline_base.BasePipeline._sync_gen = originals["sync"]
         _pipeline_base.BasePipeline._exit_gen = originals["exit"]
-        getattr(svc.store, "port", svc.store).close()
+        svc.store.close()
     return out
 
 

@@ -28,18 +28,18 @@ SETUP_TERMINAL = "demo-setup"
 def _all_there(svc: ParkingService) -> bool:
     """Whether the demo data is complete, read without signing anybody in (no audit line, no write)."""
     with svc.store.view() as view:
-        users = {u["username"] for u in view.users()}
+        users = {u.username for u in view.users.all()}
         if not {name for name, _, _ in DEMO_ACCOUNTS} | set(EXTRA_DRIVERS) <= users:
             return False
-        lots = {lot["name"]: lot for lot in view.lots()}
+        lots = {lot.name: lot for lot in view.lots.all()}
         for name, _, _, rows in DEMO_LOTS:
             lot = lots.get(name)
             if lot is None:
                 return False
-            have = {s["slot_number"] for s in view.slots(int(lot["id"]))}
+            have = {s.slot_number for s in view.slots.in_lot(lot.id)}
             if not {f"{row}{i}" for row, count in rows for i in range(1, count + 1)} <= have:
                 return False
-        return any(view.live_bookings(lot_id=int(lots[name]["id"])) for name, *_ in DEMO_LOTS)
+        return any(view.bookings.live(lot_id=lots[name].id) for name, *_ in DEMO_LOTS)
 
 
 def ensure_demo_data(svc: ParkingService) -> list[str]:

@@ -185,44 +185,6 @@ def pg_url(pg_cluster):
     return pg_cluster.reusable_db()
 
 
-# --------------------------------------------------------------------------------- the service through the port
-
-
-def open_via_port(target=None, *, clock=None, **options):
-    """``open_service`` for a data file, but with the service on the TinyDB store *through the store port*
-    (``domain/bridge.py`` over ``storage/tinydb``'s repositories), the way it runs on PostgreSQL."""
-    import parking_tui
-    from parking_tui.domain.bridge import RecordStore
-    from parking_tui.domain.service import ParkingService
-    from parking_tui.storage import tinydb
-
-    store_opts = {k: v for k, v in options.items() if k in tinydb.OPTIONS and k != "time_zone"}
-    svc_opts = {k: v for k, v in options.items() if k not in store_opts}
-    svc_opts.setdefault("terminal", parking_tui.terminal_id())
-    if not svc_opts.get("time_zone"):
-        svc_opts["time_zone"] = parking_tui.machine_time_zone()
-    store_opts["time_zone"] = svc_opts["time_zone"]
-    path = target if target is not None else parking_tui.default_db_path()
-    return ParkingService(RecordStore(tinydb.open_store(path, **store_opts)), clock=clock, **svc_opts)
-
-
-def pytest_addoption(parser):
-    parser.addoption(
-        "--via-port",
-        action="store_true",
-        help="run every service on a data file through the store port (as on PostgreSQL), not the file API",
-    )
-
-
-@pytest.fixture(autouse=True)
-def _service_via_port(request, monkeypatch):
-    if request.config.getoption("--via-port"):
-        import parking_tui
-
-        monkeypatch.setattr(parking_tui, "open_service", open_via_port)
-    yield
-
-
 @pytest.fixture(autouse=True)
 def display_zone_reset():
     """The TUI shows times in the zone of the last slot map opened (a module-level setting of the process); a

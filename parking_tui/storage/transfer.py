@@ -153,7 +153,7 @@ def load(target: Any, data: dict[str, list[Any]], **options: Any) -> dict[str, i
 
 
 def _load_tinydb(path: Path, data: dict[str, list[Any]], **options: Any) -> dict[str, int]:
-    from ..domain.bridge import to_record
+    from .tinydb.port import record_of as to_record
     from .bulk import bulk_load
     from .store import TinyStore
 

@@ -142,7 +142,7 @@ def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
             Path(artifacts).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(artifacts) / shot.name)
         svc = parking_tui.open_service(db, password_hasher=cheap_hasher())
-        logins = [e for e in svc.store.read_audit() if e.get("op") == "login" and e.get("user") == "admin"]
+        logins = [e for e in svc.store.files.read_audit() if e.get("op") == "login" and e.get("user") == "admin"]
         assert any(e.get("terminal") == "web" for e in logins), logins
     finally:
         try:

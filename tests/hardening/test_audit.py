@@ -129,7 +129,7 @@ def test_acknowledged_writes_are_in_the_log_after_sigkill(world, child):
 
 
 def test_the_log_is_only_ever_appended(world):
-    path = world.svc.store.audit_path
+    path = world.svc.store.files.audit_path
     seen = path.read_bytes()
     for i in range(12):
         b = world.book(world.alice, i % 3, start_min=60 + 120 * i)
@@ -142,7 +142,7 @@ def test_the_log_is_only_ever_appended(world):
 
 
 def test_a_torn_last_line_is_skipped_and_reported_as_info(world):
-    path = world.svc.store.audit_path
+    path = world.svc.store.files.audit_path
     count = len(events(world))
     with open(path, "ab") as fh:
         fh.write(b'{"at":"2030-06-15T10:00:00.000000+00:00","user":"ali')  # a crash mid-append

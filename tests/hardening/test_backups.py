@@ -48,7 +48,7 @@ def test_automatic_snapshots_keep_the_last_n(db_path):
     world = build_world(db_path, backups=3, backup_interval=0)
     for i in range(6):
         world.svc.set_slot_status(world.admin, world.slots[0].id, ["occupied", "available"][i % 2])
-    snaps = world.svc.store.snapshots()
+    snaps = world.svc.store.files.snapshots()
     assert len(snaps) == 3
     # The newest snapshot is the data as it is now, file for file.
     assert {p.name: p.read_bytes() for p in snaps[-1].iterdir() if p.name != "SHA256SUMS"} == data_only(db_path.parent)
@@ -80,7 +80,7 @@ def test_backup_list_and_restore_through_the_cli(world):
     assert logical(folder) == {k: v for k, v in logical_at_snapshot.items()}
     kept = re.search(r"kept as snapshot (\S+?)\.$", restored.stdout.strip())
     assert kept, restored.stdout
-    safety = [p for p in world.svc.store.snapshots() if p.name == kept.group(1)]
+    safety = [p for p in world.svc.store.files.snapshots() if p.name == kept.group(1)]
     assert len(safety) == 1 and safety[0].name != snapshot
     assert {p.name: p.read_bytes() for p in safety[0].iterdir() if p.name != "SHA256SUMS"} == changed
     svc = open_svc(db)
@@ -164,7 +164,7 @@ def test_doctor_finds_what_is_wrong(healthy, breakage):
 
 
 def test_a_corrupt_file_at_start_names_the_newest_good_snapshot(world):
-    store = world.svc.store
+    store = world.svc.store.files
     older = store.snapshot()
     world.svc.update_profile(world.alice, phone_number="+44 20 7946 0003")
     newest = store.snapshot()
@@ -187,7 +187,7 @@ def test_a_corrupt_file_at_start_names_the_newest_good_snapshot(world):
 def test_damage_in_place_does_not_reach_the_snapshots(world):
     """Snapshots are independent copies: a file overwritten in place (an editor, a sync tool) is damaged only
     in the live data. The message names the newest snapshot, and every snapshot still verifies."""
-    store = world.svc.store
+    store = world.svc.store.files
     older = store.snapshot()
     world.svc.update_profile(world.alice, phone_number="+44 20 7946 0004")  # a new users file
     newest = store.snapshot()
@@ -215,7 +215,7 @@ def test_automatic_snapshots_follow_the_interval_and_keep_the_last_n(db_path):
     """``backup_interval`` 900 s: writes inside the interval take no snapshot, the first write after it takes one;
     ``backups`` 3: the oldest go once there are more."""
     world = build_world(db_path, backups=3, backup_interval=900)
-    store = world.svc.store
+    store = world.svc.store.files
     first = store.snapshots()
     assert len(first) == 1  # the first write found none and took one
     for i in range(4):

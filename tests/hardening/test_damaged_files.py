@@ -21,7 +21,7 @@ def data(db_path: Path):
     b = world.book(world.alice)
     world.svc.cancel_booking(world.alice, b.id)  # an archive shard
     world.book(world.bob, 1)
-    world.svc.store.snapshot()
+    world.svc.store.files.snapshot()
     return world
 
 
@@ -39,7 +39,7 @@ def test_a_deleted_file_stops_the_program_and_doctor(data, victim):
         open_svc(data.path)
     message = str(err.value)
     assert gone.name in message and "missing" in message
-    snap = data.svc.store.snapshots()[-1].name
+    snap = data.svc.store.files.snapshots()[-1].name
     assert snap in message, message
     assert files_bytes(folder) == before
     findings = [f for f in diagnose(data.path) if f.level == "error"]
@@ -145,7 +145,7 @@ def test_a_file_copied_under_another_name_is_refused(data):
 def test_a_stale_copy_from_before_a_restore_is_refused(data, tmp_path):
     folder = data.path.parent
     old = (folder / "parking.lot-1.json").read_bytes()
-    data.svc.store.restore(data.svc.store.snapshots()[-1].name)
+    data.svc.store.files.restore(data.svc.store.files.snapshots()[-1].name)
     (folder / "parking.lot-1.json").write_bytes(old)
     with pytest.raises(StorageError, match="stale"):
         open_svc(data.path)

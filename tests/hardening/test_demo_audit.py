@@ -11,10 +11,10 @@ from .conftest import open_svc
 def test_demo_setup_writes_no_sign_in_when_all_is_there(db_path):
     svc = open_svc(db_path)
     assert ensure_demo_data(svc)
-    events = list(svc.store.read_audit())
+    events = list(svc.store.files.read_audit())
     assert events and {e["terminal"] for e in events} == {"demo-setup"}
     assert svc.terminal != "demo-setup"
     for _ in range(3):  # every later start of --demo, every browser tab of serve --demo
         other = open_svc(db_path)
         assert ensure_demo_data(other) == []
-    assert list(svc.store.read_audit()) == events
+    assert list(svc.store.files.read_audit()) == events

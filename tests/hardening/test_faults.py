@@ -189,7 +189,7 @@ from datetime import datetime
 import parking_tui
 from tests.hardening.conftest import FrozenClock, cheap_hasher
 svc = parking_tui.open_service({path!r}, clock=FrozenClock(), password_hasher=cheap_hasher())
-with svc.store.transaction() as tx:
+with svc.store.files.transaction() as tx:
     tx.put_lot({{"id": 99, "name": "Ghost", "location": "nowhere", "total_slots": 1, "policy": {{}}}})
     tx.audit({{"op": "ghost"}})
     print("inside", flush=True)
@@ -238,7 +238,7 @@ class TestLock:
         assert result["at"] - killed_at < 1.0, result["at"] - killed_at
         names = [x.name for x in svc.list_lots(world.admin)]
         assert names == ["Central", "North"]  # the killed holder's ghost lot was never written
-        assert not any(e.get("op") == "ghost" for e in svc.store.read_audit())
+        assert not any(e.get("op") == "ghost" for e in svc.store.files.read_audit())
 
 
 CRASH_IN_TRANSACTION = """
@@ -249,7 +249,7 @@ svc = parking_tui.open_service({path!r}, clock=FrozenClock(), password_hasher=ch
 token = svc.login("admin", "correct-horse")
 print("signed-in", flush=True)
 before = sorted(os.listdir({folder!r}))
-with svc.store.transaction() as tx:
+with svc.store.files.transaction() as tx:
     tx.put_lot({{"id": 77, "name": "Ghost", "location": "nowhere", "total_slots": 1, "policy": {{}}}})
     tx.put_slot({{"id": 777, "lot_id": 1, "slot_number": "Z9", "admin_status": "available"}})
     tx.put_user({{"username": "ghost", "email": "g@example.com", "password_hash": "x", "is_admin": True}})

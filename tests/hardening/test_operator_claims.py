@@ -156,7 +156,7 @@ def _replace_in_snapshot(snap: Path, name: str, content: bytes) -> None:
 def test_restore_refuses_a_damaged_snapshot_and_touches_nothing(db_path, damage, which):
     world = build_world(db_path)
     world.book(world.alice, 0)
-    snap = world.svc.store.snapshot()
+    snap = world.svc.store.files.snapshot()
     world.book(world.bob, 1)  # the data moves on after the snapshot
     name = f"parking.lot-{world.lot.id}.json" if which == "lot" else "parking.json"
     _replace_in_snapshot(snap, name, damage((snap / name).read_bytes()))

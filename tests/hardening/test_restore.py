@@ -41,7 +41,7 @@ def logical(folder: Path, stem: str = "parking") -> dict[str, object]:
 def test_restore_while_another_process_holds_an_id_block_loses_nothing(db_path):
     world = build_world(db_path)
     svc_a = world.svc
-    snap = svc_a.store.snapshot().name
+    snap = svc_a.store.files.snapshot().name
     first = world.book(world.alice, 0, start_min=60)  # A now holds a block of booking ids
     TinyStore(db_path).restore(snap)
     svc_c = open_svc(db_path, world.clock)
@@ -61,7 +61,7 @@ def test_restore_while_another_process_holds_an_id_block_loses_nothing(db_path):
 
 def test_restore_drops_other_processes_caches(db_path):
     world = build_world(db_path)
-    snap = world.svc.store.snapshot().name
+    snap = world.svc.store.files.snapshot().name
     lot = world.svc.create_lot(world.admin, "North", "Hill Road 5", 5)
     assert [l.name for l in world.svc.list_lots(world.admin)] == ["Central", "North"]
     TinyStore(db_path).restore(snap)
@@ -72,7 +72,7 @@ def test_restore_drops_other_processes_caches(db_path):
 
 def test_restore_accepts_only_listed_snapshot_names(db_path, tmp_path, monkeypatch):
     world = build_world(db_path)
-    store = world.svc.store
+    store = world.svc.store.files
     snap = store.snapshot()
     elsewhere = tmp_path / "copy"
     shutil.copytree(snap, elsewhere)
@@ -89,7 +89,7 @@ def _prepare(db_path: Path) -> tuple[str, dict, dict]:
     """Data with a snapshot, then changes to every kind of file; returns (snapshot, data at it, data now)."""
     world = build_world(db_path)
     world.book(world.alice, 0)
-    snap = world.svc.store.snapshot().name
+    snap = world.svc.store.files.snapshot().name
     at_snap = logical(db_path.parent)
     world.svc.create_lot(world.admin, "North", "Hill Road 5", 5)
     b = world.book(world.bob, 1, start_min=300)

@@ -55,7 +55,7 @@ def test_default_argon2_parameters_are_at_least_the_librarys(tmp_path):
     assert hasher.hash_len >= library.hash_len and hasher.salt_len >= library.salt_len
     assert hasher.type is argon2.Type.ID
     svc.register("carol", "carol@example.com", PASSWORD)
-    stored = next(svc.store.view().__enter__().users())["password_hash"]
+    stored = next(svc.store.files.view().__enter__().users())["password_hash"]
     params = argon2.extract_parameters(stored)
     assert params.type is argon2.Type.ID
     assert (params.time_cost, params.memory_cost, params.parallelism) >= (
@@ -124,7 +124,7 @@ def test_no_secret_in_audit_errors_or_logs(tmp_path, caplog, capsys):
     for _ in range(LOCKOUT_THRESHOLD + 1):
         attempt(svc.login, "dora", "wrong-" + secret_password)
     assert len(messages) > 20
-    stored_hash = next(u for u in svc.store.view().__enter__().users() if u["username"] == "dora")["password_hash"]
+    stored_hash = next(u for u in svc.store.files.view().__enter__().users() if u["username"] == "dora")["password_hash"]
     import hashlib
 
     secrets = {
@@ -134,7 +134,7 @@ def test_no_secret_in_audit_errors_or_logs(tmp_path, caplog, capsys):
         "password hash": stored_hash,
         "hash digest": stored_hash.rsplit("$", 1)[1],
     }
-    audit = svc.store.audit_path.read_text()
+    audit = svc.store.files.audit_path.read_text()
     assert audit.count("\n") >= 10
     captured = capsys.readouterr()
     logs = "\n".join(r.getMessage() for r in caplog.records) + captured.out + captured.err

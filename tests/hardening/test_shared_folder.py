@@ -101,16 +101,16 @@ def test_a_second_member_can_take_snapshots_and_the_folder_follows_file_mode(sha
     old = os.umask(0o077)  # the first member's umask is strict: the modes must still come from file_mode
     try:
         world = build_world(folder / "parking.json", file_mode=0o660)
-        world.svc.store.snapshot()
+        world.svc.store.files.snapshot()
     finally:
         os.umask(old)
-    taken = len(world.svc.store.snapshots())
+    taken = len(world.svc.store.files.snapshots())
     backups = folder / "parking.backups"
     assert stat.S_IMODE(backups.stat().st_mode) & 0o777 == 0o770
     assert backups.stat().st_gid == gid
     code, out = as_account(member, gid, ["backup", "--db", str(folder / "parking.json"), "--file-mode", "660"])
     assert code == 0 and "Snapshot taken" in out and "Traceback" not in out, out
-    assert len(world.svc.store.snapshots()) == taken + 1
+    assert len(world.svc.store.files.snapshots()) == taken + 1
     code, out = as_account(member, gid, ["backup", "--verify", "--db", str(folder / "parking.json"), "--file-mode", "660"])
     assert code == 0 and out.count("ok") == taken + 1, out
 
@@ -118,7 +118,7 @@ def test_a_second_member_can_take_snapshots_and_the_folder_follows_file_mode(sha
 def test_backup_verify_finds_damage_made_in_place_and_restore_refuses_it(shared):
     folder, gid, member, _ = shared
     world = build_world(folder / "parking.json", file_mode=0o660)
-    snap = world.svc.store.snapshot()
+    snap = world.svc.store.files.snapshot()
     with open(snap / "parking.users.json", "r+b") as fh:  # a bad sync tool writes into the snapshot
         fh.seek(5)
         fh.write(b"X")
@@ -138,7 +138,7 @@ def test_a_snapshot_that_cannot_be_taken_is_one_line(shared):
     os.chmod(backups, 0o700)  # as a member with a strict umask made it before this version
     code, out = as_account(member, gid, ["backup", "--db", str(folder / "parking.json")])
     assert code == 1 and "Permission denied" in out and len(out.strip().splitlines()) == 1, out
-    assert world.svc.store.snapshots() == []
+    assert world.svc.store.files.snapshots() == []
 
 
 def test_an_automatic_snapshot_that_fails_is_recorded_not_skipped_silently(db_path):
@@ -148,7 +148,7 @@ def test_an_automatic_snapshot_that_fails_is_recorded_not_skipped_silently(db_pa
     backups.write_text("not a folder")  # whatever stands in the way
     booking = world.book(world.alice)  # the write itself succeeds
     assert booking.id in {b.id for b in world.svc.my_bookings(world.alice)}
-    failed = [e for e in world.svc.store.read_audit() if e.get("op") == "snapshot_failed"]
+    failed = [e for e in world.svc.store.files.read_audit() if e.get("op") == "snapshot_failed"]
     assert failed and "parking.backups" in failed[-1]["reason"]
 
 
@@ -245,7 +245,7 @@ def test_doctor_reports_a_damaged_snapshot_and_failed_automatic_ones(db_path):
     from parking_tui.storage.doctor import diagnose
 
     world = build_world(db_path, backups=3, backup_interval=0)
-    snap = world.svc.store.snapshots()[-1]
+    snap = world.svc.store.files.snapshots()[-1]
     with open(snap / "parking.json", "r+b") as fh:
         fh.write(b" ")
     backups = db_path.parent / "parking.backups"

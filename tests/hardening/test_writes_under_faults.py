@@ -26,9 +26,9 @@ def test_short_writes_are_looped_until_the_audit_line_is_whole(world, monkeypatc
     monkeypatch.setattr(os, "write", short)
     booking = world.book(world.alice)
     monkeypatch.setattr(os, "write", real)
-    events = [e for e in world.svc.store.read_audit() if e.get("op") == "create_booking"]
+    events = [e for e in world.svc.store.files.read_audit() if e.get("op") == "create_booking"]
     assert [e["code"] for e in events] == [booking.confirmation_code]
-    lines = world.svc.store.audit_path.read_bytes().splitlines()
+    lines = world.svc.store.files.audit_path.read_bytes().splitlines()
     assert all(line.startswith(b"{") and line.endswith(b"}") for line in lines)
 
 
@@ -46,7 +46,7 @@ def test_a_sign_in_with_a_rehash_does_not_undo_an_admins_change(db_path):
             return ok
 
         def hash(self, password):
-            held.append(svc.store._lock._fd is not None)  # noqa: SLF001
+            held.append(svc.store.files._lock._fd is not None)  # noqa: SLF001
             return stronger.hash(password)
 
         def check_needs_rehash(self, stored):
@@ -59,7 +59,7 @@ def test_a_sign_in_with_a_rehash_does_not_undo_an_admins_change(db_path):
     assert users["alice"].is_admin is False
     stored = other.store  # the hash did change: the next sign-in needs no rehash
     with stored.view() as view:
-        assert not stronger.check_needs_rehash(view.get_user("alice")["password_hash"])
+        assert not stronger.check_needs_rehash(view.users.get("alice").password_hash)
 
 
 def _fds() -> int:
@@ -85,7 +85,7 @@ def test_a_lock_wait_that_times_out_leaves_nothing_behind(tmp_path):
 
 
 def test_a_busy_store_says_so_and_leaves_nothing_behind(world):
-    store = world.svc.store
+    store = world.svc.store.files
     holder = os.open(str(store.path) + ".lock", os.O_RDWR)
     fcntl.flock(holder, fcntl.LOCK_EX)
     store.lock_timeout = store._lock.timeout = 0.02  # noqa: SLF001
@@ -105,7 +105,7 @@ def test_failed_sign_ins_with_made_up_names_stay_bounded(world, monkeypatch):
     for i in range(100):
         with pytest.raises(AuthenticationError):
             world.svc.login(f"nobody{i}", "wrong-password")
-    with world.svc.store.view() as view:
+    with world.svc.store.files.view() as view:
         states = view.get_login_state
         kept = [f"nobody{i}" for i in range(100) if states(f"nobody{i}") is not None]
     assert len(kept) <= 40
@@ -131,7 +131,7 @@ def test_stale_failed_sign_ins_are_forgotten_first(world, monkeypatch):
     for i in range(8):
         with pytest.raises(AuthenticationError):
             world.svc.login(f"new{i}", "x")
-    with world.svc.store.view() as view:
+    with world.svc.store.files.view() as view:
         assert all(view.get_login_state(f"old{i}") is None for i in range(5))
         assert all(view.get_login_state(f"new{i}") is not None for i in range(8))
 
@@ -228,7 +228,7 @@ def test_an_audit_line_says_whether_its_change_happened(db_path, child, call, wh
     world = build_world(db_path)
     c = child(CHILD_BOOKING.format(path=str(db_path), call=call, when=when))
     assert c.wait() == -signal.SIGKILL
-    store = world.svc.store
+    store = world.svc.store.files
     made = [e for e in store.read_audit() if e.get("op") == "create_booking"]
     assert len(made) == 1 and made[0]["user"] == "bob"
     assert made[0].get("committed", True) is happened
