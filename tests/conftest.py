@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 
 import pytest
 
@@ -186,11 +187,32 @@ def pg_url(pg_cluster):
 
 
 @pytest.fixture(autouse=True)
-def display_zone_reset():
-    """The TUI shows times in the zone of the last slot map opened (a module-level setting of the process); a
-    test that opened a map of a lot in another zone must not change the times the next test's screens show."""
-    from parking_tui.tui import timefmt
+def _process_state_unchanged():
+    """Fail a test that leaves process-wide state changed for the tests after it: the environment (``TZ``,
+    ``NO_COLOR``...), the C library's time zone (``time.tzset``), the working folder, the umask, and the TUI's
+    display zone (a slot map sets it to its lot's zone and must clear it when it closes; a map of a lot in UTC
+    left open by a hardening test once shifted the times of later TUI snapshots by an hour). Its name sorts
+    first among the autouse fixtures, so it looks before any ``monkeypatch`` is applied and after all are undone."""
+    import time
 
-    timefmt.set_zone(None)
+    def state() -> dict:
+        timefmt = sys.modules.get("parking_tui.tui.timefmt")
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return {
+            "environment": {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"},
+            "C time zone": (time.tzname, time.timezone, time.altzone, time.daylight),
+            "working folder": os.getcwd(),
+            "umask": umask,
+            "TUI display zone": getattr(timefmt, "_zone", None),
+        }
+
+    before = state()
     yield
-    timefmt.set_zone(None)
+    after = state()
+    changed = [name for name in before if before[name] != after[name]]
+    if before["environment"] != after["environment"]:
+        keys = sorted(k for k in set(before["environment"]) | set(after["environment"])
+                      if before["environment"].get(k) != after["environment"].get(k))
+        changed[changed.index("environment")] = f"environment ({', '.join(keys)})"
+    assert not changed, f"the test left process-wide state changed: {'; '.join(changed)}"
