@@ -11,12 +11,15 @@ start (``.ci/run`` installs them). Every wait is bounded; the servers it starts 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -246,3 +249,189 @@ def test_attendant_over_ssh_sees_live_changes_and_a_hang_up_ends_the_app(sshd, t
         tmux.kill()
         for pid in pids_with(str(db)):
             os.kill(pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------- the documented set-up
+
+ACCOUNT_TOOLS = ("useradd", "userdel", "groupadd", "groupdel", "runuser", "install")
+
+
+def _root(*cmd: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{' '.join(cmd)}: {done.stderr.strip()}"
+    return done
+
+
+def _command_for(account: str) -> str | None:
+    """A ``parking-tui`` command line the account can run: this environment's script when the account can read
+    it (as on a server, /opt/parking-tui), else the system's python3 over this checkout and its packages (a
+    test machine whose interpreter lives under root's home). ``None`` when neither works."""
+    import sysconfig
+
+    candidates = [console_script()]
+    system = shutil.which("python3", path="/usr/bin:/bin")
+    if system:
+        packages = sysconfig.get_paths()["purelib"]
+        root = Path(__file__).resolve().parents[2]
+        candidates.append(f"env PYTHONPATH={root}:{packages} {system} -m parking_tui")
+    for command in candidates:
+        probe = subprocess.run(
+            ["runuser", "-u", account, "--", "sh", "-c", f"{command} --help >/dev/null"],
+            capture_output=True, text=True, timeout=60,
+        )
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.fixture
+def attendant_server(tmp_path: Path):
+    """The server of README's "Attendants over SSH", built on this machine with the documented commands: a
+    ``parking`` group, a setgid folder ``install -d -o root -g parking -m 2770``, the data written by root with
+    ``--file-mode 660``, a system account in the group (``useradd --system --gid parking --create-home``) with
+    its key in ``~/.ssh/authorized_keys``, and a ``Match User`` block whose ``ForceCommand`` runs parking-tui.
+    The account and the group get names of the test's own and are deleted afterwards. Needs root."""
+    missing = [name for name, path in TOOLS.items() if not path]
+    missing += [name for name in ACCOUNT_TOOLS if not shutil.which(name)]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (openssh-server, openssh-client, tmux, passwd; .ci/run installs them)")
+    if os.geteuid() != 0:
+        pytest.skip("creating the attendant account and its group needs root (.ci/run runs as root)")
+    tag = f"{os.getpid() % 100000}"
+    group, account = f"parkg{tag}", f"attd{tag}"
+    base = Path(tempfile.mkdtemp(prefix="parking-attendants-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    srv, home, work = base / "srv", base / "home", tmp_path / "sshd"
+    work.mkdir(mode=0o700)
+    made: list[tuple[str, ...]] = []
+    proc = None
+    try:
+        _root("groupadd", "--system", group)
+        made.append(("groupdel", group))
+        _root("useradd", "--system", "--gid", group, "--create-home", "--home-dir", str(home), "--shell", "/bin/sh",
+              account)
+        made.insert(0, ("userdel", account))
+        _root("install", "-d", "-o", "root", "-g", group, "-m", "2770", str(srv))
+        command = _command_for(account)
+        if command is None:
+            pytest.skip(f"no python3 that the account {account} may run (the interpreter is unreadable to others)")
+        db = srv / "parking.json"
+        subprocess.run(
+            ["sh", "-c", f"{console_script()} --db {db} --file-mode 660 demo-data"],
+            check=True, capture_output=True, timeout=120, env=_env_without_parking(),
+        )
+        for name in ("host_key", "user_key"):
+            _root("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / name))
+        _root("install", "-d", "-o", account, "-g", group, "-m", "700", str(home / ".ssh"))
+        _root("install", "-o", account, "-g", group, "-m", "600", str(work / "user_key.pub"),
+              str(home / ".ssh" / "authorized_keys"))
+        port = free_port()
+        config = work / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {work}/host_key",
+                    f"PidFile {work}/sshd.pid",
+                    "AuthorizedKeysFile .ssh/authorized_keys",
+                    "PubkeyAuthentication yes",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM yes",
+                    f"AllowUsers {account}",
+                    "LogLevel VERBOSE",
+                    # README's block, at the end of the file:
+                    f"Match User {account}",
+                    f"    ForceCommand {command} --db {db} --file-mode 660",
+                    "    PermitTTY yes",
+                    "    PasswordAuthentication no",
+                    "    AllowTcpForwarding no",
+                    "    AllowAgentForwarding no",
+                    "    X11Forwarding no",
+                    "    PermitTunnel no",
+                    "",
+                ]
+            )
+        )
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, f"sshd rejects the documented block: {check.stderr.strip()[:300]}"
+        log = work / "sshd.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        assert wait_for(lambda: proc.poll() is None and _listening(port), timeout=10), log.read_text()[-300:]
+        ssh = (
+            f"ssh -tt -p {port} -i {work}/user_key -o IdentitiesOnly=yes -o BatchMode=yes "
+            f"-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR {account}@127.0.0.1"
+        )
+        yield {"ssh": ssh, "db": db, "srv": srv, "account": account, "group": group, "log": log}
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for pid in pids_with(str(base)):
+            os.kill(pid, signal.SIGKILL)
+        for cmd in made:
+            subprocess.run(list(cmd), capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _env_without_parking() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PARKING_TUI_")}
+
+
+def _uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def test_the_documented_attendant_set_up_end_to_end(attendant_server, tmp_path: Path):
+    """An attendant signs in over SSH to the account set up as README and docs/operations.md say: parking-tui
+    runs as that non-root account, writes the shared data (its files get the group from the setgid folder and
+    mode 660, so root's and the account's files stay usable by both), and the audit log names the session
+    ``ssh:127.0.0.1``."""
+    import grp
+    import pwd
+
+    srv: Path = attendant_server["srv"]
+    db: Path = attendant_server["db"]
+    uid = pwd.getpwnam(attendant_server["account"]).pw_uid
+    gid = grp.getgrnam(attendant_server["group"]).gr_gid
+    tmux = Tmux(tmp_path / "tmux.sock")
+    try:
+        tmux.start(attendant_server["ssh"])
+        tmux.wait_for_text("Username", timeout=40)
+        app_pids = wait_for(lambda: pids_with(str(db)), timeout=10)
+        assert app_pids and all(_uid_of(pid) == uid for pid in app_pids), "parking-tui does not run as the account"
+        tmux.type("admin")
+        tmux.keys("Enter")
+        time.sleep(0.5)
+        tmux.type("admin1234")
+        tmux.keys("Enter")
+        tmux.wait_for_text("Central Station P1", timeout=30)  # signed in: a session was written
+
+        events = [json.loads(line) for line in (srv / "parking.audit.jsonl").read_text().splitlines() if line.strip()]
+        logins = [e for e in events if e.get("op") == "login" and e.get("user") == "admin"]
+        assert logins, f"no login in the audit log: {events[-3:]}"
+        assert logins[-1].get("terminal") == "ssh:127.0.0.1", logins[-1]
+
+        st = os.stat(srv)
+        assert st.st_gid == gid and stat.S_IMODE(st.st_mode) == 0o2770
+        files = [p for p in srv.iterdir() if p.is_file()]
+        by_account = [p.name for p in files if p.stat().st_uid == uid]
+        assert by_account, "the account wrote no file (its sign-in is a write)"
+        wrong = {p.name: (oct(stat.S_IMODE(p.stat().st_mode)), p.stat().st_gid) for p in files
+                 if stat.S_IMODE(p.stat().st_mode) != 0o660 or p.stat().st_gid != gid}
+        assert not wrong, f"files not mode 660 in group {attendant_server['group']}: {wrong}"
+    finally:
+        tmux.kill()
+    # Root, as the local operator, still reads and writes what the account wrote.
+    svc = parking_tui.open_service(db, password_hasher=cheap_hasher(), lock_timeout=5)
+    admin = svc.login("admin", "admin1234")
+    assert svc.list_lots(admin)
