@@ -151,7 +151,7 @@ def test_hang_up_in_the_middle_of_a_write_loses_nothing_and_leaves_no_half_writt
     new = [b for i, b in after.items() if i not in before]
     assert len(new) <= 1
     print(f"the booking in flight at the hang-up: {'kept, whole' if new else 'not made'}")
-    events = [json.loads(line) for line in after_svc.store.audit_path.read_text().splitlines() if line.strip()]
+    events = [json.loads(line) for line in (folder / "parking.audit.jsonl").read_text().splitlines() if line.strip()]
     booked = [e for e in events if e.get("op") in ("create_booking", "book") and e.get("user") == "driver"]
     if new:
         assert new[0].username == "driver" and new[0].status == "reserved"
