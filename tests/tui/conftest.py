@@ -3,7 +3,7 @@
 * A service on a temp data file with a FIXED clock (``T0`` = Friday 27 Nov 2026, 09:00 in Europe/Berlin; the
   tests run in that zone) and a cheap argon2 hasher, holding the demo data (``parking_tui.demo``): users
   ``admin``/``admin1234`` and ``driver``/``driver1234`` (plus alice, bruno, chen), three lots, a few bookings.
-* Confirmation codes are drawn from a seeded generator, so screens showing them never churn.
+* Confirmation codes come from a seeded generator given to the service, so screens showing them never churn.
 * The Input cursor does not blink (stable snapshots).
 
 Fixtures: ``clock``, ``db_path``, ``open_svc`` (another service on the same file, as another process would
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
-import secrets as real_secrets
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -27,9 +26,8 @@ from textual.widgets import Input
 
 import parking_tui
 from parking_tui.demo import ensure_demo_data
-from parking_tui.domain import service as service_module
 from parking_tui.domain.models import Lot
-from parking_tui.domain.service import ParkingService
+from parking_tui.domain.service import CODE_ALPHABET, ParkingService
 from parking_tui.tui.app import ParkingApp, make_app
 
 from .helpers import OffLoopService
@@ -59,18 +57,15 @@ class FrozenClock:
         return self.now
 
 
-class SeededSecrets:
-    """Stands in for ``secrets`` in the service: codes are reproducible, tokens stay random."""
+def seeded_codes(seed: int = 2026) -> Callable[[], str]:
+    """Confirmation codes from a seeded generator (the same codes in every run), in the service's own shape."""
+    rng = random.Random(seed)
 
-    def __init__(self, seed: int = 2026) -> None:
-        self._random = random.Random(seed)
+    def make() -> str:
+        raw = "".join(rng.choice(CODE_ALPHABET) for _ in range(8))
+        return f"{raw[:4]}-{raw[4:]}"
 
-    def choice(self, seq):
-        return self._random.choice(seq)
-
-    token_urlsafe = staticmethod(real_secrets.token_urlsafe)
-    token_hex = staticmethod(real_secrets.token_hex)
-    token_bytes = staticmethod(real_secrets.token_bytes)
+    return make
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -122,10 +117,10 @@ def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Input, "cursor_blink", False)
 
 
-@pytest.fixture(autouse=True)
-def fixed_codes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Confirmation codes from a seeded generator (the same codes in every run)."""
-    monkeypatch.setattr(service_module, "secrets", SeededSecrets())
+@pytest.fixture
+def fixed_codes() -> Callable[[], str]:
+    """One seeded code generator for every service the test opens (given to the service, not patched in)."""
+    return seeded_codes()
 
 
 @pytest.fixture
@@ -139,11 +134,12 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def open_svc(db_path: Path, clock: FrozenClock) -> Callable[..., ParkingService]:
+def open_svc(db_path: Path, clock: FrozenClock, fixed_codes: Callable[[], str]) -> Callable[..., ParkingService]:
     """Open another service on the test's data file, as a second process would."""
 
     def _open(**options) -> ParkingService:
         options.setdefault("password_hasher", cheap_hasher())
+        options.setdefault("code_generator", fixed_codes)
         return parking_tui.open_service(db_path, clock=clock, **options)
 
     return _open
