@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import overload
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -277,23 +276,6 @@ def aware(value: object, field: str = "time") -> datetime:
 def to_stamp(value: datetime) -> str:
     """UTC, fixed width (``2026-11-27T09:00:00.000000+00:00``), so stored stamps also sort as text."""
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-@lru_cache(maxsize=65536)
-def _parse_stamp(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-@overload
-def from_stamp(value: str) -> datetime: ...
-@overload
-def from_stamp(value: None) -> None: ...
-@overload
-def from_stamp(value: str | None) -> datetime | None: ...
-def from_stamp(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return _parse_stamp(value)
 
 
 def validate_window(
