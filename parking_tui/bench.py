@@ -83,7 +83,7 @@ def build_dataset(path: Path, scale: str, *, seed: int = 7, now: datetime | None
     from argon2 import PasswordHasher
 
     from . import open_service
-    from .domain.service import _hash_token
+    from .domain.context import hash_token as _hash_token
     from .storage.bulk import bulk_load
 
     cfg = SCALES[scale]

@@ -11,7 +11,7 @@ import argon2
 import pytest
 
 from parking_tui.domain import AuthenticationError, StorageError
-from parking_tui.domain import service as service_module
+from parking_tui.domain import accounts
 from parking_tui.storage.lock import LockTimeout, ProcessLock
 
 from .conftest import PASSWORD, build_world, open_svc
@@ -101,7 +101,7 @@ def test_a_busy_store_says_so_and_leaves_nothing_behind(world):
 
 
 def test_failed_sign_ins_with_made_up_names_stay_bounded(world, monkeypatch):
-    monkeypatch.setattr(service_module, "MAX_LOGIN_STATES", 40)
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 40)
     for i in range(100):
         with pytest.raises(AuthenticationError):
             world.svc.login(f"nobody{i}", "wrong-password")
@@ -119,7 +119,7 @@ def test_failed_sign_ins_with_made_up_names_stay_bounded(world, monkeypatch):
 
 
 def test_stale_failed_sign_ins_are_forgotten_first(world, monkeypatch):
-    monkeypatch.setattr(service_module, "MAX_LOGIN_STATES", 10)
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 10)
     for _ in range(4):
         with pytest.raises(AuthenticationError):
             world.svc.login("alice", "wrong-password")
