@@ -7,7 +7,7 @@ rows read through a view, and the moves write through a unit of work (with their
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -116,9 +116,11 @@ def block_reason(slot: SlotRow, row: BookingRow, live: Iterable[BookingRow], now
 
 
 def slot_status(
-    row: SlotRow, live: Iterable[BookingRow], now: datetime, policy: LotPolicy, mark: SlotStatus | None = None
+    row: SlotRow, live: Sequence[BookingRow], now: datetime, policy: LotPolicy, mark: SlotStatus | None = None
 ) -> SlotStatus:
     """The slot's status at ``now``: its mark, else what its live bookings make it (the one slot-status rule)."""
+    if not live and not row.retired and row.admin_status == SlotStatus.AVAILABLE:
+        return SlotStatus.AVAILABLE  # the common case, without building anything
     windows = [
         (rules.effective_status(b.status, b.start_time, now, policy), b.start_time, b.end_time) for b in live
     ]
@@ -127,7 +129,7 @@ def slot_status(
     return rules.slot_status_at(SlotStatus.OUT_OF_SERVICE if row.retired else mark, windows, now)
 
 
-def slot_value(row: SlotRow, live: Iterable[BookingRow], now: datetime, policy: LotPolicy) -> Slot:
+def slot_value(row: SlotRow, live: Sequence[BookingRow], now: datetime, policy: LotPolicy) -> Slot:
     mark = mark_of(row, now)
     return Slot(
         id=row.id,
