@@ -1,4 +1,9 @@
-"""Suite-wide hooks.
+"""Suite-wide hooks, and the helpers every folder shares.
+
+``FrozenClock`` (a clock the test moves), ``cheap_hasher()`` (argon2id fast enough for tests), ``World`` and
+``populate(svc, clock)`` (an admin and two drivers signed in, a lot with three slots, built through the service's
+contract so it is the same on both stores), ``make_user``, ``T0`` and ``PASSWORD``: the folders' conftests import
+them from here (``from conftest import FrozenClock``).
 
 In CI (``PARKING_TUI_REQUIRE_TOOLS=1``, set by ``.ci/run`` on a machine where it could install them), a test that
 skips because tmux, OpenSSH, Chromium or the PostgreSQL server is missing fails instead: a skipped test proves
@@ -17,7 +22,12 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
+import argon2
 import pytest
 
 TOOL_WORDS = ("tmux", "sshd", "openssh", "ssh-keygen", "chromium", "initdb")
@@ -39,6 +49,77 @@ def pytest_runtest_makereport(item, call):
     if any(word in reason.lower() for word in TOOL_WORDS):
         report.outcome = "failed"
         report.longrepr = f"a required tool is missing in CI (PARKING_TUI_REQUIRE_TOOLS=1): {reason}"
+
+
+# ------------------------------------------------------------------------------ the test world, for every folder
+# One FrozenClock, one cheap hasher and one World for the whole suite (the folders' conftests import them from
+# here: ``from conftest import FrozenClock``; a child process of a test puts tests/ on its PYTHONPATH too).
+
+#: A Saturday morning, far from any DST change in UTC.
+T0 = datetime(2030, 6, 15, 10, 0, tzinfo=timezone.utc)
+PASSWORD = "correct-horse"
+
+
+def cheap_hasher() -> argon2.PasswordHasher:
+    """argon2id, but fast enough for hundreds of hashes in a test run."""
+    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class FrozenClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self.now = self.now + (delta if delta is not None else timedelta(**kwargs))
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+
+@dataclass
+class World:
+    """A lot with three slots (A1-A3, capacity 10), an admin and two drivers, all signed in."""
+
+    svc: Any
+    clock: FrozenClock
+    admin: str
+    alice: str
+    bob: str
+    lot: Any
+    slots: list[Any]
+    path: Path | None = None
+    """The data file, on the TinyDB store."""
+
+    def window(self, start_min: int = 60, minutes: int = 60) -> tuple[datetime, datetime]:
+        start = self.clock.now + timedelta(minutes=start_min)
+        return start, start + timedelta(minutes=minutes)
+
+    def book(self, token: str, slot_index: int = 0, start_min: int = 60, minutes: int = 60):
+        return self.svc.create_booking(token, self.slots[slot_index].id, *self.window(start_min, minutes))
+
+
+def make_user(svc, username: str, *, admin: bool = False) -> str:
+    """A user (``username@example.com``, password :data:`PASSWORD`), signed in: the token."""
+    if admin:
+        svc.create_admin(username, f"{username}@example.com", PASSWORD)
+    else:
+        svc.register(username, f"{username}@example.com", PASSWORD)
+    return svc.login(username, PASSWORD)
+
+
+def populate(svc, clock: FrozenClock, *, time_zone: str | None = None, path: Path | None = None) -> World:
+    """Build the world through the service's contract (so it is the same on every store)."""
+    admin = make_user(svc, "admin", admin=True)
+    alice, bob = make_user(svc, "alice"), make_user(svc, "bob")
+    lot = svc.create_lot(admin, "Central", "Main Street 1", 10, time_zone=time_zone)
+    slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
+    return World(svc, clock, admin, alice, bob, lot, list(slots), path)
 
 
 class PgCluster:

@@ -8,43 +8,15 @@ the data files itself (it asks for ``db_path`` or ``tmp_path``) runs on TinyDB o
 from __future__ import annotations
 
 import inspect
-import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import argon2
 import pytest
 
 import parking_tui
-from parking_tui.domain import Lot, ParkingService, Slot
+from parking_tui.domain import ParkingService
 
-#: A Saturday morning, far from any DST change in UTC.
-T0 = datetime(2030, 6, 15, 10, 0, tzinfo=timezone.utc)
-PASSWORD = "correct-horse"
-
-
-def cheap_hasher() -> argon2.PasswordHasher:
-    """argon2id, but fast enough for hundreds of hashes in a test run."""
-    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-class FrozenClock:
-    """A clock that stands still until the test moves it."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
-        self.now = self.now + (delta if delta is not None else timedelta(**kwargs))
-        return self.now
-
-    def set(self, when: datetime) -> None:
-        self.now = when
+from conftest import PASSWORD, T0, FrozenClock, World, cheap_hasher, make_user, populate  # noqa: F401  (the root conftest)
 
 
 @pytest.fixture
@@ -53,7 +25,7 @@ def clock() -> FrozenClock:
 
 
 STORES = ("tinydb", "postgres")
-_FILE_FIXTURES = {"db_path", "tmp_path", "tmp_path_factory", "world_template"}
+_FILE_FIXTURES = {"db_path", "tmp_path", "tmp_path_factory"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -108,63 +80,12 @@ def svc(open_svc) -> ParkingService:
     return open_svc()
 
 
-@dataclass
-class World:
-    """A lot with three slots, an admin and two drivers, all signed in."""
-
-    svc: ParkingService
-    clock: FrozenClock
-    admin: str
-    alice: str
-    bob: str
-    lot: Lot
-    slots: list[Slot]
-
-    def window(self, start_min: int = 60, minutes: int = 60) -> tuple[datetime, datetime]:
-        start = self.clock.now + timedelta(minutes=start_min)
-        return start, start + timedelta(minutes=minutes)
-
-    def book(self, token: str, slot_index: int = 0, start_min: int = 60, minutes: int = 60):
-        start, end = self.window(start_min, minutes)
-        return self.svc.create_booking(token, self.slots[slot_index].id, start, end)
-
-
-def make_user(svc: ParkingService, username: str, *, admin: bool = False) -> str:
-    if admin:
-        svc.create_admin(username, f"{username}@example.com", PASSWORD)
-    else:
-        svc.register(username, f"{username}@example.com", PASSWORD)
-    return svc.login(username, PASSWORD)
-
-
-@pytest.fixture(scope="session")
-def world_template(tmp_path_factory) -> tuple[Path, dict]:
-    """The world's files, built once (at ``T0``); each test gets a copy, sessions included."""
-    folder = tmp_path_factory.mktemp("world-template")
-    svc = parking_tui.open_service(folder / "parking.json", clock=FrozenClock(T0), password_hasher=cheap_hasher())
-    admin = make_user(svc, "admin", admin=True)
-    tokens = {"admin": admin, "alice": make_user(svc, "alice"), "bob": make_user(svc, "bob")}
-    lot = svc.create_lot(admin, "Central", "Main Street 1", 10, time_zone="UTC")
-    slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
-    return folder, {"tokens": tokens, "lot": lot, "slots": slots}
-
-
 @pytest.fixture
-def world(request: pytest.FixtureRequest, db_target: Path | str, open_svc, clock: FrozenClock) -> World:
-    """A lot with three slots, an admin and two drivers, all signed in (at ``T0``)."""
+def world(open_svc, clock: FrozenClock) -> World:
+    """A lot with three slots (in UTC), an admin and two drivers, all signed in (at ``T0``), built through the
+    service on the test's store."""
     assert clock.now == T0
-    if not isinstance(db_target, Path):  # PostgreSQL: built in the test's own database
-        svc = open_svc()
-        admin = make_user(svc, "admin", admin=True)
-        alice, bob = make_user(svc, "alice"), make_user(svc, "bob")
-        lot = svc.create_lot(admin, "Central", "Main Street 1", 10, time_zone="UTC")
-        slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
-        return World(svc, clock, admin, alice, bob, lot, list(slots))
-    folder, made = request.getfixturevalue("world_template")
-    for p in folder.glob("parking*.json"):
-        shutil.copy2(p, db_target.parent / p.name)
-    t = made["tokens"]
-    return World(open_svc(), clock, t["admin"], t["alice"], t["bob"], made["lot"], list(made["slots"]))
+    return populate(open_svc(), clock, time_zone="UTC")
 
 
 def data_files(path: Path) -> list[Path]:

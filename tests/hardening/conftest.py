@@ -16,36 +16,18 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import argon2
 import pytest
 
 import parking_tui
-from parking_tui.domain import Lot, ParkingService, Slot
+from parking_tui.domain import ParkingService
 
-T0 = datetime(2030, 6, 15, 10, 0, tzinfo=timezone.utc)
-PASSWORD = "correct-horse"
+# The shared helpers live in the root conftest (tests/ is on sys.path, in a child process too: see Child).
+from conftest import PASSWORD, T0, FrozenClock, World, cheap_hasher, make_user, populate  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0  # the longest any test waits for a child process
-
-
-def cheap_hasher() -> argon2.PasswordHasher:
-    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-class FrozenClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        self.now = self.now + timedelta(**kwargs)
-        return self.now
 
 
 def open_svc(path: Path, clock=None, **options) -> ParkingService:
@@ -53,41 +35,10 @@ def open_svc(path: Path, clock=None, **options) -> ParkingService:
     return parking_tui.open_service(path, clock=clock or FrozenClock(), **options)
 
 
-def make_user(svc: ParkingService, username: str, *, admin: bool = False) -> str:
-    if admin:
-        svc.create_admin(username, f"{username}@example.com", PASSWORD)
-    else:
-        svc.register(username, f"{username}@example.com", PASSWORD)
-    return svc.login(username, PASSWORD)
-
-
-@dataclass
-class World:
-    path: Path
-    svc: ParkingService
-    clock: FrozenClock
-    admin: str
-    alice: str
-    bob: str
-    lot: Lot
-    slots: list[Slot]
-
-    def window(self, start_min: int = 60, minutes: int = 60) -> tuple[datetime, datetime]:
-        start = self.clock.now + timedelta(minutes=start_min)
-        return start, start + timedelta(minutes=minutes)
-
-    def book(self, token: str, slot_index: int = 0, start_min: int = 60, minutes: int = 60):
-        return self.svc.create_booking(token, self.slots[slot_index].id, *self.window(start_min, minutes))
-
-
 def build_world(path: Path, clock: FrozenClock | None = None, **options) -> World:
+    """The world on a fresh data file at ``path`` (``options`` go to ``open_service``)."""
     clock = clock or FrozenClock()
-    svc = open_svc(path, clock, **options)
-    admin = make_user(svc, "admin", admin=True)
-    alice, bob = make_user(svc, "alice"), make_user(svc, "bob")
-    lot = svc.create_lot(admin, "Central", "Main Street 1", 10)
-    slots = svc.add_slots(admin, lot.id, ["A1", "A2", "A3"])
-    return World(path, svc, clock, admin, alice, bob, lot, slots)
+    return populate(open_svc(path, clock, **options), clock, path=path)
 
 
 @pytest.fixture
@@ -116,7 +67,7 @@ class Child:
     """A child Python process; ``expect(word)`` waits (bounded) for a line holding ``word`` on its stdout."""
 
     def __init__(self, code: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(code)],
             stdout=subprocess.PIPE,

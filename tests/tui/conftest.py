@@ -17,10 +17,9 @@ import inspect
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-import argon2
 import pytest
 from textual.widgets import Input
 
@@ -30,6 +29,8 @@ from parking_tui.domain.models import Lot
 from parking_tui.domain.service import CODE_ALPHABET, ParkingService
 from parking_tui.tui.app import ParkingApp, make_app
 
+from conftest import FrozenClock as SuiteClock, cheap_hasher  # noqa: F401  (the root conftest)
+
 from .helpers import OffLoopService
 
 ZONE = "Europe/Berlin"
@@ -38,23 +39,11 @@ T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 PASSWORDS = {"admin": "admin1234", "driver": "driver1234"}
 
 
-def cheap_hasher() -> argon2.PasswordHasher:
-    """argon2id, but fast enough for tests."""
-    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-class FrozenClock:
-    """A clock that stands still until the test moves it."""
+class FrozenClock(SuiteClock):
+    """The suite's frozen clock (the root conftest's), standing at this folder's ``T0`` unless told otherwise."""
 
     def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        self.now = self.now + timedelta(**kwargs)
-        return self.now
+        super().__init__(now)
 
 
 def seeded_codes(seed: int = 2026) -> Callable[[], str]:
