@@ -1523,6 +1523,14 @@ class _View:
         slot_id: int | None = None,
     ) -> list[Any]:
         """:meth:`live_bookings` as ``make``'s rows (see :meth:`row`)."""
+        if lot_id is not None and username is None and slot_id is None and not self._pending():
+            # A whole lot (the map, the overview, availability): one list kept with the lot file's parse.
+            f = self._lot(lot_id)
+
+            def build(f: _File) -> list[Any]:
+                return [self.row(f, "bookings", int(k), make, lot_id=lot_id) for k in f.raw("bookings")]
+
+            return list(f.index("rows.bookings.all", build))
         refs = self._live_refs(lot_id=lot_id, username=username, slot_id=slot_id)
         return [self.row(f, "bookings", i, make, lot_id=lid) for f, i, lid in refs]
 
@@ -1657,7 +1665,11 @@ class _View:
 
     def slot_rows(self, make: Callable[[Record], Any], lot_id: int) -> list[Any]:
         f = self._lot(lot_id)
-        return [self.row(f, "slots", int(k), make, lot_id=lot_id) for k in f.raw("slots")]
+
+        def build(f: _File) -> list[Any]:
+            return [self.row(f, "slots", int(k), make, lot_id=lot_id) for k in f.raw("slots")]
+
+        return list(f.index("rows.slots.all", build))
 
     def slot_row(self, make: Callable[[Record], Any], slot_id: int) -> Any:
         for attempt in range(2):
