@@ -24,6 +24,8 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
+from textual.widget import Widget
+from textual.widgets import Button, Input, Tabs
 
 from ..domain.errors import ParkingError, StorageError, ValidationError
 from ..domain.models import Lot, Profile, Slot
@@ -83,11 +85,12 @@ class ParkingApp(ParkingShell):
         Binding("escape", "back", "Back", id="back", tooltip="Go back to the previous screen"),
         Binding("ctrl+q", "quit", "Quit", key_display="^q", show=False, priority=True, id="quit", tooltip="Leave parking-tui"),
         Binding("f10", "quit_kiosk", "Quit kiosk", id="quit_kiosk", tooltip="Admin: close this kiosk terminal"),
-        # Kiosk: arrows move between fields and buttons, so Tab is never needed (see ``check_action``).
+        # Kiosk: up and down move between fields and buttons, so Tab is never needed (see ``check_action``).
         Binding("down", "kiosk_focus('next')", show=False, priority=True, id="kiosk.down"),
         Binding("up", "kiosk_focus('previous')", show=False, priority=True, id="kiosk.up"),
-        Binding("right", "kiosk_focus_button('next')", show=False, priority=True, id="kiosk.right"),
-        Binding("left", "kiosk_focus_button('previous')", show=False, priority=True, id="kiosk.left"),
+        # Everywhere: on a button, left and right move along its row of buttons.
+        Binding("right", "focus_button('next')", show=False, priority=True, id="buttons.right"),
+        Binding("left", "focus_button('previous')", show=False, priority=True, id="buttons.left"),
     ]
 
     def __init__(
@@ -259,12 +262,12 @@ class ParkingApp(ParkingShell):
             return not self.kiosk
         if action == "quit_kiosk":
             return self.kiosk and self.is_admin and place is Place.ADMIN
-        if action in ("kiosk_focus", "kiosk_focus_button"):
+        if action == "kiosk_focus":
             # Only where the focused widget has no use for the arrow (lists and the slot grid keep theirs).
-            from textual.widgets import Button, Input, Tabs
-
-            kinds = (Button,) if action == "kiosk_focus_button" else (Button, Input, Tabs)
-            return self.kiosk and isinstance(self.focused, kinds)
+            return self.kiosk and isinstance(self.focused, (Button, Input, Tabs))
+        if action == "focus_button":
+            # On a button that has neighbours in its row (in the kiosk: on any button).
+            return self.kiosk and isinstance(self.focused, Button) or len(self._button_row()) > 1
         return True
 
     def _open(self, place: Place, make: Callable[[], Screen]) -> None:
@@ -456,7 +459,25 @@ class ParkingApp(ParkingShell):
         else:
             self.screen.focus_previous()
 
-    action_kiosk_focus_button = action_kiosk_focus
+    def _button_row(self) -> list[Widget]:
+        """The focused button and the buttons beside it (its row), in order."""
+        focused = self.focused
+        if not isinstance(focused, Button) or focused.parent is None:
+            return []
+        return [w for w in focused.parent.children if isinstance(w, Button) and w.focusable]
+
+    def action_focus_button(self, direction: str) -> None:
+        """Left/right on a button: the next or previous button of its row (the kiosk, at a row's end: the next
+        field or button, as down and up do)."""
+        row = self._button_row()
+        focused = self.focused
+        if focused not in row:
+            return
+        index = row.index(focused) + (1 if direction == "next" else -1)
+        if 0 <= index < len(row):
+            row[index].focus()
+        elif self.kiosk:
+            self.action_kiosk_focus(direction)
 
     def action_quit_kiosk(self) -> None:
         """An admin closes the kiosk (the only way out of kiosk mode)."""

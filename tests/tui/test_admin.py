@@ -22,6 +22,8 @@ from parking_tui.tui.widgets.confirm import ConfirmModal
 
 SIZE = (80, 24)
 
+from .helpers import settle
+
 
 def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
@@ -33,9 +35,9 @@ def rows(screen, selector: str) -> list[str]:
 
 
 async def open_admin(pilot) -> AdminScreen:
-    await pilot.pause()
+    await settle(pilot)
     await pilot.press("f4")
-    await pilot.pause()
+    await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, AdminScreen)
     return screen
@@ -46,7 +48,7 @@ async def go_tab(pilot, screen: AdminScreen, number: str) -> None:
     screen.set_focus(None)
     await pilot.pause()
     await pilot.press(number)
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def type_into(pilot, screen, selector: str, text: str) -> None:
@@ -535,7 +537,7 @@ def admin_run(*steps):
                 await go_tab(pilot, screen, step)
             else:
                 await step(pilot, screen)
-        await pilot.pause()
+        await settle(pilot)
 
     return run_before
 

@@ -80,6 +80,47 @@ def describe_numbers(numbers: list[str], rows_text: str, per_row_text: str) -> s
     return f"{len(numbers)} slots: {shown}"
 
 
+LOT_FIELDS = ("name", "location", "capacity", "rows", "per_row", "zone")
+
+
+def new_lot_problems(
+    name: str, location: str, capacity: str, rows: str, per_row: str, zone: str
+) -> tuple[dict[str, str], list[str], int]:
+    """Every problem of the new-lot form by field (``LOT_FIELDS``), the slot numbers to generate and the
+    capacity (both meaningful only when there is no problem)."""
+    bad: dict[str, str] = {}
+    checks = (
+        ("name", lambda: rules.validate_text(name, "name")),
+        ("location", lambda: rules.validate_text(location, "location", max_len=120)),
+        ("zone", lambda: rules.validate_time_zone(zone.strip()) if zone.strip() else None),
+    )
+    for field, check in checks:
+        try:
+            check()
+        except ParkingError as error:
+            bad[field] = str(error)
+    numbers: list[str] = []
+    try:
+        numbers = generate_slot_numbers(rows, per_row)
+    except ValidationError as error:
+        bad[error.field if error.field in ("rows", "per_row") else "rows"] = str(error)
+    total = 0
+    if capacity.strip():
+        try:
+            total = rules.validate_total_slots(int(capacity.strip()))
+        except ValueError:
+            bad["capacity"] = "Capacity must be a whole number, like 40."
+        except ParkingError as error:
+            bad["capacity"] = str(error)
+    elif numbers:
+        total = len(numbers)
+    elif "rows" not in bad and "per_row" not in bad:
+        bad["capacity"] = "Give the capacity, or rows of slots to generate."
+    if "capacity" not in bad and numbers and len(numbers) > total:
+        bad["capacity"] = f"{len(numbers)} slots would be generated but the capacity is {total}."
+    return bad, numbers, total
+
+
 class LotsPane(ShellNode, VerticalScroll):
     """Small forms: a new lot with generated slots, one more slot, edit a lot, retire a slot."""
 
@@ -293,29 +334,16 @@ class LotsPane(ShellNode, VerticalScroll):
 
     def create_lot(self) -> None:
         self._clear_errors()
-        name, location = self._value("name"), self._value("location")
-        try:
-            numbers = generate_slot_numbers(self._value("rows"), self._value("per_row"))
-        except ValidationError as error:
-            self._error(f"lot-{error.field or 'rows'}", str(error))
+        values = {field: self._value(field) for field in LOT_FIELDS}
+        # Every field is checked before anything is sent: all that is wrong is shown at once.
+        bad, numbers, capacity = new_lot_problems(**values)
+        for field in LOT_FIELDS:
+            if field in bad:
+                self._error(f"lot-{field}", bad[field])
+        if bad:
+            self.query_one(f"#lot-{next(f for f in LOT_FIELDS if f in bad)}", Input).focus()
             return
-        capacity_text = self._value("capacity").strip()
-        if capacity_text:
-            try:
-                capacity = int(capacity_text)
-            except ValueError:
-                self._error("lot-capacity", "Capacity must be a whole number, like 40.")
-                return
-        elif numbers:
-            capacity = len(numbers)
-        else:
-            self._error("lot-capacity", "Give the capacity, or rows of slots to generate.")
-            return
-        if numbers and len(numbers) > capacity:
-            self._error(
-                "lot-capacity", f"{len(numbers)} slots would be generated but the capacity is {capacity}."
-            )
-            return
+        name, location = values["name"], values["location"]
         svc, token = self.app.svc, self.app.session
         zone = self._value("zone").strip() or None
 

@@ -29,12 +29,15 @@ class WindowForm(Vertical):
     WindowForm .presets { height: 1; margin-bottom: 1; }
     WindowForm .presets Label { width: 12; }
     WindowForm .presets Button { margin-right: 1; min-width: 6; }
+    WindowForm .presets Button.-chosen { text-style: bold underline; }
     WindowForm #window-summary { margin-bottom: 1; padding-left: 12; }
     """
 
     def __init__(self, start: datetime, end: datetime, now: datetime, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.now = now
+        #: The Length button last pressed (its note shows while the window is that long).
+        self.chosen_length: int | None = None
         self.initial = (f"{timefmt.local(start):%Y-%m-%d}", timefmt.hm(start), timefmt.hm(end))
 
     def compose(self) -> ComposeResult:
@@ -98,13 +101,21 @@ class WindowForm(Vertical):
             end_field.set_note(None)
             return
         start, end = window
-        if timefmt.local(end).date() != timefmt.local(start).date() and timefmt.hm(end) != "00:00":
+        chosen = self.chosen_length if self.chosen_length and end - start == timedelta(hours=self.chosen_length) else None
+        for button in self.query(".presets Button"):
+            button.set_class(button.id == f"preset-{chosen}", "-chosen")
+        overnight = timefmt.local(end).date() != timefmt.local(start).date() and timefmt.hm(end) != "00:00"
+        if overnight:
             # An end before the start means the next day: say so where the end is typed.
             same_day = timefmt.local(start).date() == timefmt.local(self.now).date()
             when = timefmt.day_label(end, self.now) if same_day else "the next day"
-            end_field.set_note(f"ends {when} {timefmt.hm(end)}")
+            end_note = f"ends {when} {timefmt.hm(end)}"
         else:
-            end_field.set_note(None)
+            end_note = ""
+        if chosen:
+            # A Length button moved the end: say so next to the end, where it changed.
+            end_note = f"{chosen} h: {end_note or 'ends ' + timefmt.hm(end)}"
+        end_field.set_note(end_note or None)
         text = f"{timefmt.span(start, end, self.now)}  ({timefmt.duration(end - start)})"
         if start < self.now - timedelta(minutes=5):
             text += " - starts in the past"
@@ -130,7 +141,9 @@ class WindowForm(Vertical):
             start_f.input.focus()
             return
         end = (datetime.combine(datetime(2000, 1, 1), start) + timedelta(hours=hours)).time()
+        self.chosen_length = hours
         end_f.value = f"{end:%H:%M}"
+        self._update_summary()  # at once, even when the end was already that
 
     def window(self) -> tuple[datetime, datetime] | None:
         """The window, or ``None`` (the bad fields show why, and the first one gets the focus)."""
