@@ -270,14 +270,12 @@ def pg_url(pg_cluster):
 @pytest.fixture(autouse=True)
 def _process_state_unchanged():
     """Fail a test that leaves process-wide state changed for the tests after it: the environment (``TZ``,
-    ``NO_COLOR``...), the C library's time zone (``time.tzset``), the working folder, the umask, and the TUI's
-    display zone (a slot map sets it to its lot's zone and must clear it when it closes; a map of a lot in UTC
-    left open by a hardening test once shifted the times of later TUI snapshots by an hour). Its name sorts
+    ``NO_COLOR``...), the C library's time zone (``time.tzset``), the working folder and the umask. (The TUI
+    keeps no display zone of its own: every time is shown in its lot's zone.) Its name sorts
     first among the autouse fixtures, so it looks before any ``monkeypatch`` is applied and after all are undone."""
     import time
 
     def state() -> dict:
-        timefmt = sys.modules.get("parking_tui.tui.timefmt")
         umask = os.umask(0o022)
         os.umask(umask)
         return {
@@ -285,7 +283,6 @@ def _process_state_unchanged():
             "C time zone": (time.tzname, time.timezone, time.altzone, time.daylight),
             "working folder": os.getcwd(),
             "umask": umask,
-            "TUI display zone": getattr(timefmt, "_zone", None),
         }
 
     before = state()

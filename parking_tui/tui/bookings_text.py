@@ -30,9 +30,14 @@ STATUS_COLOURS = {
 }
 
 
-def local(value: datetime) -> datetime:
+def zone_of(lot: Lot | None) -> str | None:
+    """The zone a booking's times are shown in: its lot's (``None``: the terminal's)."""
+    return lot.time_zone if lot is not None else None
+
+
+def local(value: datetime, zone: str | None = None) -> datetime:
     """The instant on the display clock (the lots' zone, else this terminal's)."""
-    return timefmt.local(value)
+    return timefmt.local(value, zone)
 
 
 def fmt_delta(delta: timedelta) -> str:
@@ -67,7 +72,7 @@ def timing(booking: Booking, now: datetime, lot: Lot | None) -> str:
             return "held: see the attendant"
         if now < booking.start_time:
             return f"starts in {fmt_delta(booking.start_time - now)}"
-        return f"check in by {local(booking.start_time + grace):%H:%M}"
+        return f"check in by {local(booking.start_time + grace, zone_of(lot)):%H:%M}"
     if status is BookingStatus.CHECKED_IN:
         if now < booking.end_time:
             return f"ends in {fmt_delta(booking.end_time - now)}"
@@ -76,7 +81,7 @@ def timing(booking: Booking, now: datetime, lot: Lot | None) -> str:
         if booking.is_overstay:
             return f"overstayed {fmt_delta(booking.overstay)}"
         if booking.checked_out_at is not None:
-            return f"left {local(booking.checked_out_at):%H:%M}"
+            return f"left {local(booking.checked_out_at, zone_of(lot)):%H:%M}"
         return "done"
     if status is BookingStatus.EXPIRED:
         return "not claimed"

@@ -14,17 +14,17 @@ MARKS = {
 }
 
 
-def describe_mark(mark: SlotMark, now: datetime) -> str:
-    """What a mark does to the bookings, for the admin to read before confirming."""
+def describe_mark(mark: SlotMark, now: datetime, zone: str | None = None) -> str:
+    """What a mark does to the bookings, for the admin to read before confirming (times on ``zone``'s clock)."""
     lines = []
     for b in mark.moved:
         lines.append(
-            f"Moves {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}) to {b.slot_number}, "
+            f"Moves {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now, zone)}) to {b.slot_number}, "
             "same code."
         )
     for b in mark.unplaced:
         lines.append(
-            f"No free slot for {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now)}): it stays, "
+            f"No free slot for {b.confirmation_code} ({timefmt.span(b.start_time, b.end_time, now, zone)}): it stays, "
             "flagged for the attendant, and does not lapse while blocked."
         )
     if not lines:

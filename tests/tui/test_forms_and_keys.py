@@ -152,6 +152,8 @@ class TestArrowsAlongButtons:
 
 
 async def kiosk_preset(pilot) -> None:
+    # A kiosk closes only for an admin; the snapshot's end (or a failure here) closes it.
+    pilot.app._exit_allowed = True
     await pilot.press(*"driver", "enter", *"driver1234", "enter")
     await settle(pilot)
     lot = next(row[0] for row in pilot.app.screen.rows if row[0].name == "Central Station P1")
@@ -162,7 +164,6 @@ async def kiosk_preset(pilot) -> None:
     pilot.app.screen.query_one("#preset-2").focus()
     await pilot.press("enter")
     await settle(pilot)
-    pilot.app._exit_allowed = True  # a kiosk closes only for an admin; the snapshot's end closes it here
 
 
 class TestLengthPresetSnapshot:

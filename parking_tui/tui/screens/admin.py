@@ -39,7 +39,7 @@ from ..commands import Command
 from ..timefmt import span
 from ..widgets.live import Poller, follow_store, updated_label
 from ..words import plural
-from ..bookings_text import STATUS_LABELS, local, status_text, timing
+from ..bookings_text import STATUS_LABELS, local, status_text, timing, zone_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -422,6 +422,10 @@ class AdminScreen(ParkingScreen[None]):
         if keep in self.lots:
             select.value = keep
 
+    def zone_of(self, b: Booking) -> str | None:
+        """The zone of the booking's lot: its times are on that lot's clock."""
+        return zone_of(self.lots.get(b.lot_id))
+
     def slot_label(self, b: Booking) -> str:
         lot = self.lots.get(b.lot_id)
         return f"{b.slot_number} {lot.name}" if lot else b.slot_number
@@ -499,7 +503,7 @@ class AdminScreen(ParkingScreen[None]):
         result.update(
             Text(
                 f"Already checked in: {booking.confirmation_code} · {booking.username} · slot "
-                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.app.svc.now())}"
+                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.app.svc.now(), self.zone_of(booking))}"
             )
         )
         result.set_classes("-warning")
@@ -519,7 +523,8 @@ class AdminScreen(ParkingScreen[None]):
         self.app.push_screen(
             ConfirmModal(
                 f"{booking.confirmation_code} ({booking.username}) is already checked in. Check out now?",
-                f"Slot {self.slot_label(booking)}, {span(booking.start_time, booking.end_time, self.app.svc.now())}.",
+                f"Slot {self.slot_label(booking)}, "
+                f"{span(booking.start_time, booking.end_time, self.app.svc.now(), self.zone_of(booking))}.",
                 yes="Check out",
                 no="Leave parked",
             ),
@@ -533,7 +538,7 @@ class AdminScreen(ParkingScreen[None]):
         plate = f" · {done.plate}" if done.plate else ""
         lines = [
             f"{verb}: {done.confirmation_code} · {done.username}{plate} · slot {self.slot_label(done)}",
-            span(done.start_time, done.end_time, app.svc.now()),
+            span(done.start_time, done.end_time, app.svc.now(), self.zone_of(done)),
         ]
         if verb == "Checked in" and done.moved_from:
             lines.append(f"Slot {done.moved_from} was blocked: send the car to {done.slot_number} (same code).")
@@ -544,7 +549,7 @@ class AdminScreen(ParkingScreen[None]):
         self.desk_count += 1
         log = self.query_one("#desk-log", DataTable)
         log.add_row(
-            Text(f"{local(app.svc.now()):%H:%M}"),
+            Text(f"{local(app.svc.now(), self.zone_of(done)):%H:%M}"),
             Text(verb.removeprefix("Checked ").lower()),
             Text(done.confirmation_code),
             Text(done.username),
@@ -606,7 +611,7 @@ class AdminScreen(ParkingScreen[None]):
                 Text(b.confirmation_code),
                 Text(b.username),
                 Text(self.slot_label(b)),
-                Text(span(b.start_time, b.end_time, now)),
+                Text(span(b.start_time, b.end_time, now, self.zone_of(b))),
                 status_text(self.app, b.status),
                 key=str(b.id),
             )
@@ -677,7 +682,7 @@ class AdminScreen(ParkingScreen[None]):
         self.app.push_screen(
             ConfirmModal(
                 f"Check out {b.username}'s booking {b.confirmation_code}?",
-                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now())}. "
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now(), self.zone_of(b))}. "
                 "The stay ends now and the slot is released.",
                 yes="Check out",
                 no="Not yet",
@@ -697,7 +702,7 @@ class AdminScreen(ParkingScreen[None]):
         self.app.push_screen(
             ConfirmModal(
                 f"Cancel {b.username}'s booking {b.confirmation_code}?",
-                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now())}.",
+                f"Slot {self.slot_label(b)}, {span(b.start_time, b.end_time, self.app.svc.now(), self.zone_of(b))}.",
                 yes="Cancel booking",
                 no="Keep it",
             ),

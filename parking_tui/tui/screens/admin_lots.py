@@ -491,7 +491,7 @@ class LotsPane(ShellNode, VerticalScroll):
         self.app.push_screen(
             ConfirmModal(
                 f"Retire slot {slot.slot_number} of {lot.name}? It takes no more bookings.",
-                describe_mark(preview, svc.now()),
+                describe_mark(preview, svc.now(), lot.time_zone),
                 yes="Retire",
                 no="Keep it",
             ),

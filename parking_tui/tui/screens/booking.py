@@ -63,7 +63,7 @@ class BookingScreen(ParkingScreen[None]):
                     f"At most {self.lot.policy.max_duration_hours} h, up to {self.lot.policy.max_advance_days} days ahead.",
                     classes="hint",
                 )
-                yield WindowForm(*self.window, now, id="booking-form")
+                yield WindowForm(*self.window, now, zone=self.lot.time_zone, id="booking-form")
                 yield Field("Plate", "plate", max_length=16, placeholder="optional: the car's plate, like AB12 CDE")
                 with Horizontal(classes="buttons"):
                     yield Button("Confirm booking", id="confirm", variant="primary", compact=True)
@@ -152,6 +152,7 @@ class ConfirmationScreen(ParkingScreen[None]):
         b = self.booking
         now = self.app.svc.now()
         policy = self.lot.policy
+        zone = self.lot.time_zone
         opens = b.start_time - timedelta(minutes=policy.early_checkin_minutes)
         held = b.start_time + timedelta(minutes=policy.grace_minutes)
         yield Header(icon="P")
@@ -165,7 +166,7 @@ class ConfirmationScreen(ParkingScreen[None]):
                     ("Slot ", "bold"),
                     (b.slot_number or "?", "bold"),
                     f" in {self.lot.name} · {self.lot.location}\n",
-                    (timefmt.span(b.start_time, b.end_time, now), "bold"),
+                    (timefmt.span(b.start_time, b.end_time, now, zone), "bold"),
                     f"  ({timefmt.duration(b.end_time - b.start_time)})",
                     f"  · {b.plate}" if b.plate else "",
                 ),
@@ -173,8 +174,8 @@ class ConfirmationScreen(ParkingScreen[None]):
             )
             yield Static(
                 f"On arrival: drive to slot {b.slot_number} and check in (My bookings, b) or show this code to "
-                f"the attendant. Check-in opens at {timefmt.hm(opens)}. The slot is held until "
-                f"{timefmt.hm(held)}; after that the booking lapses and the slot is released. "
+                f"the attendant. Check-in opens at {timefmt.hm(opens, zone)}. The slot is held until "
+                f"{timefmt.hm(held, zone)}; after that the booking lapses and the slot is released. "
                 "Check out when you leave.",
                 id="confirm-arrival",
                 markup=False,

@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sta
 
 from ...domain.errors import ParkingError, ValidationError
 from ...domain.models import Booking, BookingStatus, Lot
-from ..bookings_text import STATUS_LABELS, local, order_bookings, status_text, timing
+from ..bookings_text import STATUS_LABELS, local, order_bookings, status_text, timing, zone_of
 from ..commands import Command
 from ..shell import ParkingModal, ParkingScreen, Place
 from .. import timefmt
@@ -32,11 +32,11 @@ _HM_RE = re.compile(r"(\d{1,2})[:.h]?(\d{2})")
 _FULL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2})[:.h]?(\d{2})")
 
 
-def parse_new_end(text: str, current_end: datetime) -> datetime:
+def parse_new_end(text: str, current_end: datetime, zone: str | None = None) -> datetime:
     """Read a new end time typed by a person.
 
     ``+30`` / ``+30m`` / ``+2h`` add to the current end; ``14:30`` is that time on the current end's day (the next
-    day when that is not later); ``2030-06-15 14:30`` is absolute. Local time.
+    day when that is not later); ``2030-06-15 14:30`` is absolute. On ``zone``'s clock (the lot's).
     """
     raw = text.strip()
     if not raw:
@@ -54,17 +54,17 @@ def parse_new_end(text: str, current_end: datetime) -> datetime:
             at = time(int(m.group(2)), int(m.group(3)))
         except ValueError:
             raise ValidationError("That is not a valid date and time.", field="end_time") from None
-        return timefmt.combine(day, at)
+        return timefmt.combine(day, at, zone)
     m = _HM_RE.fullmatch(raw)
     if m:
         try:
             at = time(int(m.group(1)), int(m.group(2)))
         except ValueError:
             raise ValidationError("That is not a valid time (00:00–23:59).", field="end_time") from None
-        end_local = local(current_end)
-        value = timefmt.combine(end_local.date(), at)
+        end_local = local(current_end, zone)
+        value = timefmt.combine(end_local.date(), at, zone)
         if value <= current_end:
-            value = timefmt.combine(end_local.date() + timedelta(days=1), at)
+            value = timefmt.combine(end_local.date() + timedelta(days=1), at, zone)
         return value
     raise ValidationError(
         "Type a time like 14:30, 2030-06-15 14:30, or an amount like +30m or +2h.", field="end_time"
@@ -119,15 +119,17 @@ class ExtendModal(ParkingModal["Booking | None"]):
 
     PRESETS = (("+15 min", 15), ("+30 min", 30), ("+1 h", 60), ("+2 h", 120))
 
-    def __init__(self, booking: Booking) -> None:
+    def __init__(self, booking: Booking, zone: str | None = None) -> None:
         super().__init__()
         self.booking = booking
+        #: The booking's lot's zone: the end is shown and typed on its clock.
+        self.zone = zone
 
     def compose(self) -> ComposeResult:
         b = self.booking
         with Vertical(id="extend-box"):
             yield Label(
-                Text(f"Extend {b.confirmation_code} · slot {b.slot_number} · ends {local(b.end_time):%H:%M}"),
+                Text(f"Extend {b.confirmation_code} · slot {b.slot_number} · ends {local(b.end_time, self.zone):%H:%M}"),
                 id="extend-title",
             )
             with Horizontal(id="extend-presets"):
@@ -149,7 +151,7 @@ class ExtendModal(ParkingModal["Booking | None"]):
     @on(Input.Submitted, "#extend-input")
     def _typed(self, event: Input.Submitted) -> None:
         try:
-            new_end = parse_new_end(event.value, self.booking.end_time)
+            new_end = parse_new_end(event.value, self.booking.end_time, self.zone)
         except ParkingError as error:
             self.show_error(str(error))
             return
@@ -283,7 +285,7 @@ class MyBookingsScreen(ParkingScreen[None]):
                 Text(b.confirmation_code),
                 status_text(self.app, b.status),
                 Text(b.slot_number + (f" (was {b.moved_from})" if b.moved_from else "") if b.slot_number else "?"),
-                Text(span(b.start_time, b.end_time, now)),
+                Text(span(b.start_time, b.end_time, now, zone_of(lots.get(b.lot_id)))),
                 Text(timing(b, now, lots.get(b.lot_id))),
                 key=str(b.id),
             )
@@ -297,6 +299,10 @@ class MyBookingsScreen(ParkingScreen[None]):
             table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False)
         self.show_detail()
         self.refresh_bindings()
+
+    def zone_of(self, b: Booking) -> str | None:
+        """The zone of the booking's lot: its times are on that lot's clock."""
+        return zone_of(self.lots.get(b.lot_id))
 
     @property
     def selected(self) -> Booking | None:
@@ -315,7 +321,7 @@ class MyBookingsScreen(ParkingScreen[None]):
         plate = f"  ·  {b.plate}" if b.plate else ""
         lines = [
             f"{b.confirmation_code}  ·  slot {b.slot_number}{moved}{plate}  ·  {where}",
-            f"{span(b.start_time, b.end_time, self.app.svc.now())}  ·  {STATUS_LABELS[b.status]}"
+            f"{span(b.start_time, b.end_time, self.app.svc.now(), zone_of(lot))}  ·  {STATUS_LABELS[b.status]}"
             f"  ·  {timing(b, self.app.svc.now(), lot)}",
         ]
         hint = self._hint(b, lot)
@@ -332,7 +338,7 @@ class MyBookingsScreen(ParkingScreen[None]):
             early = lot.policy.early_checkin if lot else timedelta(minutes=15)
             opens = b.start_time - early
             if self.app.svc.now() < opens:
-                return f"Check-in opens at {local(opens):%H:%M}. Show the code at the barrier."
+                return f"Check-in opens at {local(opens, zone_of(lot)):%H:%M}. Show the code at the barrier."
             return "Press i when you arrive to check in."
         if b.status is BookingStatus.CHECKED_IN:
             return "Press o when you leave; e extends the booking."
@@ -392,7 +398,7 @@ class MyBookingsScreen(ParkingScreen[None]):
         self.app.push_screen(
             ConfirmModal(
                 f"Cancel booking {b.confirmation_code}?",
-                f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now())}. "
+                f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now(), self.zone_of(b))}. "
                 "The slot is released for others.",
                 yes="Cancel booking",
                 no="Keep it",
@@ -407,10 +413,13 @@ class MyBookingsScreen(ParkingScreen[None]):
 
         def extended(result: Booking | None) -> None:
             if result is not None:
-                self.notify(f"Booking {result.confirmation_code} now ends at {local(result.end_time):%H:%M}.", markup=False)
+                self.notify(
+                    f"Booking {result.confirmation_code} now ends at {local(result.end_time, self.zone_of(result)):%H:%M}.",
+                    markup=False,
+                )
             self.reload()
 
-        self.app.push_screen(ExtendModal(b), extended)
+        self.app.push_screen(ExtendModal(b, self.zone_of(b)), extended)
 
     def action_reload(self) -> None:
         self.reload()
@@ -434,7 +443,7 @@ class MyBookingsScreen(ParkingScreen[None]):
             if self.check_action(action, ()):
                 yield Command(
                     f"{name} {b.confirmation_code}",
-                    f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now())}",
+                    f"Slot {b.slot_number}, {span(b.start_time, b.end_time, self.app.svc.now(), self.zone_of(b))}",
                     getattr(self, f"action_{action}"),
                 )
         yield Command("Refresh my bookings", "Load your bookings again", self.action_reload)

@@ -89,6 +89,11 @@ class SlotMapScreen(ParkingScreen[None]):
         return self.app.is_admin
 
     @property
+    def zone(self) -> str | None:
+        """The lot's zone: every time on the map is on its clock."""
+        return self.lot.time_zone if self.lot is not None else None
+
+    @property
     def grid(self) -> SlotGrid:
         return self.query_one(SlotGrid)
 
@@ -112,7 +117,6 @@ class SlotMapScreen(ParkingScreen[None]):
     def _lot_read(self, lot: Lot) -> None:
         self.lot = lot
         self.sub_title = lot.name
-        timefmt.set_zone(lot.time_zone)
         self.query_one("#map-title", Static).update(Text.assemble((lot.name, "bold"), "  ", lot.location))
         self.poller = Poller(self, probe=self._stamp, load=self._load, apply=self._apply, name="map-poll")
         self.poller.start(now=True)
@@ -126,8 +130,6 @@ class SlotMapScreen(ParkingScreen[None]):
         if getattr(self, "_fresh", False):
             self._fresh = False
             return
-        if self.lot is not None:
-            timefmt.set_zone(self.lot.time_zone)
         if self.lot is not None and self.token is not None:
             self.refresh_slots()
 
@@ -182,10 +184,10 @@ class SlotMapScreen(ParkingScreen[None]):
     def _show_when(self) -> None:
         now = self.svc.now()
         if self.window is None:
-            text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now)} {timefmt.hm(now)}")
+            text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now, self.zone)} {timefmt.hm(now, self.zone)}")
         else:
-            text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now)}")
-        note = timefmt.zone_note(now)
+            text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now, self.zone)}")
+        note = timefmt.zone_note(now, self.zone)
         if note:
             text.append(f" · {note}", "bold")
         text.append(f" · {updated_label(self.svc)}", "dim")
@@ -229,13 +231,13 @@ class SlotMapScreen(ParkingScreen[None]):
             text.append("Retired: takes no bookings\n", "italic")
         elif slot.admin_status is not SlotStatus.AVAILABLE:
             what = "occupied (walk-in)" if slot.admin_status is SlotStatus.OCCUPIED else "out of service"
-            until = f" until {timefmt.day_label(slot.mark_until, now)} {timefmt.hm(slot.mark_until)}" if slot.mark_until else ""
+            until = f" until {timefmt.day_label(slot.mark_until, now, self.zone)} {timefmt.hm(slot.mark_until, self.zone)}" if slot.mark_until else ""
             text.append(f"Marked {what}{until}\n", "italic")
             if slot.mark_reason:
                 text.append(f"  {slot.mark_reason}\n", "italic")
         if self.window is not None:
             free = kind == FREE_IN_WINDOW
-            text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now)}\n", "bold" if free else "")
+            text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now, self.zone)}\n", "bold" if free else "")
         text.append("\n")
         schedule = self.schedules.get(slot.id)
         if schedule is None:
@@ -273,7 +275,7 @@ class SlotMapScreen(ParkingScreen[None]):
                     break
                 shown += 1
                 text.append(f"{label}: ", "bold")
-                text.append(f"{timefmt.span(booking.start_time, booking.end_time, now)}\n")
+                text.append(f"{timefmt.span(booking.start_time, booking.end_time, now, self.zone)}\n")
                 who = ""
                 if booking.username == me:
                     who = f"your booking {booking.confirmation_code}"
@@ -335,12 +337,12 @@ class SlotMapScreen(ParkingScreen[None]):
                 markup=False,
             )
             return
-        window = self.window or timefmt.default_window(self.svc.now())
+        window = self.window or timefmt.default_window(self.svc.now(), zone=self.zone)
         self.app.open_booking(self.lot, slot, window)
 
     def action_choose_window(self) -> None:
         now = self.svc.now()
-        start, end = self.window or timefmt.default_window(now)
+        start, end = self.window or timefmt.default_window(now, zone=self.zone)
 
         def chosen(result: object) -> None:
             if result == NOW:
@@ -348,7 +350,7 @@ class SlotMapScreen(ParkingScreen[None]):
             elif isinstance(result, tuple):
                 self.set_window((result[0], result[1]))
 
-        self.app.push_screen(WindowScreen(start, end, now), chosen)
+        self.app.push_screen(WindowScreen(start, end, now, zone=self.zone), chosen)
 
     def set_window(self, window: Window | None) -> None:
         """Show the slots free for ``window`` (``None``: as they are now)."""
@@ -387,7 +389,7 @@ class SlotMapScreen(ParkingScreen[None]):
                 self._mark_now(slot, status)
 
         self.app.push_screen(
-            ConfirmModal(question, describe_mark(preview, self.svc.now()), yes="Mark it", no="Keep it as it is"),
+            ConfirmModal(question, describe_mark(preview, self.svc.now(), self.zone), yes="Mark it", no="Keep it as it is"),
             answered,
         )
 
@@ -430,14 +432,14 @@ class WindowScreen(ModalScreen[object]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, start: datetime, end: datetime, now: datetime) -> None:
+    def __init__(self, start: datetime, end: datetime, now: datetime, *, zone: str | None = None) -> None:
         super().__init__(id="window-dialog")
-        self._start, self._end, self._at = start, end, now
+        self._start, self._end, self._at, self._zone = start, end, now, zone
 
     def compose(self) -> ComposeResult:
         with Vertical(id="window-box", classes="notice-box"):
             yield Static("Which slots are free…", classes="notice-title")
-            yield WindowForm(self._start, self._end, self._at, id="window-form")
+            yield WindowForm(self._start, self._end, self._at, zone=self._zone, id="window-form")
             with Horizontal(classes="buttons"):
                 yield Button("Show free slots", id="apply", variant="primary", compact=True)
                 yield Button("Now", id="now", compact=True)

@@ -33,12 +33,16 @@ class WindowForm(Vertical):
     WindowForm #window-summary { margin-bottom: 1; padding-left: 12; }
     """
 
-    def __init__(self, start: datetime, end: datetime, now: datetime, *, id: str | None = None) -> None:
+    def __init__(
+        self, start: datetime, end: datetime, now: datetime, *, zone: str | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.now = now
+        #: The lot's zone: times are shown and typed on its clock.
+        self.zone = zone
         #: The Length button last pressed (its note shows while the window is that long).
         self.chosen_length: int | None = None
-        self.initial = (f"{timefmt.local(start):%Y-%m-%d}", timefmt.hm(start), timefmt.hm(end))
+        self.initial = (f"{timefmt.local(start, zone):%Y-%m-%d}", timefmt.hm(start, zone), timefmt.hm(end, zone))
 
     def compose(self) -> ComposeResult:
         date_text, start_text, end_text = self.initial
@@ -68,7 +72,7 @@ class WindowForm(Vertical):
 
     def _parse(self, mark: bool) -> tuple[datetime, datetime] | None:
         date_f, start_f, end_f = self.fields
-        today = timefmt.local(self.now).date()
+        today = timefmt.local(self.now, self.zone).date()
         def read(field: Field, parse: Callable[[str], R]) -> R | None:
             try:
                 value = parse(field.value)
@@ -86,7 +90,7 @@ class WindowForm(Vertical):
         if day is None or start is None or end is None:
             return None
         try:
-            return timefmt.window_from(day, start, end)
+            return timefmt.window_from(day, start, end, self.zone)
         except ValueError as error:
             if mark:
                 date_f.set_error(str(error))
@@ -104,19 +108,20 @@ class WindowForm(Vertical):
         chosen = self.chosen_length if self.chosen_length and end - start == timedelta(hours=self.chosen_length) else None
         for button in self.query(".presets Button"):
             button.set_class(button.id == f"preset-{chosen}", "-chosen")
-        overnight = timefmt.local(end).date() != timefmt.local(start).date() and timefmt.hm(end) != "00:00"
+        zone = self.zone
+        overnight = timefmt.local(end, zone).date() != timefmt.local(start, zone).date() and timefmt.hm(end, zone) != "00:00"
         if overnight:
             # An end before the start means the next day: say so where the end is typed.
-            same_day = timefmt.local(start).date() == timefmt.local(self.now).date()
-            when = timefmt.day_label(end, self.now) if same_day else "the next day"
-            end_note = f"ends {when} {timefmt.hm(end)}"
+            same_day = timefmt.local(start, zone).date() == timefmt.local(self.now, zone).date()
+            when = timefmt.day_label(end, self.now, zone) if same_day else "the next day"
+            end_note = f"ends {when} {timefmt.hm(end, zone)}"
         else:
             end_note = ""
         if chosen:
             # A Length button moved the end: say so next to the end, where it changed.
-            end_note = f"{chosen} h: {end_note or 'ends ' + timefmt.hm(end)}"
+            end_note = f"{chosen} h: {end_note or 'ends ' + timefmt.hm(end, zone)}"
         end_field.set_note(end_note or None)
-        text = f"{timefmt.span(start, end, self.now)}  ({timefmt.duration(end - start)})"
+        text = f"{timefmt.span(start, end, self.now, zone)}  ({timefmt.duration(end - start)})"
         if start < self.now - timedelta(minutes=5):
             text += " - starts in the past"
         summary.update(text)
