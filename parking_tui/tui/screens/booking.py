@@ -32,6 +32,8 @@ STATUS_WORDS = {
 class BookingScreen(ParkingScreen[None]):
     """The booking form for one slot."""
 
+    CSS_PATH = "../booking.tcss"
+
     TITLE = "Book a slot"
     HELP_KEYS = [
         ("Tab", "next field or button"),
@@ -136,6 +138,8 @@ class BookingScreen(ParkingScreen[None]):
 
 class ConfirmationScreen(ParkingScreen[None]):
     """Booked: the code in big letters, the slot, lot and times, and what to do on arrival."""
+
+    CSS_PATH = "../booking.tcss"
 
     TITLE = "Booked"
     BINDINGS = [

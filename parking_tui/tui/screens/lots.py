@@ -54,6 +54,8 @@ class LotList(OptionList):
 class LotBrowserScreen(ParkingScreen[None]):
     """Every lot with free now / total; type to filter; Enter opens the lot's map."""
 
+    CSS_PATH = "../lots.tcss"
+
     PLACE = Place.LOTS
 
     IS_ROOT = True

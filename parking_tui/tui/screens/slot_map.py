@@ -32,6 +32,8 @@ MapData = tuple[list[Slot], "set[int] | None", "Window | None"]
 class SlotMapScreen(ParkingScreen[None]):
     """One lot's slots, live."""
 
+    CSS_PATH = "../slot_map.tcss"
+
     PLACE = Place.MAP
 
     TITLE = "Slot map"
@@ -429,6 +431,8 @@ class WindowScreen(ModalScreen[object]):
     """Choose a date, start and end; the map then shows which slots are free for that window.
 
     Dismisses with the window, ``NOW`` (back to now), or ``None`` (cancelled)."""
+
+    CSS_PATH = "../slot_map.tcss"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
