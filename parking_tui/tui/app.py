@@ -499,8 +499,8 @@ class ParkingApp(ParkingShell):
     def hung_up(self) -> None:
         """The terminal went away (SIGHUP: the SSH connection dropped): leave now, holding no lock.
 
-        A write in progress finishes first (the store's transaction runs on this thread); should closing hang
-        on the dead terminal, the process ends anyway after ``HANGUP_GRACE_SECONDS``."""
+        A write in progress in a service worker has that long to finish (the store's commit is atomic either
+        way); should closing hang on the dead terminal, the process ends anyway after ``HANGUP_GRACE_SECONDS``."""
         self._exit_allowed = True
         watchdog = threading.Timer(HANGUP_GRACE_SECONDS, os._exit, args=(129,))
         watchdog.daemon = True

@@ -22,6 +22,8 @@ from .test_admin import go_tab, open_admin, type_into
 SIZE = (80, 24)
 SIZES = [(80, 24), (120, 40)]
 
+from .helpers import settle
+
 
 def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
@@ -32,15 +34,14 @@ def drivers_booking(svc, token):
 
 
 async def open_map(pilot, lot_id: int, slot_number: str) -> SlotMapScreen:
-    await pilot.pause()
+    await settle(pilot)
     pilot.app.push_screen(SlotMapScreen(lot_id))
-    await pilot.pause()
-    await pilot.pause()
+    await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, SlotMapScreen)
     slot = next(s for s in screen.grid.slots if s.slot_number == slot_number)
     screen.grid.select_slot_id(slot.id)
-    await pilot.pause()
+    await settle(pilot)
     return screen
 
 
@@ -88,7 +89,7 @@ class TestEditLots:
             assert f"Moves {booking.confirmation_code}" in dialog.detail and "to A1, same code" in dialog.detail
             assert svc.get_booking(driver_token, booking.id).slot_number == "A3"  # nothing happened yet
             await pilot.press("y")
-            await pilot.pause()
+            await settle(pilot)
             moved = svc.get_booking(driver_token, booking.id)
             assert (moved.slot_number, moved.moved_from) == ("A1", "A3")
             a3 = next(s for s in svc.lot_slots(admin_token, riverside.id) if s.slot_number == "A3")
@@ -121,7 +122,7 @@ class TestAccounts:
             dialog = pilot.app.screen
             assert isinstance(dialog, ConfirmModal) and dialog.question == "Disable driver?"
             await pilot.press("y")
-            await pilot.pause()
+            await settle(pilot)
             assert "disabled" in " ".join(str(c) for c in table.get_row("driver"))
         assert not next(u for u in svc.list_users(admin_token) if u.username == "driver").active
         try:
@@ -140,18 +141,18 @@ class TestMarkDialog:
         async with app_factory(admin_token).run_test(size=SIZE) as pilot:
             await open_map(pilot, lots["Riverside Garage"].id, "A3")
             await pilot.press("o")  # a walk-in parks in A3
-            await pilot.pause()
+            await settle(pilot)
             dialog = pilot.app.screen
             assert isinstance(dialog, ConfirmModal)
             assert "Mark slot A3" in dialog.question
             assert f"Moves {booking.confirmation_code}" in dialog.detail
             await pilot.press("n")
-            await pilot.pause()
+            await settle(pilot)
             assert svc.get_booking(driver_token, booking.id).slot_number == "A3"
             await pilot.press("o")
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("y")
-            await pilot.pause()
+            await settle(pilot)
             assert svc.get_booking(driver_token, booking.id).slot_number == "A1"
             assert any("1 booking(s) moved" in n.message for n in pilot.app._notifications)
 
@@ -159,7 +160,7 @@ class TestMarkDialog:
         async with app_factory(admin_token).run_test(size=SIZE) as pilot:
             screen = await open_map(pilot, lots["Riverside Garage"].id, "A7")
             await pilot.press("o")
-            await pilot.pause()
+            await settle(pilot)
             assert pilot.app.screen is screen
             a7 = next(s for s in svc.lot_slots(admin_token, lots["Riverside Garage"].id) if s.slot_number == "A7")
             assert a7.admin_status == "occupied" and a7.mark_until is not None
@@ -274,7 +275,7 @@ def test_mark_dialog_80x24(snap_compare, app_factory, admin_token, lots):
     async def run_before(pilot):
         await open_map(pilot, lots["Riverside Garage"].id, "A3")
         await pilot.press("o")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run_before)
 
@@ -285,7 +286,7 @@ def test_mark_dialog_120x40(snap_compare, app_factory, admin_token, lots):
     async def run_before(pilot):
         await open_map(pilot, lots["Riverside Garage"].id, "A3")
         await pilot.press("o")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=run_before)
 
