@@ -126,7 +126,6 @@ class SlotMapScreen(ParkingScreen[None]):
     def on_unmount(self) -> None:
         if self.poller is not None:
             self.poller.stop()
-        timefmt.set_zone(None)  # no lot is looked at any more: the terminal's zone (also when the app ends)
 
     def on_screen_resume(self) -> None:
         if getattr(self, "_fresh", False):
