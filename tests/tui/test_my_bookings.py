@@ -20,6 +20,8 @@ from parking_tui.tui.widgets.confirm import ConfirmModal
 SIZE = (80, 24)
 CHEN_PASSWORD = "chen-demo-pass"
 
+from .helpers import settle
+
 
 def slot_named(svc, token, lot, number):
     return next(s for s in svc.lot_slots(token, lot.id) if s.slot_number == number)
@@ -295,11 +297,11 @@ class TestMyBookingsSnapshot:
         Cancel booking (y); the footer shows y and n."""
 
         async def run_before(pilot):
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("f2")
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("c")
-            await pilot.pause()
+            await settle(pilot)
 
         assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run_before)
 
