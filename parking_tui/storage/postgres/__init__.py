@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The ``open_service(**options)`` keys this store takes: connections kept per process, seconds to wait for
-#: one (and to connect), seconds a statement may run.
-OPTIONS = frozenset({"pool_size", "connect_timeout", "statement_timeout"})
+from .options import OPTIONS
 
 
 def _driver() -> None:

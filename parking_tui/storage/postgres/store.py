@@ -62,14 +62,13 @@ from ...domain.ports import (
     UserRow,
 )
 from . import schema
+from .options import OPTIONS  # the open_service(**options) keys this store takes
 from .errors import describe_url, translate
 
 # The pool reports connection attempts through logging; with no handler configured, Python would print them to
 # stderr - over a full-screen terminal app. The store's own errors say what matters.
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
-#: ``open_service(**options)`` keys this store takes.
-from . import OPTIONS
 
 LIVE_SQL = "('reserved', 'checked_in')"
 _LOT_LOCK = 1

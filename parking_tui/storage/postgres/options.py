@@ -1,0 +1,5 @@
+"""The ``open_service(**options)`` keys the PostgreSQL store takes (a module of its own, so that the package and
+the store both read it without importing each other)."""
+
+#: Connections kept per process, seconds to wait for one (and to connect), seconds a statement may run.
+OPTIONS = frozenset({"pool_size", "connect_timeout", "statement_timeout"})
