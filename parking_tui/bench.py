@@ -84,7 +84,7 @@ def build_dataset(path: Path, scale: str, *, seed: int = 7, now: datetime | None
 
     from . import open_service
     from .domain.context import hash_token as _hash_token
-    from .storage.bulk import bulk_load
+    from .storage.tinydb.bulk import bulk_load
 
     cfg = SCALES[scale]
     rnd = random.Random(seed)

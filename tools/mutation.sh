@@ -5,7 +5,7 @@
 #                                machine, most killed within milliseconds by tests/core/test_rules_unit.py)
 #   tools/mutation.sh commit     the store's commit path: _commit, _write_files, _write_all, _append_audit,
 #                                _sync_after, _sync_dir, _discard, _settle, _tx_landed (about 450 mutants);
-#                                first add parking_tui/storage/store.py to only_mutate and test_power_loss.py,
+#                                first add parking_tui/storage/tinydb/store.py to only_mutate and test_power_loss.py,
 #                                test_bookings.py, test_authorisation.py to the test selection in pyproject.toml
 #                                (kept out by default: they make every rules mutant slow)
 #   tools/mutation.sh all        everything in only_mutate
@@ -20,11 +20,11 @@ py=.venv/bin/python
 [ -x "$py" ] || py=python3
 "$py" -m pip install -q "mutmut==3.8.1" >/dev/null
 rules='parking_tui.domain.rules.x_'
-store='parking_tui.storage.store.xǁTinyStoreǁ'
+store='parking_tui.storage.tinydb.store.xǁTinyStoreǁ'
 case "${1:-}" in
   ""|rules) set -- "${rules}*" ;;
   commit)
-    set -- "${store}_commit__mutmut_*" "${store}_write_files__mutmut_*" "parking_tui.storage.store.x__write_all__mutmut_*" \
+    set -- "${store}_commit__mutmut_*" "${store}_write_files__mutmut_*" "parking_tui.storage.tinydb.store.x__write_all__mutmut_*" \
       "${store}_append_audit__mutmut_*" "${store}_sync_after__mutmut_*" "${store}_sync_dir__mutmut_*" \
       "${store}_discard__mutmut_*" "${store}_settle__mutmut_*" "${store}_tx_landed__mutmut_*" ;;
   all) set -- ;;

@@ -1,5 +1,5 @@
 """TinyDB-backed storage: the only code that touches files."""
 
-from .store import SCHEMA, TinyStore
+from .tinydb.store import SCHEMA, TinyStore
 
 __all__ = ["SCHEMA", "TinyStore"]

@@ -154,8 +154,8 @@ def load(target: Any, data: dict[str, list[Any]], **options: Any) -> dict[str, i
 
 def _load_tinydb(path: Path, data: dict[str, list[Any]], **options: Any) -> dict[str, int]:
     from .tinydb.port import record_of as to_record
-    from .bulk import bulk_load
-    from .store import TinyStore
+    from .tinydb.bulk import bulk_load
+    from .tinydb.store import TinyStore
 
     store = TinyStore(path, **{k: v for k, v in options.items() if k in ("file_mode", "lock_timeout")})
     try:

@@ -65,7 +65,7 @@ def test_the_cli_builds_no_store_itself():
     from parking_tui import ops_cli
 
     source = inspect.getsource(ops_cli)
-    assert "TinyStore" not in source and "storage.store" not in source
+    assert "TinyStore" not in source and "storage.store" not in source and "tinydb.store" not in source
 
 
 def test_opening_does_not_change_the_process_umask(shared_data):

@@ -10,7 +10,7 @@ import pytest
 from parking_tui import open_service
 from parking_tui.bench import build_dataset, count_overlaps, main
 from parking_tui.domain import BookingStatus
-from parking_tui.storage.doctor import diagnose
+from parking_tui.storage.tinydb.doctor import diagnose
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 import parking_tui
 from parking_tui.domain import AuthenticationError
-from parking_tui.storage.doctor import diagnose
+from parking_tui.storage.tinydb.doctor import diagnose
 
 from .conftest import PASSWORD, build_world, open_svc
 

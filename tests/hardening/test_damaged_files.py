@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from parking_tui.domain import StorageError
-from parking_tui.storage.doctor import diagnose
+from parking_tui.storage.tinydb.doctor import diagnose
 
 from .conftest import build_world, files_bytes, open_svc
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from parking_tui.domain import StorageError
-from parking_tui.storage import store as store_module
+from parking_tui.storage.tinydb import store as store_module
 
 from .conftest import WAIT, build_world, files_bytes, open_svc, temp_files
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from parking_tui.bench import count_overlaps
 from parking_tui.domain import ParkingError, ParkingService
-from parking_tui.storage.doctor import diagnose
+from parking_tui.storage.tinydb.doctor import diagnose
 
 from .conftest import PASSWORD, build_world
 

@@ -18,7 +18,7 @@ import pytest
 
 from parking_tui.domain import StorageError
 from parking_tui.storage import TinyStore
-from parking_tui.storage.store import _loads
+from parking_tui.storage.tinydb.store import _loads
 
 from .conftest import build_world, open_svc
 

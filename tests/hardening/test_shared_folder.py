@@ -182,7 +182,7 @@ def test_links_planted_by_a_member_are_never_followed(shared, monkeypatch):
     code, out = as_account(0, 0, ["admin", "create", "boss", "--email", "boss@example.com", "--db", str(folder / "parking.json"), "--file-mode", "660"], groups=[0, gid])
     assert code == 1 and "symbolic link" in out and len(out.strip().splitlines()) == 1, out
     assert {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in (notes, keys)} == before
-    from parking_tui.storage.doctor import diagnose
+    from parking_tui.storage.tinydb.doctor import diagnose
 
     found = [f.what for f in diagnose(folder / "parking.json", file_mode=0o660) if f.level == "error"]
     assert any("lock" in w and "symbolic link" in w for w in found), found
@@ -242,7 +242,7 @@ def test_the_csv_export_gets_the_data_mode_and_follows_no_planted_link(tmp_path)
 
 
 def test_doctor_reports_a_damaged_snapshot_and_failed_automatic_ones(db_path):
-    from parking_tui.storage.doctor import diagnose
+    from parking_tui.storage.tinydb.doctor import diagnose
 
     world = build_world(db_path, backups=3, backup_interval=0)
     snap = world.svc.store.files.snapshots()[-1]

@@ -12,7 +12,7 @@ import pytest
 
 from parking_tui.domain import AuthenticationError, StorageError
 from parking_tui.domain import accounts
-from parking_tui.storage.lock import LockTimeout, ProcessLock
+from parking_tui.storage.tinydb.lock import LockTimeout, ProcessLock
 
 from .conftest import PASSWORD, build_world, open_svc
 
@@ -141,7 +141,7 @@ def test_a_really_full_tmpfs_never_tears_the_audit_line_of_a_saved_booking(tmpfs
     write to the audit log must be carried on or fail the booking before anything is renamed."""
     import errno
 
-    from parking_tui.storage.store import _loads
+    from parking_tui.storage.tinydb.store import _loads
 
     from .conftest import files_bytes
 
@@ -223,7 +223,7 @@ svc.create_booking(token, slot.id, T0 + timedelta(hours=5), T0 + timedelta(hours
 def test_an_audit_line_says_whether_its_change_happened(db_path, child, call, when, happened):
     import signal
 
-    from parking_tui.storage.doctor import diagnose
+    from parking_tui.storage.tinydb.doctor import diagnose
 
     world = build_world(db_path)
     c = child(CHILD_BOOKING.format(path=str(db_path), call=call, when=when))

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...domain.errors import NotFound, StorageError
 from ...domain.ports import AuditEvent, AuditFilter, BackupCheck, Finding
-from ..store import SCHEMA, TinyStore, check_data_path
+from .store import SCHEMA, TinyStore, check_data_path
 from .port import TinyDBStore, TinyUnitOfWork, audit_event, audit_matches
 
 #: The ``open_service`` options this store takes (the rest go to the service).
@@ -84,7 +84,7 @@ class TinyOperations:
         return self._files.restore(name).name
 
     def doctor(self) -> list[Finding]:
-        from ..doctor import diagnose
+        from .doctor import diagnose
 
         # Judged against the configured mode, else the default: a file wider than intended is reported.
         mode = self.file_mode if self.file_mode is not None else 0o600

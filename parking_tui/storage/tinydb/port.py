@@ -30,7 +30,7 @@ from ...domain.ports import (
     SlotRow,
     UserRow,
 )
-from ..store import TinyStore
+from .store import TinyStore
 
 Record = dict[str, Any]
 _EVENT_KEYS = ("at", "user", "terminal", "op", "tx", "committed")

@@ -21,9 +21,9 @@ temporary file and fsynced first (a full disk fails here, with nothing changed),
 in a safe order and the directory fsynced. The root goes first when it changed: it carries the id counters
 (booking ids are handed to each process in blocks, so a booking touches the root only once in a block), so an id
 is never handed out twice even if the machine dies half-way. A driver's holds are written before the lot file,
-so they always list at least every lot where the driver has a live booking. A finished booking is written to the archive before it is
-removed from its lot file; readers drop a live copy whose id is already archived, so a repeated move is
-harmless.
+so they always list at least every lot where the driver has a live booking. A finished booking is written to the
+archive before it is removed from its lot file; readers drop a live copy whose id is already archived, so a
+repeated move is harmless.
 
 Each process caches the parsed files and re-reads one only when its ``(inode, mtime, size)`` stamp changes.
 Readers take no lock: files are only ever replaced whole. Every record is checked for its shape when a file is
@@ -56,7 +56,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from ..domain.errors import StorageError
+from ...domain.errors import StorageError
 from . import shapes
 from .shapes import ShapeError
 from .lock import LockTimeout, ProcessLock
@@ -1213,7 +1213,9 @@ class TinyStore:
             except OSError as exc:
                 shutil.rmtree(self._staging, ignore_errors=True)
                 reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-                raise StorageError(f"Could not stage the restore in {self.dir}: {reason}. Nothing was changed.") from None
+                raise StorageError(
+                    f"Could not stage the restore in {self.dir}: {reason}. Nothing was changed."
+                ) from None
             os.replace(tmp, self._journal)  # the switch: from here on the restore happens
             self._sync_dir()
             self._recover_restore()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..domain.errors import StorageError
+from ...domain.errors import StorageError
 from .store import SCHEMA, TinyStore, _File
 
 Record = dict[str, Any]

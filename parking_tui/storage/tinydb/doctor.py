@@ -37,7 +37,13 @@ def _read(path: Path, out: list[Finding], stem: str) -> dict[str, dict[str, Any]
         raw = _read_nofollow(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            out.append(Finding("error", f"{path} is a symbolic link.", "Remove it: parking-tui never follows links in its data folder."))
+            out.append(
+                Finding(
+                    "error",
+                    f"{path} is a symbolic link.",
+                    "Remove it: parking-tui never follows links in its data folder.",
+                )
+            )
         else:
             out.append(Finding("error", f"{path} cannot be read ({exc.strerror}).", "Check its owner and mode."))
         return None
@@ -77,7 +83,11 @@ def diagnose(path: str | Path, *, now: datetime | None = None, file_mode: int = 
         return _diagnose(Path(path).absolute(), now, file_mode, out)
     except Exception as exc:  # a shape no check foresaw: still one finding, never a traceback
         out.append(
-            Finding("error", f"The data cannot be checked to the end: {type(exc).__name__}: {exc}.", "Restore from a snapshot.")
+            Finding(
+                "error",
+                f"The data cannot be checked to the end: {type(exc).__name__}: {exc}.",
+                "Restore from a snapshot.",
+            )
         )
         return out
 
@@ -100,19 +110,39 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
         return out
     trusted = _TrustedOwners(folder.stat().st_gid)
     if not trusted(folder.stat().st_uid):
-        out.append(Finding("error", _foreign(folder, folder.stat().st_uid, folder.stat().st_gid, "folder"), "Give the folder to a member of the group (chown)."))
+        out.append(
+            Finding(
+                "error",
+                _foreign(folder, folder.stat().st_uid, folder.stat().st_gid, "folder"),
+                "Give the folder to a member of the group (chown).",
+            )
+        )
     for extra in (folder / f"{path.name}.lock", folder / f"{stem}.audit.jsonl", folder / f"{stem}.restore-journal"):
         if extra.is_symlink():
-            out.append(Finding("error", f"{extra} is a symbolic link.", "Remove it: parking-tui never follows links in its data folder."))
+            out.append(
+                Finding(
+                    "error",
+                    f"{extra} is a symbolic link.",
+                    "Remove it: parking-tui never follows links in its data folder.",
+                )
+            )
     for p in [path, *folder.glob(f"{stem}.*")]:
         try:
             st = os.lstat(p)
         except OSError:
             continue
         if not trusted(st.st_uid):
-            out.append(Finding("error", _foreign(p, st.st_uid, folder.stat().st_gid, "file"), "Move it aside; it was not written by a member of the group."))
+            out.append(
+                Finding(
+                    "error",
+                    _foreign(p, st.st_uid, folder.stat().st_gid, "file"),
+                    "Move it aside; it was not written by a member of the group.",
+                )
+            )
     for tmp in folder.glob(f".{stem}.*.tmp"):
-        out.append(Finding("info", f"Temporary file {tmp.name} left by an interrupted write.", "Removed at the next start."))
+        out.append(
+            Finding("info", f"Temporary file {tmp.name} left by an interrupted write.", "Removed at the next start.")
+        )
 
     files = {p.name: p for p in [path, *sorted(folder.glob(f"{stem}.*.json"))]}
     data = {name: _read(p, out, stem) for name, p in files.items()}
@@ -133,7 +163,11 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
     schema = meta.get("schema")
     if not isinstance(schema, int) or schema > SCHEMA:
         out.append(
-            Finding("error", f"{path.name} has schema {schema!r}; this parking-tui reads up to {SCHEMA}.", "Upgrade parking-tui.")
+            Finding(
+                "error",
+                f"{path.name} has schema {schema!r}; this parking-tui reads up to {SCHEMA}.",
+                "Upgrade parking-tui.",
+            )
         )
         return out
     ids = meta.get("ids", {})
@@ -142,13 +176,21 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
     if "files" in meta:
         for name in sorted(set(meta["files"]) - set(meta.get("new_files", ())) - set(files)):
             out.append(
-                Finding("error", f"{name} is missing, but {path.name} lists it.", "Restore it from a snapshot: `parking-tui restore SNAPSHOT`.")
+                Finding(
+                    "error",
+                    f"{name} is missing, but {path.name} lists it.",
+                    "Restore it from a snapshot: `parking-tui restore SNAPSHOT`.",
+                )
             )
     for name, content in data.items():
         tag = (content or {}).get("_file", {}).get("1", {})
         if name != path.name and "epoch" in tag and tag["epoch"] != meta.get("epoch"):
             out.append(
-                Finding("error", f"{name} is a stale copy from before the last restore.", "Restore from a snapshot: `parking-tui restore SNAPSHOT`.")
+                Finding(
+                    "error",
+                    f"{name} is a stale copy from before the last restore.",
+                    "Restore from a snapshot: `parking-tui restore SNAPSHOT`.",
+                )
             )
     pending = {int(i) for i, _ in meta.get("pending_archive", [])}
 
@@ -164,22 +206,53 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
         for slot_key, slot in slots.items():
             max_slot = max(max_slot, int(slot_key))
             if slot.get("lot_id") != lot_id:
-                out.append(Finding("error", f"Slot {slot_key} in {name} says it belongs to lot {slot.get('lot_id')}.", "Restore from a snapshot."))
+                out.append(
+                    Finding(
+                        "error",
+                        f"Slot {slot_key} in {name} says it belongs to lot {slot.get('lot_id')}.",
+                        "Restore from a snapshot.",
+                    )
+                )
             if slot.get("slot_number") in numbers:
-                out.append(Finding("error", f"Lot {lot_id} has slot number {slot.get('slot_number')} twice.", "Restore from a snapshot."))
+                out.append(
+                    Finding(
+                        "error",
+                        f"Lot {lot_id} has slot number {slot.get('slot_number')} twice.",
+                        "Restore from a snapshot.",
+                    )
+                )
             numbers[slot.get("slot_number")] = slot_key
         in_use = sum(1 for s in slots.values() if not s.get("retired"))
         if in_use > int(lot.get("total_slots", 0)):
-            out.append(Finding("warning", f"Lot {lot_id} has {in_use} slots in use but a capacity of {lot.get('total_slots')}.", "Raise the capacity or retire slots."))
+            out.append(
+                Finding(
+                    "warning",
+                    f"Lot {lot_id} has {in_use} slots in use but a capacity of {lot.get('total_slots')}.",
+                    "Raise the capacity or retire slots.",
+                )
+            )
         grace = timedelta(minutes=int((lot.get("policy") or {}).get("grace_minutes", 15)))
         for b_key, b in lot_data.get("bookings", {}).items():
             bid = int(b_key)
             if bid in live:
                 out.append(Finding("error", f"Booking {bid} is live in two lot files.", "Restore from a snapshot."))
             if b.get("status") not in LIVE:
-                out.append(Finding("error", f"Booking {bid} in {name} has status {b.get('status')!r} but lot files hold live bookings only.", "Restore from a snapshot."))
+                out.append(
+                    Finding(
+                        "error",
+                        f"Booking {bid} in {name} has status {b.get('status')!r} "
+                        "but lot files hold live bookings only.",
+                        "Restore from a snapshot.",
+                    )
+                )
             if str(b.get("slot_id")) not in slots:
-                out.append(Finding("error", f"Booking {bid} points at slot {b.get('slot_id')}, which lot {lot_id} does not have.", "Restore from a snapshot."))
+                out.append(
+                    Finding(
+                        "error",
+                        f"Booking {bid} points at slot {b.get('slot_id')}, which lot {lot_id} does not have.",
+                        "Restore from a snapshot.",
+                    )
+                )
             start, end = _ts(b.get("start_time")), _ts(b.get("end_time"))
             if start is None or end is None or end <= start:
                 out.append(Finding("error", f"Booking {bid} has a broken time window.", "Restore from a snapshot."))
@@ -192,7 +265,9 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
     for name in files:
         m = re.fullmatch(re.escape(stem) + r"\.lot-(\d+)\.json", name)
         if m and m.group(1) not in lots:
-            out.append(Finding("warning", f"{name} belongs to no lot (a lot creation was interrupted).", f"Move {name} aside."))
+            out.append(
+                Finding("warning", f"{name} belongs to no lot (a lot creation was interrupted).", f"Move {name} aside.")
+            )
 
     # Invariant 1: no two live bookings of one slot overlap.
     by_slot: dict[int, list[dict[str, Any]]] = {}
@@ -201,12 +276,13 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
             by_slot.setdefault(int(b["slot_id"]), []).append(b)
     for slot_id, bookings in by_slot.items():
         bookings.sort(key=lambda b: b["_start"])
-        for a, b in zip(bookings, bookings[1:]):
+        for a, b in zip(bookings, bookings[1:], strict=False):
             if b["_start"] < a["_end"]:
                 out.append(
                     Finding(
                         "error",
-                        f"Slot {slot_id}: bookings {a.get('confirmation_code')} and {b.get('confirmation_code')} overlap.",
+                        f"Slot {slot_id}: bookings {a.get('confirmation_code')} "
+                        f"and {b.get('confirmation_code')} overlap.",
                         "Cancel one of them in the admin screen (Reservations) and tell the driver.",
                     )
                 )
@@ -221,12 +297,24 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
             bid = int(b_key)
             max_booking = max(max_booking, bid)
             if b.get("status") in LIVE:
-                out.append(Finding("error", f"Archived booking {bid} in {name} is still {b.get('status')}.", "Restore from a snapshot."))
+                out.append(
+                    Finding(
+                        "error",
+                        f"Archived booking {bid} in {name} is still {b.get('status')}.",
+                        "Restore from a snapshot.",
+                    )
+                )
             if bid in archived:
                 out.append(Finding("error", f"Booking {bid} is archived twice.", "Restore from a snapshot."))
             archived.add(bid)
             if bid in live and bid not in pending:
-                out.append(Finding("warning", f"Booking {bid} is both archived and live.", "Start parking-tui once with a write (any booking) to settle it."))
+                out.append(
+                    Finding(
+                        "warning",
+                        f"Booking {bid} is both archived and live.",
+                        "Start parking-tui once with a write (any booking) to settle it.",
+                    )
+                )
 
     # Holds: a superset of every driver's live lots.
     holds: dict[str, set[int]] = {}
@@ -237,25 +325,47 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
     for b in live.values():
         if b["_lot"] not in holds.get(b.get("username"), set()):
             out.append(
-                Finding("error", f"Live booking {b['_id']} ({b.get('confirmation_code')}) is missing from its driver's holds.", "Restore from a snapshot.")
+                Finding(
+                    "error",
+                    f"Live booking {b['_id']} ({b.get('confirmation_code')}) is missing from its driver's holds.",
+                    "Restore from a snapshot.",
+                )
             )
 
     # Id counters never behind the ids in use.
     for kind, used in (("lot", max((int(k) for k in lots), default=0)), ("slot", max_slot), ("booking", max_booking)):
         if int(ids.get(kind, 0)) < used:
-            out.append(Finding("error", f"The {kind} id counter ({ids.get(kind, 0)}) is behind the ids in use ({used}).", "Restore from a snapshot."))
+            out.append(
+                Finding(
+                    "error",
+                    f"The {kind} id counter ({ids.get(kind, 0)}) is behind the ids in use ({used}).",
+                    "Restore from a snapshot.",
+                )
+            )
 
     # Accounts: argon2id hashes only; tokens only as hashes.
     users = (data.get(f"{stem}.users.json") or {}).get("users", {})
     for rec in users.values():
         if not str(rec.get("password_hash", "")).startswith("$argon2id$"):
-            out.append(Finding("error", f"User {rec.get('username')} has no argon2id password hash.", "Reset the password: delete the user and register again."))
+            out.append(
+                Finding(
+                    "error",
+                    f"User {rec.get('username')} has no argon2id password hash.",
+                    "Reset the password: delete the user and register again.",
+                )
+            )
         if "password" in rec:
-            out.append(Finding("error", f"User {rec.get('username')} has a plain password stored.", "Restore from a snapshot."))
+            out.append(
+                Finding("error", f"User {rec.get('username')} has a plain password stored.", "Restore from a snapshot.")
+            )
     auth = data.get(f"{stem}.auth.json") or {}
     for rec in auth.get("sessions", {}).values():
         if not TOKEN_HASH.fullmatch(str(rec.get("token_hash", ""))) or "token" in rec:
-            out.append(Finding("error", "A session is stored without a token hash.", "Delete the auth file to sign everybody out."))
+            out.append(
+                Finding(
+                    "error", "A session is stored without a token hash.", "Delete the auth file to sign everybody out."
+                )
+            )
 
     # The audit log: JSON lines; a torn last line is harmless.
     audit = folder / f"{stem}.audit.jsonl"
@@ -267,7 +377,13 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
         torn = [i for i in bad if lines[i].startswith(b'{"')]
         foreign = [i for i in bad if i not in torn]
         if foreign:
-            out.append(Finding("warning", f"{audit.name} has {len(foreign)} unreadable lines.", "Keep the file for the record; new events are appended after them."))
+            out.append(
+                Finding(
+                    "warning",
+                    f"{audit.name} has {len(foreign)} unreadable lines.",
+                    "Keep the file for the record; new events are appended after them.",
+                )
+            )
         from .store import TinyStore
 
         uncommitted = [e for e in TinyStore.for_restore(path).read_audit() if e.get("committed") is False]
@@ -282,9 +398,17 @@ def _diagnose(path: Path, now: datetime | None, file_mode: int, out: list[Findin
                 )
             )
         if torn == [len(lines) - 1]:
-            out.append(Finding("info", f"{audit.name} ends in a line cut short by a crash.", "Nothing to do: readers skip it."))
+            out.append(
+                Finding("info", f"{audit.name} ends in a line cut short by a crash.", "Nothing to do: readers skip it.")
+            )
         elif torn:
-            out.append(Finding("info", f"{audit.name} has {len(torn)} line(s) cut short by a crash.", "Nothing to do: readers skip them."))
+            out.append(
+                Finding(
+                    "info",
+                    f"{audit.name} has {len(torn)} line(s) cut short by a crash.",
+                    "Nothing to do: readers skip them.",
+                )
+            )
     _check_snapshots(path, out)
     return out
 
@@ -299,7 +423,11 @@ def _check_snapshots(path: Path, out: list[Finding]) -> None:
         damage = [p for p in store.verify_snapshot(snap) if not p.startswith(f"no {SUMS}")]
         if damage:
             out.append(
-                Finding("warning", f"Snapshot {snap.name} is damaged: {'; '.join(damage)}.", f"Do not restore it; remove {snap}.")
+                Finding(
+                    "warning",
+                    f"Snapshot {snap.name} is damaged: {'; '.join(damage)}.",
+                    f"Do not restore it; remove {snap}.",
+                )
             )
     newest = snaps[-1].stat().st_mtime if snaps else 0.0
     failed = [
@@ -310,7 +438,7 @@ def _check_snapshots(path: Path, out: list[Finding]) -> None:
             Finding(
                 "warning",
                 f"{len(failed)} automatic snapshot(s) failed since the newest one: {failed[-1].get('reason')}.",
-                f"Fix the cause, then take one with `parking-tui backup`.",
+                "Fix the cause, then take one with `parking-tui backup`.",
             )
         )
 
