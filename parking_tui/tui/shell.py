@@ -128,6 +128,8 @@ class ParkingShell(App[Any]):
         self._open_calls.discard(call)
         if (call.worker is not None and call.worker.is_cancelled) or not call.owner.is_attached:
             return  # its screen is gone, or a newer call replaced it
+        if not self.is_running or not call.owner.is_running:
+            return  # the app is closing: its screens' widgets are being taken down
         if call.always is not None:
             call.always()  # first: a busy form is free again before it shows the outcome
         error = message.error

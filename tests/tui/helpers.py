@@ -38,13 +38,21 @@ class OffLoopService:
 
 
 async def settle(pilot, timeout: float = 10.0) -> None:
-    """Let every service call (thread workers) finish and its outcome reach the screen."""
+    """Let every key still held by the app's key gate be handled, every service call (thread workers) finish
+    and its outcome reach the screen: the app counts as settled after two quiet looks in a row (a call's
+    outcome can start the next call, such as sign-in opening the lot list, which loads its lots)."""
     app = pilot.app
     deadline = time.monotonic() + timeout
     await pilot.pause()
-    while time.monotonic() < deadline:
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 2:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not getattr(app, "calls_pending", 0):
-            break
+        busy = (
+            getattr(app, "calls_pending", 0)
+            or getattr(app, "_keys_held", None)
+            or getattr(app, "_key_released", None) is not None
+            or any(not w.is_finished for w in app.workers)
+        )
+        quiet = 0 if busy else quiet + 1
     await pilot.pause()
