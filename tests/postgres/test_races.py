@@ -186,9 +186,17 @@ def test_a_client_killed_mid_run_loses_nothing_acknowledged(pg_url, tmp_path):
         status = dict(c.execute("SELECT id, status FROM bookings").fetchall())
         assert c.execute("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%%'"
                          " AND datname = current_database()").fetchone()[0] == 0
+    unacknowledged_cancels = []
     for booking_id in booked:
         assert booking_id in status, f"acknowledged booking {booking_id} is gone"
-        assert status[booking_id] == ("cancelled" if booking_id in cancelled else "reserved")
+        if booking_id in cancelled:
+            assert status[booking_id] == "cancelled", f"acknowledged cancel of {booking_id} is gone"
+        elif status[booking_id] == "cancelled":
+            unacknowledged_cancels.append(booking_id)
+        else:
+            assert status[booking_id] == "reserved"
+    # A cancel may commit just before its process is killed, ahead of its acknowledgement line: one per kill.
+    assert len(unacknowledged_cancels) <= 3, unacknowledged_cancels
     assert _sql_overlaps(pg_url) == []
 
 
