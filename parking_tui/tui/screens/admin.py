@@ -5,8 +5,9 @@ Only for admins; the service checks the role again on every call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -874,22 +875,11 @@ class AdminScreen(ParkingScreen[None]):
             if grant
             else f"Withdraw the admin role from {user.username}?"
         )
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            svc, token = self.app.svc, self.app.session
-            self.call(
-                lambda: svc.set_admin(token, user.username, grant),
-                then=lambda result: self.notify(
-                    f"{result.username} is now {'an admin' if result.is_admin else 'a driver'}.", markup=False
-                ),
-                always=self.reload_users,
-                group="user-action",
-            )
-
-        self.app.push_screen(
-            ConfirmModal(question, yes="Grant" if grant else "Withdraw", no="Keep as is"), answered
+        svc, token = self.app.svc, self.app.session
+        self._change_user(
+            ConfirmModal(question, yes="Grant" if grant else "Withdraw", no="Keep as is"),
+            lambda: svc.set_admin(token, user.username, grant),
+            lambda u: f"{u.username} is now {'an admin' if u.is_admin else 'a driver'}.",
         )
 
     def action_toggle_active(self) -> None:
@@ -901,29 +891,31 @@ class AdminScreen(ParkingScreen[None]):
         if not enable and user.username == me:
             self.notify("You cannot disable your own account.", severity="warning", markup=False)
             return
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            svc, token = self.app.svc, self.app.session
-            self.call(
-                lambda: svc.set_user_active(token, user.username, enable),
-                then=lambda result: self.notify(
-                    f"{result.username} is {'enabled' if result.active else 'disabled'}.", markup=False
-                ),
-                always=self.reload_users,
-                group="user-action",
-            )
-
-        self.app.push_screen(
+        svc, token = self.app.svc, self.app.session
+        self._change_user(
             ConfirmModal(
                 f"Enable {user.username} again?" if enable else f"Disable {user.username}?",
                 "" if enable else "They cannot sign in, and their open sessions end. Their bookings stay.",
                 yes="Enable" if enable else "Disable",
                 no="Keep as is",
             ),
-            answered,
+            lambda: svc.set_user_active(token, user.username, enable),
+            lambda u: f"{u.username} is {'enabled' if u.active else 'disabled'}.",
         )
+
+    def _change_user(self, ask: ConfirmModal, job: Callable[[], Any], done: Callable[[Any], str]) -> None:
+        """Ask first; on yes run ``job`` through the seam, say ``done(user)`` and show the users again."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call(
+                    job,
+                    then=lambda result: self.notify(done(result), markup=False),
+                    always=self.reload_users,
+                    group="user-action",
+                )
+
+        self.app.push_screen(ask, answered)
 
     # -------------------------------------------------------------------------------------- back
 
