@@ -57,7 +57,7 @@ class Clock:
 
 
 def _stamp(dt: datetime) -> str:
-    from .domain.rules import to_stamp
+    from ..domain.rules import to_stamp
 
     return to_stamp(dt)
 
@@ -82,9 +82,9 @@ def build_dataset(path: Path, scale: str, *, seed: int = 7, now: datetime | None
     """Generate and bulk-load the synthetic data set. Live bookings never overlap per slot or per driver."""
     from argon2 import PasswordHasher
 
-    from . import open_service
-    from .domain.context import hash_token as _hash_token
-    from .storage.tinydb.bulk import bulk_load
+    from .. import open_service
+    from ..domain.context import hash_token as _hash_token
+    from ..storage.tinydb.bulk import bulk_load
 
     cfg = SCALES[scale]
     rnd = random.Random(seed)
@@ -285,7 +285,7 @@ def timed(name: str, fn: Callable[[int], Any], n: int, warmup: int = 10, note: s
 
 
 def bench_service(ds: DataSet, n: int) -> list[Figure]:
-    from . import open_service
+    from .. import open_service
 
     clock = Clock(ds.now)
     svc = open_service(ds.path, clock=clock)
@@ -406,8 +406,8 @@ def bench_cold_open(ds: DataSet, runs: int) -> Figure:
 
 def _mp_worker(target: str, now_iso: str, users: list[str], tokens: dict[str, str], slot_ids: list[int], seconds: float,
                seed: int, q) -> None:
-    from . import open_service
-    from .domain.errors import ParkingError
+    from .. import open_service
+    from ..domain.errors import ParkingError
 
     now = datetime.fromisoformat(now_iso)
     svc = open_service(target, clock=lambda: now)
@@ -545,9 +545,9 @@ def count_overlaps_pg(url: str) -> int:
 
 def load_postgres(ds: DataSet, url: str) -> float:
     """Copy the data set's files into the (empty) database at ``url`` with the bulk loader; seconds taken."""
-    from .domain.ports import SessionRow
-    from .storage import postgres, tinydb, transfer
-    from .storage.postgres.bulk import bulk_load
+    from ..domain.ports import SessionRow
+    from ..storage import postgres, tinydb, transfer
+    from ..storage.postgres.bulk import bulk_load
 
     t0 = time.perf_counter()
     src = tinydb.open_store(str(ds.path), backups=0)
@@ -583,7 +583,7 @@ class PostgresBench:
         self.ds = ds
         self.server = None
         if url is None:
-            from .storage.postgres.throwaway import ThrowawayServer
+            from ..storage.postgres.throwaway import ThrowawayServer
 
             self.server = ThrowawayServer(fsync=True)
             self.server.start()
@@ -639,7 +639,7 @@ def pg_round_trips(ds: DataSet, n: int = 100) -> dict[str, dict[str, float]]:
     import psycopg
     from psycopg import _pipeline_base
 
-    from . import open_service
+    from .. import open_service
 
     counts = {"statements": 0, "round_trips": 0}
     leaving = [0]  # inside a pipeline's exit: its last fetch waits for the same answer as its sync
@@ -974,7 +974,7 @@ def bench_api(ds: DataSet, n: int) -> list[Figure]:
     moments of a shared, noisy machine, on the same data. HTTP goes over one keep-alive connection."""
     from urllib.parse import urlencode
 
-    from . import open_service
+    from .. import open_service
 
     rnd = random.Random(11)
     lot_ids = [lot["id"] for lot in ds.lots]
@@ -1109,7 +1109,7 @@ def bench_api_concurrent(ds: DataSet, clients: int, workers: int, seconds: float
 
 def bench_tui(ds: DataSet, n: int) -> dict[str, Any]:
     """Headless figures of the Textual app, measured with ``run_test`` in this process."""
-    from . import tui_bench
+    from .. import tui_bench
 
     return tui_bench.run(ds, n)
 
@@ -1358,6 +1358,3 @@ def _restore(ds: DataSet, pristine: Path, work: Path) -> DataSet:
         shutil.copy2(f, work / f.name)
     return ds
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
