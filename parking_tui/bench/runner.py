@@ -1109,7 +1109,7 @@ def bench_api_concurrent(ds: DataSet, clients: int, workers: int, seconds: float
 
 def bench_tui(ds: DataSet, n: int) -> dict[str, Any]:
     """Headless figures of the Textual app, measured with ``run_test`` in this process."""
-    from .. import tui_bench
+    from . import tui as tui_bench
 
     return tui_bench.run(ds, n)
 

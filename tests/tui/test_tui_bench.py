@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from parking_tui import tui_bench
+from parking_tui.bench import tui as tui_bench
 from parking_tui.bench import build_dataset
 
 FIGURES = (

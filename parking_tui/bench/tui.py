@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .bench import DataSet
+    from .runner import DataSet
 
 SIZE = (120, 40)
 POLL = 0.005  # seconds between checks while waiting for the screen
@@ -61,8 +61,8 @@ async def _bare_ready() -> float:
 
 
 async def _login_ready(svc) -> float:
-    from .tui.app import make_app
-    from .tui.screens.login import LoginScreen
+    from ..tui.app import make_app
+    from ..tui.screens.login import LoginScreen
 
     app = make_app(svc)
 
@@ -141,10 +141,10 @@ def _driver(ds: DataSet) -> str:
 async def _open_big_map(svc, ds: DataSet, *, changes: int = 0) -> dict[str, Any]:
     """Start signed in, choose the big lot, press Enter; time until the map is painted. Then, ``changes``
     times, let another process book a slot of the lot and time until the open map shows it."""
-    from .tui.app import make_app
-    from .tui.screens.lots import LotBrowserScreen, LotList
-    from .tui.screens.slot_map import SlotMapScreen
-    from .tui.widgets.slot_grid import SlotGrid
+    from ..tui.app import make_app
+    from ..tui.screens.lots import LotBrowserScreen, LotList
+    from ..tui.screens.slot_map import SlotMapScreen
+    from ..tui.widgets.slot_grid import SlotGrid
 
     token = ds.tokens[_driver(ds)]
     app = make_app(svc, session_token=token)
@@ -305,7 +305,7 @@ def _memory(ds: DataSet, slots: int) -> tuple[float, float]:
 
 def run(ds: DataSet, n: int) -> dict[str, str | float]:
     """Measure the TUI figures on ``ds``; ``n`` (the benchmark's --ops) scales the number of runs (3-7)."""
-    from . import open_service
+    from .. import open_service
 
     runs = max(3, min(7, n // 30))
     svc = open_service(ds.path)
