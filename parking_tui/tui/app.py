@@ -351,6 +351,10 @@ class ParkingApp(ParkingShell):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
             self.last_activity = self.idle_clock()
+        if isinstance(event, events.Key) and event.key == "ctrl+j" and not event.is_forwarded:
+            # Keys typed while the program starts (a slow SSH link, a password manager) reach the terminal before
+            # it is in raw mode, which turns Enter's carriage return into a line feed: read it as Enter.
+            event = events.Key("enter", "\r")
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._closing or not self._screen_stack:
                 return  # closing: no screen left to take a key

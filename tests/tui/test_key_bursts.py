@@ -131,6 +131,27 @@ class TestBurstsInATerminal:
         assert "Profile" not in screen.splitlines()[0]
 
 
+@pytest.mark.slow
+class TestKeysTypedWhileTheProgramStarts:
+    """Keys sent before the program has the terminal in raw mode (an attendant typing ahead over a slow SSH
+    link, a password manager firing as the window opens): the terminal turns Enter's carriage return into a
+    line feed, and the sign-in must still go through."""
+
+    def test_sign_in_typed_before_the_screen_is_up(self, tmp_path: Path, svc, db_path: Path):
+        if not TMUX:
+            pytest.skip("needs tmux (.ci/run installs it)")
+        tmux = Tmux(tmp_path / "tmux.sock")
+        command = f"{sys.executable} -m parking_tui --db {db_path} --demo"
+        r = tmux.run("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command)
+        assert r.returncode == 0, r.stderr
+        try:
+            assert "Username" not in tmux.screen()  # typed ahead of the sign-in screen
+            tmux.run("send-keys", "-t", "t", "driver", "Tab", "driver1234", "Enter")
+            tmux.wait_for("Choose a lot")
+        finally:
+            tmux.run("kill-server")
+
+
 class TestLettersOnTheLotList:
     async def test_every_letter_goes_to_the_filter_even_b_p_a(self, app_factory, admin_token):
         app = app_factory(admin_token)
