@@ -1,35 +1,116 @@
 #!/usr/bin/env bash
-# Mutation testing of the domain rules and the store's commit path with mutmut (configured in pyproject.toml).
+# Mutation testing of the domain and of the TinyDB store's commit path with mutmut 3.8.1.
 #
-#   tools/mutation.sh            every function of domain/rules.py (628 mutants; under 5 minutes on a busy 2-core
-#                                machine, most killed within milliseconds by tests/core/test_rules_unit.py)
-#   tools/mutation.sh commit     the store's commit path: _commit, _write_files, _write_all, _append_audit,
-#                                _sync_after, _sync_dir, _discard, _settle, _tx_landed (about 450 mutants);
-#                                first add parking_tui/storage/tinydb/store.py to only_mutate and test_power_loss.py,
-#                                test_bookings.py, test_authorisation.py to the test selection in pyproject.toml
-#                                (kept out by default: they make every rules mutant slow)
-#   tools/mutation.sh all        everything in only_mutate
-#   tools/mutation.sh 'GLOB'...  the mutants whose names match (see `mutmut results`)
+#   tools/mutation.sh rules          every function of domain/rules.py
+#   tools/mutation.sh commit         the TinyDB store's transaction/commit code: the unit of work (port.py),
+#                                    transaction, the lock, the cache check of each file (_load), the commit,
+#                                    the temporary files/fsync/rename path, the audit append, the settling of a
+#                                    transaction cut short, and ProcessLock (lock.py)
+#   tools/mutation.sh MODULE         one other module of domain/: accounts, booking_rules, bookings, context,
+#                                    errors, lots, models, ports, service, views
+#   tools/mutation.sh domain         every module of domain/, one after the other (rules included)
+#   tools/mutation.sh MODE 'GLOB'... only the mutants whose names match (re-runs them even if already run)
 #
-# Run it under `nice -n 19`; it uses one test process (--max-children 1). Not part of .ci/run. Results:
-# `mutmut results` (survivors), `mutmut show NAME` (the diff of one mutant); the last recorded run and what
-# each survivor means are in docs/testing.md. Delete mutants/ after changing the code or the tests.
+# Each mode works in its own folder, .mutation/MODE/ (the code and the tests are linked in, pyproject.toml is
+# the project's with a [tool.mutmut] section for that mode: the file to mutate and the fast tests that can
+# notice a change in it; the TUI and the slow tests are never run). mutmut runs, for each mutant, only the
+# selected tests that call the mutated function, and keeps its results there: `tools/mutation.sh MODE` again
+# re-runs only what changed. Delete .mutation/MODE to start over; `cd .mutation/MODE && mutmut results` lists
+# the survivors and `mutmut show NAME` shows one. MUTATION_CHILDREN sets the number of test processes (1).
+# Run it under `nice -n 10`; it is not part of .ci/run. The last recorded results are in docs/testing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=.venv/bin/python
+root=$(pwd)
+py=$root/.venv/bin/python
 [ -x "$py" ] || py=python3
 "$py" -m pip install -q "mutmut==3.8.1" >/dev/null
-rules='parking_tui.domain.rules.x_'
+children=${MUTATION_CHILDREN:-1}
+
+# The fast tests of the domain: the service's use cases through both the facade and the rules, without the
+# TUI, the doors, the command line or anything that starts processes.
+domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py",
+    "tests/core/test_accounts.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
+    "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_lot_time.py",
+    "tests/core/test_occupancy_hours.py", "tests/hardening/test_hostile_fields.py",
+    "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py"'
+# The tests of the store's write path: the power-cut model, the file tests, faults, the audit log, restore.
+commit_tests='"tests/core/test_commit_unit.py", "tests/core/test_power_loss.py", "tests/core/test_storage_files.py",
+    "tests/core/test_bookings.py", "tests/hardening/test_faults.py", "tests/hardening/test_writes_under_faults.py",
+    "tests/hardening/test_damaged_files.py", "tests/hardening/test_audit.py", "tests/hardening/test_restore.py",
+    "tests/hardening/test_shared_folder.py"'
+
 store='parking_tui.storage.tinydb.store.xǁTinyStoreǁ'
-case "${1:-}" in
-  ""|rules) set -- "${rules}*" ;;
+tx='parking_tui.storage.tinydb.store.xǁ_Transactionǁ'
+uow='parking_tui.storage.tinydb.port.xǁTinyUnitOfWorkǁ'
+lock='parking_tui.storage.tinydb.lock.xǁProcessLockǁ'
+
+mode=${1:-rules}
+shift || true
+case "$mode" in
+  domain)
+    for m in rules accounts booking_rules bookings context errors lots models ports service views; do
+      "$0" "$m" "$@"
+    done
+    exit 0 ;;
+  rules)
+    mutate='"parking_tui/domain/rules.py"'
+    tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py"'
+    names=() ;;
+  accounts|booking_rules|bookings|context|errors|lots|models|ports|service|views)
+    mutate="\"parking_tui/domain/$mode.py\""
+    tests=$domain_tests
+    names=() ;;
   commit)
-    set -- "${store}_commit__mutmut_*" "${store}_write_files__mutmut_*" "parking_tui.storage.tinydb.store.x__write_all__mutmut_*" \
-      "${store}_append_audit__mutmut_*" "${store}_sync_after__mutmut_*" "${store}_sync_dir__mutmut_*" \
-      "${store}_discard__mutmut_*" "${store}_settle__mutmut_*" "${store}_tx_landed__mutmut_*" ;;
-  all) set -- ;;
+    mutate='"parking_tui/storage/tinydb/store.py", "parking_tui/storage/tinydb/lock.py", "parking_tui/storage/tinydb/port.py"'
+    tests=$commit_tests
+    names=("${uow}*" "${store}transaction__mutmut_*" "${store}_locked__mutmut_*" "${store}_prefetch__mutmut_*"
+      "${store}_load__mutmut_*" "${store}_discard__mutmut_*" "${store}_commit__mutmut_*"
+      "${store}_settle__mutmut_*" "${store}_tx_landed__mutmut_*" "${store}_append_audit__mutmut_*"
+      "${store}_sync_after__mutmut_*" "${store}_sync_dir__mutmut_*" "${store}_write_files__mutmut_*"
+      "parking_tui.storage.tinydb.store.x__write_all__mutmut_*" "${tx}_next_from_block__mutmut_*" "${lock}*") ;;
+  *) echo "unknown mode $mode (rules, commit, domain, or a module of domain/)" >&2; exit 2 ;;
 esac
+if [ $# -gt 0 ]; then names=("$@"); fi
+
+work=$root/.mutation/$mode
+mkdir -p "$work"
+ln -sfn "$root/parking_tui" "$work/parking_tui"
+ln -sfn "$root/tests" "$work/tests"
+"$py" - "$root/pyproject.toml" "$work/pyproject.toml" "$mutate" "$tests" <<'EOF'
+import re, sys
+src, dst, mutate, tests = sys.argv[1:]
+text = open(src, encoding="utf-8").read()
+text = re.sub(r"(?ms)^\[tool\.mutmut\].*?(?=^\[|\Z)", "", text)
+text += f"""
+[tool.mutmut]
+source_paths = ["parking_tui/"]
+only_mutate = [{mutate}]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow", "-k", "not postgres", "-q"]
+pytest_add_cli_args_test_selection = [{tests}]
+"""
+open(dst, "w", encoding="utf-8").write(text)
+EOF
+cd "$work"
 started=$(date +%s)
-"$py" -m mutmut run --max-children 1 "$@"
-echo "mutmut took $(( $(date +%s) - started )) s"
-"$py" -m mutmut results
+# Names given: mutmut (re-)runs the mutants that match them. None: every mutant of the file, keeping the
+# results of an earlier run for what did not change.
+"$py" -m mutmut run --max-children "$children" "${names[@]}" || true
+echo "$mode: mutmut took $(( $(date +%s) - started )) s"
+"$py" - "${names[@]}" <<'EOF'
+import fnmatch, json, pathlib, sys
+from mutmut.stats import status_by_exit_code
+pats = sys.argv[1:]
+counts, left = {}, []
+for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta")):
+    for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        if pats and not any(fnmatch.fnmatchcase(name, p) for p in pats):
+            continue
+        s = status_by_exit_code[code]
+        counts[s] = counts.get(s, 0) + 1
+        if s not in ("killed", "timeout", "caught by type check"):
+            left.append(f"  {s}: {name}")
+total = sum(counts.values())
+killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+print(f"mutants {total}, killed {killed} ({100 * killed / max(total, 1):.1f} %): {counts}")
+print("\n".join(left))
+EOF
