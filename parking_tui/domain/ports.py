@@ -215,6 +215,28 @@ class AuditFilter:
     """``since <= at < until``."""
 
 
+@dataclass(frozen=True, slots=True)
+class HourWindow:
+    """One lot's hours for :meth:`BookingsReader.hours`: hour ``i`` is ``[first + i h, first + (i + 1) h)``."""
+
+    lot_id: int
+    first: datetime
+    unclaimed_before: datetime
+    """A live reservation (not checked in) that started before this instant counts as a no-show: the service
+    passes ``now`` minus the lot's grace period."""
+
+
+@dataclass(frozen=True, slots=True)
+class HourCounts:
+    """One lot hour by hour (see :meth:`BookingsReader.hours`), and how many slots the lot has (retired too)."""
+
+    slots: int
+    occupied: tuple[int, ...]
+    reserved: tuple[int, ...]
+    no_shows: tuple[int, ...]
+    overstays: tuple[int, ...]
+
+
 # ------------------------------------------------------------------------------------------------ repositories
 # The read half of each repository is what a ReadView offers; the unit of work's repositories add the writes.
 # Lists come back in the order stated; a method given an unknown id returns None or [] (never raises).
@@ -344,6 +366,25 @@ class BookingsReader(Protocol):
 
     def code_in_use(self, code: str) -> bool:
         """Whether a live booking holds this confirmation code."""
+        ...
+
+    def hours(self, windows: Sequence[HourWindow], hours: int, now: datetime) -> dict[int, HourCounts]:
+        """Each window's lot hour by hour, for ``hours`` hours (the Summary chart), counted by the store: a
+        query over the hours' bookings, never a walk through every finished booking. Every lot of ``windows``
+        gets an entry (zeros when it has no bookings). Over the lot's bookings, live and finished:
+
+        * one with ``checked_in_at``: ``occupied`` in every hour that meets ``[checked_in_at, left)``, where
+          ``left`` is ``checked_out_at``; without one, ``max(now, checked_in_at + 1 s)`` for a live booking (a
+          car parked now counts in this hour) and ``end_time`` for a finished one; and ``overstays`` in the hour
+          holding ``end_time`` if ``left > end_time``;
+        * else a ``reserved`` one that started at or after the window's ``unclaimed_before``: ``reserved`` in
+          every hour that meets ``[start_time, end_time)``;
+        * else an ``expired`` one, or a ``reserved`` one that started before ``unclaimed_before``: ``no_shows``
+          in the hour holding ``start_time``;
+        * a cancelled one (never checked in) counts nowhere.
+
+        An instant ``t`` is in hour ``i`` when ``first + i h <= t < first + (i + 1) h``; an interval ``[a, b)``
+        meets hour ``i`` when ``a < first + (i + 1) h`` and ``b > first + i h`` (and ``b > a``)."""
         ...
 
 

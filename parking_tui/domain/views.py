@@ -11,7 +11,7 @@ from . import rules
 from .context import Context, get_lot, get_slot, lots_of, policy_of
 from .errors import ValidationError
 from .models import FINISHED_STATUSES, Booking, BookingStatus, Lot, LotHours, LotSummary, SlotStatus
-from .ports import FINISHED, LIVE, AuditFilter, BookingQuery, BookingRow
+from .ports import FINISHED, LIVE, AuditFilter, BookingQuery, BookingRow, HourWindow
 
 
 class Views:
@@ -175,67 +175,28 @@ class Views:
         with ctx.store.view() as view:
             ctx.admin(view, token, now)
             lots = lots_of(view, lot_id)
-            windows: dict[int, tuple[datetime, datetime]] = {}
+            firsts: dict[int, datetime] = {}  # each lot's first local midnight of the days shown
             for lot in lots:
                 today = rules.in_zone(now, ctx.zone(lot)).replace(hour=0, minute=0, second=0, microsecond=0)
-                first = today - timedelta(days=days - 1)
-                windows[lot.id] = (first, first + timedelta(days=days))
-            since = min((w[0] for w in windows.values()), default=now)
-            by_lot: dict[int, list[BookingRow]] = {}
-            # ends_at_or_after keeps a car that overstayed into the window too (it left after ``since``).
-            for r in view.bookings.query(BookingQuery(lot_id=lot_id, statuses=FINISHED, ends_at_or_after=since)):
-                by_lot.setdefault(r.lot_id, []).append(r)
+                firsts[lot.id] = today - timedelta(days=days - 1)
+            # Counted by the store (a query over the hours' bookings, not a walk through the archive).
+            counts = view.bookings.hours(
+                [HourWindow(lot.id, firsts[lot.id], now - policy_of(lot).grace) for lot in lots], days * 24, now
+            )
+            out = []
             for lot in lots:
-                by_lot.setdefault(lot.id, []).extend(view.bookings.live(lot_id=lot.id))
-            out = [
-                _hours(ctx.lot_model(lot), windows[lot.id], days, by_lot.get(lot.id, []), now,
-                       len(view.slots.in_lot(lot.id)))
-                for lot in lots
-            ]
+                c = counts[lot.id]
+                out.append(
+                    LotHours(
+                        lot=ctx.lot_model(lot),
+                        start=firsts[lot.id],
+                        capacity=c.slots,
+                        occupied=c.occupied,
+                        reserved=c.reserved,
+                        no_shows=c.no_shows,
+                        overstays=c.overstays,
+                    )
+                )
         out.sort(key=lambda h: (h.lot.name.casefold(), h.lot.id))
         return out
 
-
-def _hours(
-    lot: Lot, window: tuple[datetime, datetime], days: int, rows: list[BookingRow], now: datetime, capacity: int
-) -> LotHours:
-    """One lot's hours: one pass over the bookings of the window."""
-    first, last = window
-    hours = days * 24
-    counts = {k: [0] * hours for k in ("occupied", "reserved", "no_shows", "overstays")}
-
-    def mark(kind: str, begin: datetime, end: datetime) -> None:
-        if end <= first or begin >= last or end <= begin:
-            return
-        lo = max(0, int((begin - first).total_seconds() // 3600))
-        hi = min(hours, -int(-(end - first).total_seconds() // 3600))
-        row = counts[kind]
-        for i in range(lo, hi):
-            row[i] += 1
-
-    def point(kind: str, at: datetime) -> None:
-        if first <= at < last:
-            counts[kind][int((at - first).total_seconds() // 3600)] += 1
-
-    for r in rows:
-        status = rules.effective_status(r.status, r.start_time, now, lot.policy)
-        came, left = r.checked_in_at, r.checked_out_at
-        if came is not None:
-            gone = left if left is not None else now
-            # A car parked now counts in this hour even if it arrived this very minute.
-            mark("occupied", came, gone if left is not None else max(gone, came + timedelta(seconds=1)))
-            if gone > r.end_time:
-                point("overstays", r.end_time)
-        elif status is BookingStatus.RESERVED:
-            mark("reserved", r.start_time, r.end_time)
-        elif status is BookingStatus.EXPIRED:
-            point("no_shows", r.start_time)
-    return LotHours(
-        lot=lot,
-        start=first,
-        capacity=capacity,
-        occupied=tuple(counts["occupied"]),
-        reserved=tuple(counts["reserved"]),
-        no_shows=tuple(counts["no_shows"]),
-        overstays=tuple(counts["overstays"]),
-    )

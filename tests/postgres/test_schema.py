@@ -147,10 +147,16 @@ def test_a_database_with_other_tables_is_not_taken_over(pg_cluster):
          "bookings_live_slot", ("bookings_slot",)),
         ("SELECT * FROM bookings WHERE status = ANY('{completed,cancelled,expired}')"
          " AND (end_time >= '2030-06-10' OR checked_out_at >= '2030-06-10') ORDER BY start_time, id",
-         "bookings_end", ()),
+         "bookings_end", ("bookings_finished_reach",)),
         ("SELECT * FROM bookings WHERE status = ANY('{completed,cancelled,expired}')"
          " AND (end_time >= '2030-06-10' OR checked_out_at >= '2030-06-10') ORDER BY start_time, id",
-         "bookings_checked_out", ()),
+         "bookings_checked_out", ("bookings_finished_reach",)),
+        ("SELECT lot_id, start_time, end_time, checked_in_at, checked_out_at FROM bookings"
+         " WHERE status NOT IN ('reserved', 'checked_in')"
+         " AND greatest(end_time, coalesce(checked_out_at, end_time)) >= '2030-06-10'",
+         "bookings_finished_reach", ("bookings_end", "bookings_checked_out")),
+        ("SELECT * FROM bookings WHERE status = 'checked_in' AND lot_id = ANY('{1,2}') AND start_time >= '2030-06-10'",
+         "bookings_parked", ("bookings_live_lot", "bookings_live_slot", "bookings_lot", "bookings_live_user")),
     ],
 )
 def test_what_every_booking_and_the_summary_chart_ask_has_an_index(conn, query, index, rivals):

@@ -36,7 +36,8 @@ import logging
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from itertools import accumulate
 from types import TracebackType
 import threading
 import typing
@@ -55,6 +56,8 @@ from ...domain.ports import (
     AuditFilter,
     BookingQuery,
     BookingRow,
+    HourCounts,
+    HourWindow,
     LoginStateRow,
     LotRow,
     SessionRow,
@@ -179,6 +182,61 @@ def _json_default(value: Any) -> Any:
 
 def _jsonb(details: dict[str, Any]) -> Jsonb:
     return Jsonb(details, dumps=lambda obj: json.dumps(obj, default=_json_default, ensure_ascii=False))
+
+
+# The Summary chart's hours (ports.BookingsReader.hours), counted in one statement over the hours' bookings only:
+# the lots' live bookings that start before the last hour ends (and the cars parked now), and the finished ones
+# that count at or after the first hour (an index-only range, schema 3). Each booking becomes its run of hours -
+# kind 0 occupied, 1 reserved; 2 a no-show and 3 an overstay, an instant - in hours since the lot's first hour
+# (a float of seconds / 3600: exact on whole hours, and a microsecond off one is far above its rounding), and
+# each run +1 at its first hour and -1 after its last; the client adds them up (kind 4: the lot's slots).
+HOURS_SQL = f"""
+WITH w AS (
+    SELECT lot_id, unclaimed, date_part('epoch', first) AS f
+      FROM unnest(%(lots)s::bigint[], %(firsts)s::timestamptz[], %(unclaimed)s::timestamptz[])
+        AS w(lot_id, first, unclaimed)
+), b AS (
+    SELECT lot_id, status, start_time, end_time, checked_in_at,
+           coalesce(checked_out_at, greatest(%(now)s, checked_in_at + interval '1 second')) AS left_at
+      FROM bookings WHERE status IN {LIVE_SQL} AND lot_id = ANY(%(lots)s::bigint[]) AND start_time < %(until)s
+    UNION ALL
+    SELECT lot_id, status, start_time, end_time, checked_in_at,
+           coalesce(checked_out_at, greatest(%(now)s, checked_in_at + interval '1 second'))
+      FROM bookings WHERE status = 'checked_in' AND lot_id = ANY(%(lots)s::bigint[]) AND start_time >= %(until)s
+    UNION ALL
+    SELECT lot_id, status, start_time, end_time, checked_in_at, coalesce(checked_out_at, end_time)
+      FROM bookings
+     WHERE status NOT IN {LIVE_SQL} AND greatest(end_time, coalesce(checked_out_at, end_time)) >= %(since)s
+), r AS (
+    SELECT w.lot_id,
+           CASE WHEN b.checked_in_at IS NOT NULL THEN 0
+                WHEN b.status = 'reserved' AND b.start_time >= w.unclaimed THEN 1
+                WHEN b.status IN ('expired', 'reserved') THEN 2 END AS kind,
+           (date_part('epoch', coalesce(b.checked_in_at, b.start_time)) - w.f) / 3600 AS a,
+           (date_part('epoch', CASE WHEN b.checked_in_at IS NOT NULL THEN b.left_at ELSE b.end_time END) - w.f)
+               / 3600 AS z,
+           CASE WHEN b.checked_in_at IS NOT NULL AND b.left_at > b.end_time
+                THEN (date_part('epoch', b.end_time) - w.f) / 3600 END AS o
+      FROM b JOIN w ON w.lot_id = b.lot_id
+), e AS MATERIALIZED (
+    SELECT lot_id, kind, greatest(0, floor(a))::int AS lo, least(%(hours)s::int, ceil(z))::int AS hi FROM r
+     WHERE kind IN (0, 1) AND z > 0 AND a < %(hours)s::int AND z > a
+    UNION ALL
+    SELECT lot_id, 2, floor(a)::int, floor(a)::int + 1 FROM r WHERE kind = 2 AND a >= 0 AND a < %(hours)s::int
+    UNION ALL
+    SELECT lot_id, 3, floor(o)::int, floor(o)::int + 1 FROM r WHERE o >= 0 AND o < %(hours)s::int
+)
+SELECT lot_id, kind, 1, array_agg(lo) FROM e GROUP BY lot_id, kind
+UNION ALL
+SELECT lot_id, kind, -1, array_agg(hi) FROM e GROUP BY lot_id, kind
+UNION ALL
+SELECT lot_id, 4, count(*)::int, NULL FROM slots WHERE lot_id = ANY(%(lots)s::bigint[]) GROUP BY lot_id
+"""
+
+
+def _runs(diff: list[int], hours: int) -> tuple[int, ...]:
+    """Hour by hour, from the differences (+1 where a run begins, -1 after it ends)."""
+    return tuple(accumulate(diff[:hours]))
 
 
 # --------------------------------------------------------------------------------------------- repositories
@@ -481,6 +539,27 @@ class _Bookings(_Repo):
             sql += " LIMIT %s"
             params.append(max(0, int(limit)))
         return [_booking(r) for r in self._all(sql, params)]
+
+    def hours(self, windows: Sequence[HourWindow], hours: int, now: datetime) -> dict[int, HourCounts]:
+        if not windows:
+            return {}
+        lot_ids = [int(w.lot_id) for w in windows]
+        rows = self._all(
+            HOURS_SQL,
+            {"lots": lot_ids, "firsts": [w.first for w in windows], "unclaimed": [w.unclaimed_before for w in windows],
+             "hours": int(hours), "now": now, "since": min(w.first for w in windows),
+             "until": max(w.first for w in windows) + timedelta(hours=int(hours))},
+        )
+        slots = dict.fromkeys(lot_ids, 0)
+        diffs = {lot_id: [[0] * (hours + 1) for _ in range(4)] for lot_id in lot_ids}
+        for lot_id, kind, n, at in rows:
+            if kind == 4:
+                slots[int(lot_id)] = int(n)
+                continue
+            d = diffs[int(lot_id)][kind]
+            for i in at:
+                d[i] += n
+        return {lot_id: HourCounts(slots[lot_id], *(_runs(d, hours) for d in diffs[lot_id])) for lot_id in lot_ids}
 
     def code_in_use(self, code: str) -> bool:
         r = self._one(f"SELECT EXISTS (SELECT 1 FROM bookings WHERE confirmation_code = %s AND status IN {LIVE_SQL})", (code,))

@@ -8,11 +8,13 @@ store's cross-process lock.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from itertools import accumulate
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +26,8 @@ from ...domain.ports import (
     AuditFilter,
     BookingQuery,
     BookingRow,
+    HourCounts,
+    HourWindow,
     LoginStateRow,
     LotRow,
     SessionRow,
@@ -219,6 +223,86 @@ def _squash(text: str) -> str:
     return text.upper().replace(" ", "").replace("-", "")
 
 
+# ------------------------------------------------------------------------------------------- hours (the chart)
+# A booking as the Summary chart counts it (see ports.BookingsReader.hours), in whole microseconds since the
+# epoch: (reach, lot_id, status, start, end, came, left), came and left -1 when unknown. ``reach`` is the last
+# instant a finished booking counts at (when the car left, else its end): an archive file's bookings are kept
+# sorted by it, so a call bisects to the hours' bookings instead of reading a year of them.
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_HOUR = 3_600_000_000
+_SECOND = 1_000_000
+
+
+def _us(value: datetime) -> int:
+    return (value - _EPOCH) // _US
+
+
+def _mark_of_record(rec: Record) -> tuple[int, int, str, int, int, int, int]:
+    start, end = _us(datetime.fromisoformat(rec["start_time"])), _us(datetime.fromisoformat(rec["end_time"]))
+    came_s, left_s = rec.get("checked_in_at"), rec.get("checked_out_at")
+    came = _us(datetime.fromisoformat(came_s)) if came_s else -1
+    left = _us(datetime.fromisoformat(left_s)) if left_s else (end if came >= 0 else -1)
+    return (max(end, left), int(rec.get("lot_id", 0)), rec["status"], start, end, came, left)
+
+
+def _mark_of_row(row: BookingRow) -> tuple[int, int, str, int, int, int, int]:
+    end = _us(row.end_time)
+    came = _us(row.checked_in_at) if row.checked_in_at is not None else -1
+    left = _us(row.checked_out_at) if row.checked_out_at is not None else -1  # -1: still parked (now)
+    return (end, row.lot_id, row.status, _us(row.start_time), end, came, left)
+
+
+_Mark = tuple[int, int, str, int, int, int, int]
+_Win = tuple[int, int, int, list[int], list[int], list[int], list[int]]
+
+
+def _live_index(rows: list[BookingRow]) -> tuple[list[_Mark], list[int], list[_Mark]]:
+    """A lot's live bookings for the chart: the parked cars, and the reservations by start (to bisect)."""
+    marks = [_mark_of_row(r) for r in rows if r.status in ports.LIVE]
+    waiting = sorted((m for m in marks if m[5] < 0), key=lambda m: m[3])
+    return [m for m in marks if m[5] >= 0], [m[3] for m in waiting], waiting
+
+
+def _finished_index(records: dict[str, Record]) -> tuple[list[int], list[_Mark]]:
+    marks = sorted(_mark_of_record(r) for r in records.values() if r.get("status") not in ports.LIVE)
+    return [m[0] for m in marks], marks
+
+
+def _count_hours(marks: Iterable[_Mark], wins: dict[int, _Win], hours: int, now: int) -> None:
+    """Add each booking's hours to its lot's difference arrays (``+1`` at the hour where a run of hours begins,
+    ``-1`` after the hour it ends); an instant is the run ``[t, t + 1 microsecond)``."""
+    for _reach, lot_id, status, start, end, came, left in marks:
+        w = wins.get(lot_id)
+        if w is None:
+            continue
+        first, unclaimed, last, occupied, reserved, no_shows, overstays = w
+        if came >= 0:
+            if left < 0:
+                left = max(now, came + _SECOND)
+            if left > first and came < last and left > came:
+                occupied[(came - first) // _HOUR if came > first else 0] += 1
+                occupied[min(hours, -((first - left) // _HOUR))] -= 1
+            if left > end and first <= end < last:
+                i = (end - first) // _HOUR
+                overstays[i] += 1
+                overstays[i + 1] -= 1
+        elif status == "reserved" and start >= unclaimed:
+            if end > first and start < last and end > start:
+                reserved[(start - first) // _HOUR if start > first else 0] += 1
+                reserved[min(hours, -((first - end) // _HOUR))] -= 1
+        elif (status == "expired" or status == "reserved") and first <= start < last:
+            i = (start - first) // _HOUR
+            no_shows[i] += 1
+            no_shows[i + 1] -= 1
+
+
+def _runs(diff: list[int], hours: int) -> tuple[int, ...]:
+    """Hour by hour, from the differences (+1 where a run begins, -1 after it ends)."""
+    return tuple(accumulate(diff[:hours]))
+
+
 # ------------------------------------------------------------------------------------------------ repositories
 
 
@@ -411,6 +495,25 @@ class _Bookings(_Repo):
 
     def code_in_use(self, code: str) -> bool:
         return bool(self.tx.code_in_use(code))
+
+    def hours(self, windows: Sequence[HourWindow], hours: int, now: datetime) -> dict[int, HourCounts]:
+        wins: dict[int, _Win] = {}
+        for w in windows:
+            first = _us(w.first)
+            diffs = ([0] * (hours + 1) for _ in range(4))  # occupied, reserved, no-shows, overstays
+            wins[w.lot_id] = (first, _us(w.unclaimed_before), first + hours * _HOUR, *diffs)
+        if wins:
+            since, until, at = min(w[0] for w in wins.values()), max(w[2] for w in wins.values()), _us(now)
+            for keys, marks in self.tx.archive_indexes("hours.finished", _finished_index):
+                _count_hours(marks[bisect.bisect_left(keys, since):], wins, hours, at)
+            for lot_id in wins:
+                parked, starts, waiting = self.tx.lot_index(lot_id, "hours.live", _live_index, booking_row)
+                _count_hours(parked, wins, hours, at)
+                _count_hours(waiting[: bisect.bisect_left(starts, until)], wins, hours, at)
+        return {
+            lot_id: HourCounts(len(self.tx.slot_rows(slot_row, lot_id)), *(_runs(d, hours) for d in w[3:]))
+            for lot_id, w in wins.items()
+        }
 
     def _check(self, row: BookingRow, old: Record | None = None) -> None:
         if not row.is_live:

@@ -1536,6 +1536,21 @@ class _View:
         refs = self._live_refs(lot_id=lot_id, username=username, slot_id=slot_id)
         return [self.row(f, "bookings", i, make, lot_id=lid) for f, i, lid in refs]
 
+    def lot_index(self, lot_id: int, key: str, build: Callable[[list[Any]], Any], make: Callable[[Record], Any]) -> Any:
+        """``build`` over the lot's live rows (as :meth:`live_rows` gives them), kept with the lot file's parse."""
+        if self._pending():
+            return build(self.live_rows(make, lot_id=lot_id))
+        return self._lot(lot_id).index(key, lambda f: build(self.live_rows(make, lot_id=lot_id)))
+
+    def archive_indexes(self, key: str, build: Callable[[dict[str, Record]], Any]) -> list[Any]:
+        """``build(records)`` for each archive file (its finished bookings by id), kept with the file's parse: an
+        index the port builds once per version of each file instead of reading every record on every call."""
+        out = []
+        for b in range(self.s._buckets):  # noqa: SLF001
+            f = self._file(self.s._archive_name(b))  # noqa: SLF001
+            out.append(f.index(key, lambda f: build(f.raw("bookings"))))
+        return out
+
     def _drop_moved(self, out: list[tuple[_File, int, int]]) -> list[tuple[_File, int, int]]:
         pending = self._pending()
         if not pending:
