@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .domain.service import Clock, ParkingService
+if TYPE_CHECKING:
+    from .domain.service import Clock, ParkingService
 
 __version__ = "0.1.0"
 
@@ -112,7 +113,18 @@ def open_service(
             store_opts["time_zone"] = svc_opts["time_zone"]
     where = str(target) if is_database_url(target) else (target if target is not None else default_db_path())
     store = backend.open_store(where, **store_opts)
+    from .domain.service import ParkingService
+
     return ParkingService(store, clock=clock, **svc_opts)
+
+
+def __getattr__(name: str) -> Any:
+    """``ParkingService`` is imported when first asked for (the sign-in screen shows before the domain loads)."""
+    if name == "ParkingService":
+        from .domain.service import ParkingService
+
+        return ParkingService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["DEFAULT_DB", "ParkingService", "is_database_url", "default_db_path", "machine_time_zone", "open_service", "terminal_id"]
