@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from .config import (
 )
 from .config import load as load_config
 from .domain.errors import ParkingError
+
+if TYPE_CHECKING:
+    from .domain.service import ParkingService
 
 #: The browser demo's default port (``serve``); the HTTP API (``api``) has 8000, as in the seed.
 SERVE_PORT = 8001
@@ -324,22 +328,35 @@ def _check_theme(cfg: Config) -> None:
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
     _check_theme(cfg)
-    svc = _open(cfg)
-    if getattr(args, "demo", False):
-        from .demo import ensure_demo_data
+    demo = bool(getattr(args, "demo", False))
 
-        ensure_demo_data(svc)
+    def opener() -> ParkingService:
+        svc = _open(cfg)
+        if demo:
+            from .demo import ensure_demo_data
+
+            ensure_demo_data(svc)
+        return svc
+
     try:
         from .tui.app import run_app
     except ImportError:
         print(
-            f"The data file is ready at {svc.store.describe()}. The terminal app is not part of this build yet; "
-            "use `python -m parking_tui --help` for the commands that are.",
+            f"The data file is ready at {opener().store.describe()}. The terminal app is not part of this build "
+            "yet; use `python -m parking_tui --help` for the commands that are.",
         )
         return 0
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        # In a terminal the sign-in screen is up at once and the store opens behind it (a failure to open is
+        # shown on the storage-failure screen); with no terminal to show it on, it is opened first, so a bad
+        # store is one line on stderr as for every other command.
+        svc, later = None, opener
+    else:
+        svc, later = opener(), None
     return run_app(
         svc,
-        demo=getattr(args, "demo", False),
+        opener=later,
+        demo=demo,
         kiosk=cfg.kiosk,
         idle_timeout=cfg.idle_seconds,
         theme=cfg.theme,

@@ -17,7 +17,7 @@ from collections import deque
 from datetime import datetime
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
 from textual.app import SystemCommand
@@ -29,10 +29,12 @@ from textual.widgets import Button, Input, Tabs
 
 from ..domain.errors import ParkingError, StorageError, ValidationError
 from ..domain.models import Lot, Profile, Slot
-from ..domain.service import ParkingService
 from .commands import ParkingCommands
 from .shell import ParkingScreen, ParkingShell, Place
 from .sizes import MIN_HEIGHT, MIN_WIDTH
+
+if TYPE_CHECKING:
+    from ..domain.service import ParkingService
 
 T = TypeVar("T")
 
@@ -95,8 +97,9 @@ class ParkingApp(ParkingShell):
 
     def __init__(
         self,
-        svc: ParkingService,
+        svc: ParkingService | None = None,
         *,
+        opener: Callable[[], ParkingService] | None = None,
         demo: bool = False,
         kiosk: bool = False,
         session_token: str | None = None,
@@ -110,7 +113,12 @@ class ParkingApp(ParkingShell):
         #: Where Admin's CSV export offers to write (``None``: the working directory).
         self.export_dir = export_dir
         self._session_token = session_token
-        self.svc = svc
+        if (svc is None) == (opener is None):
+            raise TypeError("give the app a service, or an opener to open one once the first screen is up")
+        if svc is not None:
+            self.svc = svc
+        #: Opens the service once the sign-in screen is up (see ``ParkingShell.svc``).
+        self._opener = opener
         self.token: str | None = None
         self.profile: Profile | None = None
         self.demo = demo
@@ -146,6 +154,9 @@ class ParkingApp(ParkingShell):
         return LoginScreen()
 
     def on_mount(self) -> None:
+        if self._opener is not None:
+            # After the first screen is painted: opening in a thread while it is still being built would slow it.
+            self.call_after_refresh(self.open_service_later, self._opener)
         if self.kiosk:
             self.set_interval(IDLE_CHECK_SECONDS, self.check_idle_timeout, name="kiosk-idle")
         if self._hangup_handler:
@@ -186,7 +197,7 @@ class ParkingApp(ParkingShell):
         from .screens.notices import StorageErrorScreen
 
         if not isinstance(self.screen, StorageErrorScreen):
-            self.push_screen(StorageErrorScreen(str(error)))
+            self.push_screen(StorageErrorScreen(str(error), opened=self.service_open))
 
     # -------------------------------------------------------------------------------- the session
 
@@ -543,8 +554,9 @@ class ParkingApp(ParkingShell):
 
 
 def make_app(
-    svc: ParkingService,
+    svc: ParkingService | None = None,
     *,
+    opener: Callable[[], ParkingService] | None = None,
     demo: bool = False,
     kiosk: bool = False,
     session_token: str | None = None,
@@ -556,11 +568,14 @@ def make_app(
 ) -> ParkingApp:
     """Build the app over a service (the CLI and the tests share this).
 
+    ``opener`` instead of ``svc``: the app opens the service itself, in a worker, once the sign-in screen is up
+    (the command line does this in a terminal, so the screen is there before the store is read).
     ``session_token`` starts the app signed in with that session (tests use it to open a screen directly).
     ``idle_timeout``/``idle_clock``: the kiosk's idle sign-out; ``theme`` and ``keymap`` come from the config.
     """
     return ParkingApp(
         svc,
+        opener=opener,
         demo=demo,
         kiosk=kiosk,
         session_token=session_token,
@@ -583,8 +598,9 @@ def theme_problem(theme: str | None) -> str | None:
 
 
 def run_app(
-    svc: ParkingService,
+    svc: ParkingService | None = None,
     *,
+    opener: Callable[[], ParkingService] | None = None,
     demo: bool = False,
     kiosk: bool = False,
     idle_timeout: float = DEFAULT_IDLE_SECONDS,
@@ -597,7 +613,14 @@ def run_app(
     if problem:
         raise ValidationError(problem, field="theme")
     app = make_app(
-        svc, demo=demo, kiosk=kiosk, idle_timeout=idle_timeout, theme=theme, keymap=keymap, export_dir=export_dir
+        svc,
+        opener=opener,
+        demo=demo,
+        kiosk=kiosk,
+        idle_timeout=idle_timeout,
+        theme=theme,
+        keymap=keymap,
+        export_dir=export_dir,
     )
     app._hangup_handler = True
     result = app.run()

@@ -12,6 +12,7 @@ logged and said in one line - never a traceback.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -70,7 +71,6 @@ class ParkingShell(App[Any]):
         result: Any = None
         error: BaseException | None = None
 
-    svc: ParkingService
     token: str | None = None
     profile: Profile | None = None
     demo: bool = False
@@ -81,6 +81,46 @@ class ParkingShell(App[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._open_calls: set[ServiceCall[Any]] = set()
+        self._service: ParkingService | None = None
+        self._service_ready = threading.Event()
+        self._service_error: BaseException | None = None
+
+    # ------------------------------------------------------------------------------ the service
+
+    @property
+    def svc(self) -> ParkingService:
+        """The service. The app may start before it is open (``open_service_later``): the sign-in screen is
+        up at once and the store opens in a worker; a call that needs it meanwhile waits for it (in its
+        worker), and a failure to open reaches it as the same error."""
+        if self._service is None:
+            self._service_ready.wait()
+            if self._service is None:
+                raise self._service_error or StorageError("The data could not be opened.")
+        return self._service
+
+    @svc.setter
+    def svc(self, service: ParkingService) -> None:
+        self._service = service
+        self._service_ready.set()
+
+    @property
+    def service_open(self) -> bool:
+        """True once the service is there (false while it opens, and after it failed to)."""
+        return self._service is not None
+
+    def open_service_later(self, opener: Callable[[], ParkingService]) -> None:
+        """Open the service with ``opener`` in a worker, once the first screen is up (see ``svc``)."""
+
+        def open_now() -> None:
+            try:
+                self._service = opener()
+            except BaseException as error:
+                self._service_error = error
+                raise  # to the one handler: the storage-failure screen
+            finally:
+                self._service_ready.set()
+
+        self.call(self, open_now, group="open-service")
 
     @property
     def calls_pending(self) -> int:

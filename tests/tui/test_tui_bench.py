@@ -14,6 +14,8 @@ FIGURES = (
     "login ready from a cold start, bare App s",
     "login ready from a cold start, parking-tui s",
     "login ready from a cold start, ratio",
+    "login ready from a cold start, store opened first s",
+    "store open behind the sign-in screen, from a cold start s",
     "change by another process visible s",
     "memory VmRSS MB",
     "memory peak (VmHWM) MB",

@@ -150,9 +150,10 @@ class LoginScreen(ParkingScreen[None]):
 
     def _sign_in(self, username: str, password: str) -> None:
         """argon2 is slow on purpose: the password is checked in a worker."""
-        svc = self.app.svc
+        app = self.app
 
         def job() -> tuple[str, Profile]:
+            svc = app.svc  # in the worker: the service may still be opening
             token = svc.login(username, password)
             return token, svc.profile(token)
 
@@ -195,9 +196,10 @@ class LoginScreen(ParkingScreen[None]):
         self._register(username, email, password, phone)
 
     def _register(self, username: str, email: str, password: str, phone: str) -> None:
-        svc = self.app.svc
+        app = self.app
 
         def job() -> tuple[str, Profile]:
+            svc = app.svc  # in the worker: the service may still be opening
             user = svc.register(username, email, password, phone)
             try:
                 token = svc.login(user.username, password)

@@ -50,22 +50,30 @@ class StorageErrorScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,enter", "close", "Close", show=True),
-        Binding("q", "app.quit", "Quit", show=True),
+        Binding("q", "quit", "Quit", show=True),
     ]
 
-    def __init__(self, message: str) -> None:
+    #: When the data could not be opened at all (the app starts before it opens).
+    NOT_OPENED = (
+        "The data could not be opened, so nothing can be booked here yet. Quit and check the setting or the file "
+        "(parking-tui doctor names what is wrong); if it keeps failing, ask the lot manager."
+    )
+    #: When one action could not be written.
+    NOT_WRITTEN = (
+        "Nothing was written: your last action did not happen and the data is as it was. "
+        "Try again in a moment; if it keeps failing, ask the lot manager to check the data file."
+    )
+
+    def __init__(self, message: str, *, opened: bool = True) -> None:
         super().__init__(id="storage-error")
         self.message = message
+        self.advice = self.NOT_WRITTEN if opened else self.NOT_OPENED
 
     def compose(self) -> ComposeResult:
         with Vertical(id="storage-error-box", classes="notice-box -error"):
             yield Static("The data file could not be used", classes="notice-title")
             yield Static(self.message, id="storage-error-message", markup=False)
-            yield Static(
-                "Nothing was written: your last action did not happen and the data is as it was. "
-                "Try again in a moment; if it keeps failing, ask the lot manager to check the data file.",
-                id="storage-error-advice",
-            )
+            yield Static(self.advice, id="storage-error-advice")
             with Horizontal(classes="buttons"):
                 yield Button("Close", id="close", variant="primary")
                 yield Button("Quit", id="quit")
@@ -76,9 +84,12 @@ class StorageErrorScreen(ModalScreen[None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "quit":
-            self.app.exit(1)
+            self.action_quit()
         else:
             self.dismiss(None)
+
+    def action_quit(self) -> None:
+        self.app.exit(1)  # the exit status says it did not end well
 
     def action_close(self) -> None:
         self.dismiss(None)
