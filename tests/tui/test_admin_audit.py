@@ -7,6 +7,8 @@ from textual.widgets import DataTable, Input, Select, Static
 from parking_tui.tui.screens.admin import AdminScreen
 from parking_tui.tui.screens.admin_audit import AuditPane, AuditRecordModal
 
+from .helpers import settle
+
 SIZE = (100, 30)
 
 
@@ -16,15 +18,15 @@ def rows(screen) -> list[list[str]]:
 
 
 async def open_audit(pilot) -> AdminScreen:
-    await pilot.pause()
+    await settle(pilot)
     await pilot.press("f4")
-    await pilot.pause()
+    await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, AdminScreen)
     screen.set_focus(None)
     await pilot.pause()
     await pilot.press("6")
-    await pilot.pause()
+    await settle(pilot)  # the tab has loaded its rows
     assert screen.active_tab == "admin-audit"
     return screen
 
@@ -123,10 +125,10 @@ class TestWholeRecord:
 async def audit_then(pilot, *keys: str) -> None:
     await open_audit(pilot)
     pilot.app.screen.query_one("#audit-table", DataTable).focus()
-    await pilot.pause()
+    await settle(pilot)
     if keys:
         await pilot.press(*keys)
-        await pilot.pause()
+        await settle(pilot)
 
 
 class TestAuditSnapshot:

@@ -251,7 +251,7 @@ def test_lots_edit_form_80x24(snap_compare, app_factory, admin_token, lots):
         screen = await open_admin(pilot)
         pane = await choose_lot_to_edit(pilot, screen, lots["Riverside Garage"].id)
         pane.query_one("#edit-name", Input).focus()
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_factory(admin_token), terminal_size=(80, 24), run_before=run_before)
 
@@ -263,7 +263,7 @@ def test_lots_edit_form_120x40(snap_compare, app_factory, admin_token, lots):
         screen = await open_admin(pilot)
         pane = await choose_lot_to_edit(pilot, screen, lots["Riverside Garage"].id)
         pane.query_one("#edit-name", Input).focus()
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_factory(admin_token), terminal_size=(120, 40), run_before=run_before)
 
@@ -301,11 +301,11 @@ def _attention_app(app_factory, svc, admin_token, driver_token, clock):
 
 
 async def _bookings_on_tiny(pilot):
-    await pilot.pause()
+    await settle(pilot)
     await pilot.press("f2")
-    await pilot.pause()
+    await settle(pilot)  # My bookings has loaded its rows before the cursor moves
     await pilot.press("down")
-    await pilot.pause()
+    await settle(pilot)
 
 
 def test_my_bookings_attention_80x24(snap_compare, app_factory, svc, admin_token, driver_token, clock):
@@ -325,10 +325,10 @@ def test_password_dialog_80x24(snap_compare, app_factory, driver_token):
     """Profile with the password dialog open: Current / New / New again, a note that other sessions end."""
 
     async def run_before(pilot):
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("ctrl+o")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run_before)
