@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -36,13 +37,17 @@ def system_clock() -> datetime:
 
 def random_code() -> str:
     """A confirmation code like ``K7QX-2M9P`` (8 characters from :data:`CODE_ALPHABET`)."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    raw = "".join(CODE_ALPHABET[b % 32] for b in secrets.token_bytes(8))  # 32 letters: each byte picks one evenly
     return f"{raw[:4]}-{raw[4:]}"
 
 
+@lru_cache(maxsize=65536)
 def natural_key(slot_number: str) -> tuple[Any, ...]:
-    """``A2`` sorts before ``A10``."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", slot_number))
+    """``A2`` sorts before ``A10``. Kept per slot number: every list of slots is sorted by it."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(slot_number))
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 def hash_token(token: str) -> str:

@@ -201,15 +201,14 @@ class Lots:
                     if s.retired:
                         continue
                     live = by_slot.get(s.id, ())
-                    slot = br.slot_value(s, live, now, policy)
                     if window is None:
-                        free = slot.status is SlotStatus.AVAILABLE
-                    else:
-                        free = not br.mark_block(s, window[0], window[1], now) and not br.clash(
-                            live, window[0], window[1], now, policy, slot=s
-                        )
-                    if free:
-                        out.append(slot)
+                        slot = br.slot_value(s, live, now, policy)
+                        if slot.status is SlotStatus.AVAILABLE:
+                            out.append(slot)
+                    elif not br.mark_block(s, window[0], window[1], now) and not br.clash(
+                        live, window[0], window[1], now, policy, slot=s
+                    ):
+                        out.append(br.slot_value(s, live, now, policy))
         out.sort(key=lambda s: (s.lot_id, natural_key(s.slot_number)))
         return out
 
