@@ -76,6 +76,7 @@ logging.getLogger("psycopg").addHandler(logging.NullHandler())
 LIVE_SQL = "('reserved', 'checked_in')"
 _LOT_LOCK = 1
 _WARM_MAX = 2  # connections kept aside with a view's COMMIT unanswered
+_ID_BLOCK = 32  # booking ids a process takes from the sequence at a time
 _USER_LOCK = 2
 
 T = TypeVar("T")
@@ -85,7 +86,10 @@ T = TypeVar("T")
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    # The connections read times in UTC (TimeZone=UTC): psycopg gives them with timezone.utc already.
+    if value is None or value.tzinfo is timezone.utc:
+        return value
+    return value.astimezone(timezone.utc)
 
 
 def _policy_out(policy: LotPolicy | None) -> Jsonb | None:
@@ -124,6 +128,20 @@ def _cols(cols: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
+# Statements that read two tables at once (built once, not per call).
+SESSION_WITH_USER = (
+    f"SELECT {_cols(SESSION_COLS, 's')}, {_cols(USER_COLS, 'u')} FROM sessions s"
+    " LEFT JOIN users u ON lower(u.username) = lower(s.username) WHERE s.token_hash = %s"
+)
+SLOT_WITH_LOT = (
+    f"SELECT {_cols(SLOT_COLS, 's')}, {_cols(LOT_COLS, 'l')} FROM slots s JOIN lots l ON l.id = s.lot_id WHERE s.id = %s"
+)
+LIVE_OF_USER_WITH_LOTS = (
+    f"SELECT {_cols(BOOKING_COLS, 'b')}, {_cols(LOT_COLS, 'l')} FROM bookings b JOIN lots l ON l.id = b.lot_id"
+    f" WHERE b.status IN {LIVE_SQL} AND b.username = %s ORDER BY b.start_time, b.id"
+)
+
+
 def _user_key(username: str) -> int:
     """The advisory lock key of a user: the first 32 bits of the MD5 of the lower-cased name, as a signed int
     - the same number ``_USER_KEY_SQL`` computes in the database (so a lock can be taken there by a join)."""
@@ -149,15 +167,33 @@ def _lot(r: tuple) -> LotRow:
     return LotRow(int(r[0]), r[1], r[2], r[3], r[4], _policy_in(r[5]), _utc(r[6]))
 
 
+# Rows read again as they were (a lot's slots and live bookings, read by every map, availability and booking)
+# are mapped once: the typed row is kept by the values read, so a slot or booking that did not change costs a
+# dictionary lookup instead of building a row. Keyed by every column, so a changed row is a new entry.
+_MEMO_MAX = 20_000
+_slot_memo: dict[tuple, SlotRow] = {}
+_booking_memo: dict[tuple, BookingRow] = {}
+
+
 def _slot(r: tuple) -> SlotRow:
-    return SlotRow(int(r[0]), int(r[1]), r[2], r[3], _utc(r[4]), r[5], r[6])
+    row = _slot_memo.get(r)
+    if row is None:
+        if len(_slot_memo) >= _MEMO_MAX:
+            _slot_memo.clear()
+        row = _slot_memo[r] = SlotRow(int(r[0]), int(r[1]), r[2], r[3], _utc(r[4]), r[5], r[6])
+    return row
 
 
 def _booking(r: tuple) -> BookingRow:
-    return BookingRow(
-        int(r[0]), int(r[1]), int(r[2]), r[3], r[4], _utc(r[5]), _utc(r[6]), r[7], r[8], r[9], r[10], r[11],
-        _utc(r[12]), _utc(r[13]), _utc(r[14]), _utc(r[15]), _utc(r[16]),
-    )
+    row = _booking_memo.get(r)
+    if row is None:
+        if len(_booking_memo) >= _MEMO_MAX:
+            _booking_memo.clear()
+        row = _booking_memo[r] = BookingRow(
+            int(r[0]), int(r[1]), int(r[2]), r[3], r[4], _utc(r[5]), _utc(r[6]), r[7], r[8], r[9], r[10], r[11],
+            _utc(r[12]), _utc(r[13]), _utc(r[14]), _utc(r[15]), _utc(r[16]),
+        )
+    return row
 
 
 def _audit(r: tuple) -> AuditEvent:
@@ -293,29 +329,24 @@ class _Users(_Repo):
 
 class _Sessions(_Repo):
     def get(self, token_hash: str) -> SessionRow | None:
-        """The session, and its user with it (kept for the ``users.get`` that follows in one round trip; in a unit
-        of work the user's lock is taken first, as ``users.get`` would)."""
+        """The session, and its user with it (kept for the ``users.get`` that follows). In a unit of work the
+        user's lock is taken first, by the same statement (``parking_session_locked``, schema 4)."""
         tx = self.tx
-        lock = None
         if tx.writes:
-            lock = tx.run(
-                f"SELECT username, pg_advisory_xact_lock({_USER_LOCK}, {_USER_KEY_SQL.format('username')})"
-                " FROM sessions WHERE token_hash = %s",
-                (token_hash,),
-            )
-        r = self._one(
-            f"SELECT {_cols(SESSION_COLS, 's')}, {_cols(USER_COLS, 'u')} FROM sessions s"
-            " LEFT JOIN users u ON lower(u.username) = lower(s.username) WHERE s.token_hash = %s",
-            (token_hash,),
-        )
-        if r is None:
-            return None
+            r = self._one("SELECT * FROM parking_session_locked(%s)", (token_hash,))
+            if r is None:
+                return None
+            locked, r = r[0], r[1:]
+        else:
+            locked = None
+            r = self._one(SESSION_WITH_USER, (token_hash,))
+            if r is None:
+                return None
         session = _session(r[:4])
         key = session.username.lower()
-        if lock is not None:
-            locked = [name for name, _ in tx.fetched(lock)]
-            if [n.lower() for n in locked] != [key]:
-                return session  # the session appeared between the two statements: users.get locks and reads
+        if tx.writes:
+            if locked is None or locked.lower() != key:
+                return session  # the session appeared or changed between the two looks: users.get locks and reads
             tx.locked.add((_USER_LOCK, key))
         tx.user_rows[key] = _user(r[4:]) if r[4] is not None else None
         return session
@@ -371,15 +402,24 @@ class _Lots(_Repo):
         # lot it writes to; locking those too would let two units lock two lots in opposite orders. A unit that
         # changes a lot's row also reads its slots, which takes the lot's lock.
         # Read once per unit or view: the service asks for the same lot again for each of a driver's bookings.
+        # In a view, the second lot asked for that is not known yet brings every lot (a few dozen rows): a list
+        # of bookings (my bookings, reservations) reads the lot of each, one by one, and would otherwise wait once
+        # per lot; a call about one lot still reads one.
         key = int(lot_id)
         if key not in self.tx.lot_rows:
-            r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (key,))
-            self.tx.lot_rows[key] = _lot(r) if r else None
+            if not self.tx.writes and not self.tx.all_lots_read and self.tx.lots_asked:
+                self.all()
+                self.tx.lot_rows.setdefault(key, None)
+            else:
+                r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (key,))
+                self.tx.lot_rows[key] = _lot(r) if r else None
+                self.tx.lots_asked = True
         return self.tx.lot_rows[key]
 
     def all(self) -> list[LotRow]:
         rows = [_lot(r) for r in self._all(f"SELECT {LOT_COLS} FROM lots ORDER BY id")]
         self.tx.lot_rows.update((row.id, row) for row in rows)
+        self.tx.all_lots_read = True
         return rows
 
     def add(self, row: LotRow) -> int:
@@ -405,15 +445,18 @@ class _Lots(_Repo):
 class _Slots(_Repo):
     def get(self, slot_id: int) -> SlotRow | None:
         # The slot with its lot (kept for the lots.get that follows). In a unit: the lot's lock first, then the
-        # read, in one round trip (read again under the right lock in the rare case the slot moved to another
-        # lot in between).
-        sql = f"SELECT {_cols(SLOT_COLS, 's')}, {_cols(LOT_COLS, 'l')} FROM slots s JOIN lots l ON l.id = s.lot_id WHERE s.id = %s"
-        taken = self.tx.lock_lot_of("slots", "id = %s", (slot_id,)) if self.tx.writes else None
-        r = self._one(sql, (slot_id,))
-        if taken is not None:
-            taken()
-            if r is not None and self.tx.lock_lot(int(r[1])):
-                r = self._one(sql, (slot_id,))
+        # read, in one statement (parking_slot_locked, schema 4; read again under the right lock in the rare case
+        # the slot moved to another lot in between).
+        sql = SLOT_WITH_LOT
+        if self.tx.writes:
+            r = self._one("SELECT * FROM parking_slot_locked(%s)", (slot_id,))
+            if r is not None:
+                self.tx.locked.add((_LOT_LOCK, int(r[0]) & 0x7FFFFFFF))
+                r = r[1:]
+                if self.tx.lock_lot(int(r[1])):
+                    r = self._one(sql, (slot_id,))
+        else:
+            r = self._one(sql, (slot_id,))
         if r is None:
             return None
         slot = _slot(r[:7])
@@ -458,7 +501,17 @@ class _Bookings(_Repo):
         return _booking(r) if r else None
 
     def get(self, booking_id: int) -> BookingRow | None:
-        return self._locked_one("id = %s", (booking_id,))
+        if not self.tx.writes:
+            r = self._one(f"SELECT {BOOKING_COLS} FROM bookings WHERE id = %s", (booking_id,))
+            return _booking(r) if r else None
+        # The booking's lot locked, then the booking read, in one statement (parking_booking_locked, schema 4).
+        r = self._one("SELECT * FROM parking_booking_locked(%s)", (booking_id,))
+        if r is None:
+            return None
+        self.tx.locked.add((_LOT_LOCK, int(r[0]) & 0x7FFFFFFF))
+        if self.tx.lock_lot(int(r[3])):  # it moved to another lot in between
+            return self._locked_one("id = %s", (booking_id,))
+        return _booking(r[1:])
 
     def by_code(self, code: str) -> BookingRow | None:
         return self._locked_one(
@@ -495,6 +548,12 @@ class _Bookings(_Repo):
         if username is not None:
             where.append("username = %s")
             params.append(username)
+        if username is not None and lot_id is None and slot_id is None:
+            # A driver's bookings come with their lots (the per-driver rules read each one's policy next).
+            rows = self._all(LIVE_OF_USER_WITH_LOTS, (username,))
+            for r in rows:
+                self.tx.lot_rows.setdefault(int(r[17]), _lot(r[17:]))
+            return [_booking(r[:17]) for r in rows]
         sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
         rows = self._all(sql, params)
         if taken is not None:
@@ -566,11 +625,14 @@ class _Bookings(_Repo):
         return bool(r[0])
 
     def add(self, row: BookingRow) -> int:
-        (new_id,) = self._one(
-            f"INSERT INTO bookings ({', '.join(BOOKING_FIELDS[1:])}) VALUES ({', '.join(['%s'] * 16)}) RETURNING id",
-            _booking_params(row),
+        # The id comes from a block this process took from the sequence ahead (as the TinyDB store does), so the
+        # INSERT needs no answer now: it travels with the next read or the COMMIT (a Conflict comes from there).
+        new_id = self.tx.store._booking_id(self.tx)
+        self.tx.run(
+            f"INSERT INTO bookings ({', '.join(BOOKING_FIELDS)}) VALUES ({', '.join(['%s'] * 17)})",
+            (new_id, *_booking_params(row)),
         )
-        return int(new_id)
+        return new_id
 
     def update(self, row: BookingRow) -> None:
         sets = ", ".join(f"{c} = %s" for c in BOOKING_FIELDS[1:])
@@ -665,6 +727,8 @@ class _Tx:
         self.locked: set[tuple[int, int | str]] = set()
         self.user_rows: dict[str, UserRow | None] = {}  # by lower-cased username, as read in this unit
         self.lot_rows: dict[int, LotRow | None] = {}
+        self.all_lots_read = False
+        self.lots_asked = False  # a lot was read alone (the next unknown one brings them all, in a view)
         self.slot_lots: dict[int, int] = {}  # slot id -> lot id, as read (a slot never changes lots)
         self.ahead: dict[tuple[str, int], _Sent] = {}  # a lot's slots or live bookings, asked for ahead (views)
         self.lot_state_read: set[tuple[str, int]] = set()
@@ -980,6 +1044,8 @@ class PostgresStore:
         # Connections whose last view's COMMIT was sent and not waited for (see _View.__exit__).
         self._warm: list[tuple[psycopg.Connection, Any, Any]] = []
         self._warm_lock = threading.Lock()
+        self._booking_ids: list[int] = []  # ids taken from the sequence ahead, the next one last
+        self._ids_lock = threading.Lock()
         self._initialise()
         self.pool = ConnectionPool(
             url,
@@ -1084,6 +1150,18 @@ class PostgresStore:
             finally:
                 self._putconn(conn)
         raise AssertionError("unreachable")
+
+    def _booking_id(self, tx: _Tx) -> int:
+        """A new booking id: from this process's block of ids taken from the sequence ahead, the next block
+        taken in ``tx`` when it is used up (ids are never reused; a block cut short by an exit leaves a gap)."""
+        with self._ids_lock:
+            if not self._booking_ids:
+                rows = tx.all(
+                    "SELECT nextval(pg_get_serial_sequence('bookings', 'id')) FROM generate_series(1, %s)",
+                    (_ID_BLOCK,),
+                )
+                self._booking_ids.extend(sorted((int(r[0]) for r in rows), reverse=True))
+            return self._booking_ids.pop()
 
     def _keep_warm(self, conn: psycopg.Connection, pipeline: Any, pipe: Any) -> bool:
         with self._warm_lock:
