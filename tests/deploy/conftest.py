@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.conftest import (  # noqa: F401  (fixtures and the async-test hook, reused as they are)
+from tui.conftest import (  # noqa: F401  (fixtures, reused as they are)
     PASSWORDS,
     T0,
     FrozenClock,
@@ -29,7 +29,6 @@ from tui.conftest import (  # noqa: F401  (fixtures and the async-test hook, reu
     lots,
     no_cursor_blink,
     open_svc,
-    pytest_pyfunc_call,
     svc,
 )
 

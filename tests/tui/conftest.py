@@ -5,6 +5,8 @@
   ``admin``/``admin1234`` and ``driver``/``driver1234`` (plus alice, bruno, chen), three lots, a few bookings.
 * Confirmation codes come from a seeded generator given to the service, so screens showing them never churn.
 * The Input cursor does not blink (stable snapshots).
+* ``async def`` tests (the Pilot tests) run under pytest-asyncio in auto mode, one event loop per test
+  (pyproject.toml); the snapshot tests are plain functions, and ``snap_compare`` runs its own loop.
 
 Fixtures: ``clock``, ``db_path``, ``open_svc`` (another service on the same file, as another process would
 open it), ``svc``, ``admin_token``, ``driver_token``, ``app_factory`` and ``lots`` (demo lots by name).
@@ -12,8 +14,6 @@ open it), ``svc``, ``admin_token``, ``driver_token``, ``app_factory`` and ``lots
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import random
 import time
 from collections.abc import Callable
@@ -55,17 +55,6 @@ def seeded_codes(seed: int = 2026) -> Callable[[], str]:
         return f"{raw[:4]}-{raw[4:]}"
 
     return make
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function):
-    """Run ``async def`` tests (the Pilot tests) in a fresh event loop; no async plugin needed."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        names = pyfuncitem._fixtureinfo.argnames
-        kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-        asyncio.run(pyfuncitem.obj(**kwargs))
-        return True
-    return None
 
 
 @pytest.fixture(autouse=True)
