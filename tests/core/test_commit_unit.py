@@ -242,3 +242,381 @@ def test_a_refused_change_keeps_the_files_it_did_not_change_cached(world, db_pat
     world.svc.lot_slots(world.alice, world.lot.id)
     world.svc.my_bookings(world.alice)
     assert parsed == [], f"files re-read after a refusal though nothing changed on disk: {parsed}"
+
+
+# ------------------------------------------------------------------------------------------------ the unit of work
+
+
+def _lot(name: str = "North"):
+    from parking_tui.domain.ports import LotRow
+
+    return LotRow(id=0, name=name, location="Hill Road 5", total_slots=4, time_zone="UTC")
+
+
+def _names(store) -> list[str]:
+    """The lots on disk, as another process reads them (a view in this process would see its own writes)."""
+    from parking_tui.storage.tinydb import open_store
+
+    other = open_store(store.files.path, lock_timeout=0.5)
+    try:
+        with other.view() as view:
+            return [lot.name for lot in view.lots.all()]
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path):
+    from parking_tui.storage.tinydb import open_store
+
+    store = open_store(tmp_path / "parking.json")
+    yield store
+    store.close()
+
+
+def test_a_unit_of_work_writes_only_at_commit_and_commits_once(tiny, tmp_path: Path) -> None:
+    uow = tiny.unit_of_work()
+    with pytest.raises(RuntimeError):
+        uow.commit()  # not entered yet
+    before = tiny.files.path.read_bytes()
+    with uow:
+        uow.lots.add(_lot())
+        assert tiny.files.path.read_bytes() == before  # nothing on disk before the commit
+        uow.commit()
+        assert _names(tiny) == ["North"]
+        with pytest.raises(RuntimeError):
+            uow.commit()  # twice
+    with pytest.raises(RuntimeError):
+        uow.__enter__()  # a unit of work is entered once
+    assert _names(tiny) == ["North"]
+
+
+def test_leaving_a_unit_of_work_without_commit_discards_it(tiny) -> None:
+    with tiny.unit_of_work() as uow:
+        uow.lots.add(_lot())
+    assert _names(tiny) == []
+    with tiny.unit_of_work() as uow:  # the store is usable again, and the lock was let go
+        uow.lots.add(_lot("South"))
+        uow.commit()
+    assert _names(tiny) == ["South"]
+
+
+def test_an_error_inside_a_unit_of_work_discards_it_and_is_raised_as_it_was(tiny) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with tiny.unit_of_work() as uow:
+            uow.lots.add(_lot())
+            raise Boom
+    assert _names(tiny) == []
+    with pytest.raises(KeyboardInterrupt):
+        with tiny.unit_of_work() as uow:
+            uow.lots.add(_lot())
+            raise KeyboardInterrupt
+    assert _names(tiny) == []
+
+
+def test_rollback_discards_at_once_and_ends_the_unit_of_work(tiny) -> None:
+    tiny.unit_of_work().rollback()  # never entered: nothing to do
+    with tiny.unit_of_work() as uow:
+        uow.lots.add(_lot())
+        uow.rollback()
+        # The lock is let go at the rollback: another process's writer gets in before this block ends.
+        from parking_tui.storage.tinydb import open_store
+
+        second = open_store(tiny.files.path, lock_timeout=0.5)
+        with second.unit_of_work() as other:
+            other.lots.add(_lot("South"))
+            other.commit()
+        second.close()
+        uow.rollback()  # a second rollback does nothing
+        with pytest.raises(RuntimeError):
+            uow.commit()  # nothing left to commit
+    assert _names(tiny) == ["South"]
+
+
+def test_rollback_then_an_error_leaving_the_block_is_raised_as_it_was(tiny) -> None:
+    with pytest.raises(ValueError):
+        with tiny.unit_of_work() as uow:
+            uow.lots.add(_lot())
+            uow.rollback()
+            raise ValueError("after the rollback")
+    assert _names(tiny) == []
+
+
+# ------------------------------------------------------------------------------------------- faults during a commit
+
+
+def _fail(monkeypatch: pytest.MonkeyPatch, call: str, err: int, when) -> list[int]:
+    """Make ``os.<call>`` fail with ``err`` while ``when(*args)``; returns a list that counts the failures."""
+    import errno as errno_mod
+
+    real = getattr(os, call)
+    failures: list[int] = []
+
+    def failing(*args, **kwargs):
+        if when(*args):
+            failures.append(1)
+            raise OSError(err, os.strerror(err))
+        return real(*args, **kwargs)
+
+    assert err in errno_mod.errorcode
+    monkeypatch.setattr(os, call, failing)
+    return failures
+
+
+def _fd_name(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def _folder_state(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir()) if p.is_file() and not p.name.endswith(".lock")}
+
+
+FAULTS = [
+    # (os call, errno, which calls fail, the words of the message)
+    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: the disk is full."),
+    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: Input/output error."),
+    ("fsync", 5, lambda fd: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: Input/output error."),
+    ("open", 28, lambda path, *a: str(path).endswith(".tmp"), "Could not save to {dir}: the disk is full."),
+    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
+     "Could not write the audit log {dir}/parking.audit.jsonl: the disk is full. Nothing was changed"),
+    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
+     "Could not write the audit log {dir}/parking.audit.jsonl: Input/output error. Nothing was changed"),
+    ("pwrite", 28, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
+     "Could not write to the lock file of parking.json: the disk is full. Nothing was changed."),
+    ("pwrite", 5, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
+     "Could not write to the lock file of parking.json: Input/output error. Nothing was changed."),
+]
+
+
+@pytest.mark.parametrize("call, err, when, words", FAULTS, ids=[f"{c}-{e}-{i}" for i, (c, e, _, _) in enumerate(FAULTS)])
+def test_a_fault_at_any_step_before_the_renames_changes_nothing_and_says_so(world, db_path, monkeypatch, call, err, when, words):
+    from parking_tui.domain import StorageError
+
+    before = _folder_state(db_path)
+    failures = _fail(monkeypatch, call, err, when)
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert failures, "the fault was never met: the test tested nothing"
+    message = str(caught.value)
+    assert message.startswith(words.format(dir=db_path.parent)), message
+    assert _folder_state(db_path) == before, "a refused commit left a file changed, added or half-written"
+    assert _lock_note(db_path) == b"", "a commit that wrote no audit byte left a note for the next writer"
+    booking = world.book(world.alice)  # the store goes on as if the failed call never happened
+    assert [b.confirmation_code for b in world.svc.my_bookings(world.alice)] == [booking.confirmation_code]
+    ops = [e["op"] for e in _raw_audit(db_path)]
+    assert ops.count("create_booking") == 1 and "rolled_back" not in ops
+
+
+def test_a_failed_sync_after_the_renames_is_reported_and_closes_both_descriptors(world, db_path, monkeypatch):
+    from parking_tui.domain import StorageError
+
+    folder = os.path.realpath(db_path.parent)
+    failures = _fail(monkeypatch, "fsync", 5, lambda fd: _fd_name(fd) == folder)
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert failures == [1]
+    assert str(caught.value) == (
+        f"The change was written but {db_path.parent} could not be synced to disk (Input/output error); check the disk."
+    )
+    assert len(os.listdir("/proc/self/fd")) == open_before, "a descriptor was left open"
+    assert not [p for p in db_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failed_audit_sync_is_reported_and_closes_both_descriptors(world, db_path, monkeypatch):
+    from parking_tui.domain import StorageError
+
+    failures = _fail(monkeypatch, "fsync", 5, lambda fd: _fd_name(fd).endswith(".audit.jsonl"))
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert failures == [1]
+    assert "could not be synced to disk (Input/output error)" in str(caught.value)
+    assert len(os.listdir("/proc/self/fd")) == open_before, "a descriptor was left open"
+
+
+def test_a_disk_that_takes_no_bytes_is_an_error_not_a_hang(world, db_path, monkeypatch):
+    from parking_tui.domain import StorageError
+
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: 0 if _fd_name(fd).endswith(".tmp") else real(fd, data))
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert "Could not save to" in str(caught.value) and "the disk took no bytes" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------------------ the audit log
+
+
+def test_the_audit_log_is_created_with_exactly_the_configured_mode(tmp_path: Path, clock) -> None:
+    import parking_tui
+    from conftest import cheap_hasher
+
+    old = os.umask(0o077)
+    try:
+        svc = parking_tui.open_service(tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640)
+        svc.register("alice", "alice@example.com", "correct-horse")
+    finally:
+        os.umask(old)
+    audit = tmp_path / "parking.audit.jsonl"
+    assert (audit.stat().st_mode & 0o777) == 0o640
+    os.chmod(audit, 0o600)  # an existing log keeps the mode it has
+    svc.register("bob", "bob@example.com", "correct-horse")
+    assert (audit.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_torn_last_audit_line_does_not_swallow_the_next_event(world, db_path):
+    audit = db_path.parent / "parking.audit.jsonl"
+    with open(audit, "ab") as fh:
+        fh.write(b'{"at": "2030-06-15T10:00:00+00:00", "op": "crea')  # a crash cut this line short
+    booking = world.book(world.alice)
+    events = [e for e in world.svc.store.files.read_audit() if e.get("op") == "create_booking"]
+    assert [e["code"] for e in events] == [booking.confirmation_code]
+    assert audit.read_bytes().endswith(b"\n")
+
+
+def test_an_audit_log_replaced_by_a_link_is_refused_and_nothing_changes(world, db_path, tmp_path):
+    from parking_tui.domain import StorageError
+
+    audit = db_path.parent / "parking.audit.jsonl"
+    elsewhere = tmp_path / "planted.jsonl"
+    elsewhere.write_bytes(audit.read_bytes())
+    audit.unlink()
+    audit.symlink_to(elsewhere)
+    before = _folder_state(db_path)
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    assert str(caught.value).startswith(f"{audit} is a symbolic link; parking-tui never follows links")
+    assert _folder_state(db_path) == before
+    assert elsewhere.read_bytes().count(b"create_booking") == 0
+
+
+# ------------------------------------------------------------------------------------------- blocks of booking ids
+
+
+def test_booking_ids_from_blocks_never_repeat_within_a_transaction_or_across_processes(world, db_path) -> None:
+    """Booking ids come in blocks of ``ID_BLOCK`` per process; the ids are used by bookings the same commit
+    writes (an id taken by a transaction that writes nothing is not used up)."""
+    from parking_tui.storage.tinydb.store import ID_BLOCK, TinyStore
+
+    first, second = TinyStore(db_path), TinyStore(db_path)  # two processes
+    taken: list[int] = []
+
+    def take(store: TinyStore, n: int = 1) -> None:
+        with store.transaction() as tx:
+            for _ in range(n):
+                taken.append(tx.next_id("booking"))
+                tx.put_booking(
+                    {"id": taken[-1], "lot_id": world.lot.id, "slot_id": world.slots[0].id, "username": "alice",
+                     "status": "cancelled", "confirmation_code": f"C{taken[-1]:07d}",
+                     "start_time": "2030-06-15T11:00:00+00:00", "end_time": "2030-06-15T12:00:00+00:00",
+                     "created_at": "2030-06-15T10:00:00+00:00"}
+                )
+
+    take(first, 2)  # one transaction, two ids
+    for _ in range(ID_BLOCK - 2):  # the rest of the first block, one transaction each
+        take(first)
+    take(second)  # the other process takes the next block
+    take(first)  # the first block is used up exactly: a new one is taken
+    assert len(taken) == len(set(taken)) == ID_BLOCK + 2, sorted(taken)
+    assert taken[:ID_BLOCK] == list(range(taken[0], taken[0] + ID_BLOCK))
+    first.close()
+    second.close()
+
+
+# ------------------------------------------------------------------------------- what the root says of each commit
+
+
+def _meta(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_bytes())["meta"]["1"]
+
+
+def _replaces(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[str]:
+    real = os.replace
+    names: list[str] = []
+
+    def spy(src, dst, *args, **kwargs):
+        if Path(dst).parent == folder:
+            names.append(Path(dst).name)
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", spy)
+    return names
+
+
+def test_a_new_file_is_listed_by_the_root_and_named_new_for_one_commit(world, db_path):
+    lot = world.svc.create_lot(world.admin, "North", "Hill Road 5", 4)
+    name = f"parking.lot-{lot.id}.json"
+    version = _meta(db_path)["version"]
+    world.svc.add_slot(world.admin, lot.id, "N1")  # the lot's file is created by its first slot
+    meta = _meta(db_path)
+    assert meta["version"] == version + 1
+    assert meta["new_files"] == [name]
+    assert name in meta["files"] and "parking.json" not in meta["files"]
+    world.svc.update_lot(world.admin, lot.id, name="North Side")  # the next commit of the root
+    meta = _meta(db_path)
+    assert meta["version"] == version + 2
+    assert meta["new_files"] == [] and name in meta["files"]
+    assert meta["files"] == sorted(meta["files"])
+
+
+def test_only_a_change_that_the_root_alone_decides_tags_the_root(world, db_path):
+    world.book(world.bob, 1)  # takes this process's first block of booking ids (a write of the root)
+    world.svc.update_lot(world.admin, world.lot.id, name="Renamed")
+    tx = [e for e in _raw_audit(db_path) if e.get("op") == "update_lot"][-1]["tx"]
+    assert _meta(db_path)["tx"] == tx
+    root = os.stat(db_path).st_ino
+    world.book(world.bob, 2, start_min=240)  # the lot file decides: the root is left alone (keeps its tag)
+    assert os.stat(db_path).st_ino == root
+    assert _meta(db_path)["tx"] == tx
+
+
+def test_a_move_to_the_archive_is_noted_in_the_root_until_the_next_commit_of_the_root(world, db_path, monkeypatch):
+    booking = world.book(world.alice)
+    world.svc.cancel_booking(world.alice, booking.id)
+    assert _meta(db_path)["pending_archive"] == [[booking.id, world.lot.id]]
+    version = _meta(db_path)["version"]
+    names = _replaces(monkeypatch, db_path.parent)
+    world.book(world.bob, 1)  # writes the lot; the root is rewritten too, to clear the note
+    monkeypatch.undo()
+    assert names[0] == "parking.json", names
+    assert _meta(db_path)["pending_archive"] == []
+    assert _meta(db_path)["version"] == version + 1
+    root = os.stat(db_path).st_ino
+    world.book(world.bob, 2, start_min=240)  # nothing to clear now: the root is left alone
+    assert os.stat(db_path).st_ino == root
+
+
+def test_a_cancel_renames_the_root_then_the_archive_then_the_holds_then_the_lot(world, db_path, monkeypatch):
+    booking = world.book(world.alice)
+    names = _replaces(monkeypatch, db_path.parent)
+    world.svc.cancel_booking(world.alice, booking.id)
+    monkeypatch.undo()
+    kinds = [n.split(".")[1].split("-")[0] for n in names]
+    assert kinds == ["json", "archive", "holds", "lot"], names
+
+
+def test_data_written_before_the_root_listed_its_files_gets_a_list_of_what_is_there(world, db_path):
+    import json
+
+    data = json.loads(db_path.read_bytes())
+    listed = data["meta"]["1"].pop("files")
+    data["meta"]["1"].pop("new_files", None)
+    db_path.write_text(json.dumps(data))
+    fresh = world.svc  # the same process: the root is re-read (it changed on disk)
+    fresh.create_lot(world.admin, "North", "Hill Road 5", 4)
+    meta = _meta(db_path)
+    assert set(listed) <= set(meta["files"])
+    assert set(meta["files"]) == {p.name for p in db_path.parent.glob("parking.*.json")}
