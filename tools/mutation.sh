@@ -10,6 +10,7 @@
 #                                    errors, lots, models, ports, service, views
 #   tools/mutation.sh domain         every module of domain/, one after the other (rules included)
 #   tools/mutation.sh MODE 'GLOB'... only the mutants whose names match (re-runs them even if already run)
+#   tools/mutation.sh MODE survivors  only the mutants that survived the last run (after adding tests)
 #
 # Each mode works in its own folder, .mutation/MODE/ (the code and the tests are linked in, pyproject.toml is
 # the project's with a [tool.mutmut] section for that mode: the file to mutate and the fast tests that can
@@ -29,20 +30,18 @@ children=${MUTATION_CHILDREN:-1}
 # The fast tests of the domain: the service's use cases through both the facade and the rules, without the
 # TUI, the doors, the command line or anything that starts processes.
 domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py",
-    "tests/core/test_accounts.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
+    "tests/core/test_accounts.py", "tests/core/test_accounts_unit.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
     "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_lot_time.py",
     "tests/core/test_occupancy_hours.py", "tests/hardening/test_hostile_fields.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py"'
-# The tests of the store's write path that run in one process: the commit's own unit tests, the power-cut model,
-# the file tests, damaged files, faults, the shared folder, restore. Left out for speed (each would cost every
-# surviving mutant seconds): the tests that kill child processes mid-commit, the 200 timed-out lock waits and the
-# restore killed at each rename (test_commit_unit.py covers the same code in one process).
+# The tests of the store's write path that run in one process and in seconds: the commit's own unit tests
+# (test_commit_unit.py: the lock, the unit of work, faults at each step, settling a commit cut short, what the
+# root records), the power-cut model, the data files, damaged files, restore. Left out (each would cost every
+# surviving mutant seconds on a busy machine): the tests that kill child processes mid-commit, the shared-folder
+# and the other fault tests, and the restore killed at each rename.
 commit_tests='"tests/core/test_commit_unit.py", "tests/core/test_power_loss.py", "tests/core/test_storage_files.py",
-    "tests/hardening/test_damaged_files.py", "tests/hardening/test_writes_under_faults.py",
-    "tests/hardening/test_shared_folder.py", "tests/hardening/test_restore.py"'
-commit_skip='"--deselect", "tests/hardening/test_restore.py::test_restore_killed_at_each_rename_is_all_or_nothing",
-    "--deselect", "tests/hardening/test_writes_under_faults.py::test_an_audit_line_says_whether_its_change_happened",
-    "--deselect", "tests/hardening/test_writes_under_faults.py::test_a_lock_wait_that_times_out_leaves_nothing_behind", '
+    "tests/hardening/test_damaged_files.py", "tests/hardening/test_restore.py"'
+commit_skip='"--deselect", "tests/hardening/test_restore.py::test_restore_killed_at_each_rename_is_all_or_nothing", '
 
 store='parking_tui.storage.tinydb.store.xǁTinyStoreǁ'
 tx='parking_tui.storage.tinydb.store.xǁ_Transactionǁ'
@@ -77,6 +76,8 @@ case "$mode" in
   *) echo "unknown mode $mode (rules, commit, domain, or a module of domain/)" >&2; exit 2 ;;
 esac
 forced=0
+survivors=0
+if [ "${1:-}" = survivors ]; then survivors=1; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); forced=1; fi
 
 work=$root/.mutation/$mode
@@ -103,6 +104,19 @@ started=$(date +%s)
 # with no result yet run (mutmut drops the results of functions whose code changed, and of every function when
 # the test selection changed), so an interrupted or repeated run goes on where it stopped.
 run=("${names[@]}")
+if [ "$survivors" = 1 ] && [ -d mutants ]; then
+  # Only the mutants that survived (or had no test) last time: after adding tests.
+  mapfile -t run < <("$py" - "${names[@]}" <<'EOF'
+import fnmatch, json, pathlib, sys
+for meta in pathlib.Path("mutants").rglob("*.py.meta"):
+    for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        if code in (0, 5, 33) and (len(sys.argv) == 1 or any(fnmatch.fnmatchcase(name, p) for p in sys.argv[1:])):
+            print(name)
+EOF
+  )
+  forced=1
+  [ ${#run[@]} -gt 0 ] || { echo "$mode: no survivors"; forced=0; names=(); }
+fi
 if [ "$forced" = 0 ] && [ ${#names[@]} -gt 0 ] && [ -d mutants ]; then
   mapfile -t run < <("$py" - "${names[@]}" <<'EOF'
 import fnmatch, json, pathlib, sys

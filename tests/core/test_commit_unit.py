@@ -276,7 +276,7 @@ def tiny(tmp_path: Path):
 
 def test_a_unit_of_work_writes_only_at_commit_and_commits_once(tiny, tmp_path: Path) -> None:
     uow = tiny.unit_of_work()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^commit\(\) outside the unit of work, or twice$"):
         uow.commit()  # not entered yet
     before = tiny.files.path.read_bytes()
     with uow:
@@ -284,9 +284,9 @@ def test_a_unit_of_work_writes_only_at_commit_and_commits_once(tiny, tmp_path: P
         assert tiny.files.path.read_bytes() == before  # nothing on disk before the commit
         uow.commit()
         assert _names(tiny) == ["North"]
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match=r"^commit\(\) outside the unit of work, or twice$"):
             uow.commit()  # twice
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^a unit of work is entered once$"):
         uow.__enter__()  # a unit of work is entered once
     assert _names(tiny) == ["North"]
 
@@ -295,6 +295,9 @@ def test_leaving_a_unit_of_work_without_commit_discards_it(tiny) -> None:
     with tiny.unit_of_work() as uow:
         uow.lots.add(_lot())
     assert _names(tiny) == []
+    with pytest.raises(RuntimeError, match="or twice"):
+        uow.commit()  # the block is over: nothing left to commit
+    uow.rollback()  # nor to roll back
     with tiny.unit_of_work() as uow:  # the store is usable again, and the lock was let go
         uow.lots.add(_lot("South"))
         uow.commit()
@@ -620,3 +623,63 @@ def test_data_written_before_the_root_listed_its_files_gets_a_list_of_what_is_th
     meta = _meta(db_path)
     assert set(listed) <= set(meta["files"])
     assert set(meta["files"]) == {p.name for p in db_path.parent.glob("parking.*.json")}
+
+
+def test_an_error_inside_a_unit_of_work_keeps_its_traceback(tiny) -> None:
+    def deep_inside() -> None:
+        raise LookupError("raised here")
+
+    with pytest.raises(LookupError) as caught:
+        with tiny.unit_of_work() as uow:
+            uow.lots.add(_lot())
+            deep_inside()
+    assert "deep_inside" in [entry.name for entry in caught.traceback], "the frames where it was raised are lost"
+
+
+def test_a_unit_of_work_reads_the_audit_log_of_its_store(tiny) -> None:
+    from datetime import datetime, timezone
+
+    from parking_tui.domain.ports import AuditEvent, AuditFilter
+
+    at = datetime(2030, 6, 15, 10, 0, tzinfo=timezone.utc)
+    with tiny.unit_of_work() as uow:
+        uow.audit.append(AuditEvent(at=at, user="admin", terminal="tty1", op="create_lot", details={"lot_id": 1}))
+        uow.lots.add(_lot())
+        uow.commit()
+    with tiny.unit_of_work() as uow:
+        found = uow.audit.query(AuditFilter(op="create_lot"), 10)
+    assert [(e.user, e.op, e.details.get("lot_id")) for e in found] == [("admin", "create_lot", 1)]
+
+
+# ------------------------------------------------------------------------------------------ parsing outside the lock
+
+
+def test_files_another_process_changed_are_parsed_before_the_lock_except_the_many(world, db_path, open_svc, monkeypatch):
+    """The root, users and auth files (one each) are re-read before the lock is taken, so other writers need not
+    wait for the parse; lot, holds and archive files (many) only under the lock, when the transaction asks."""
+    svc = world.svc
+    first = world.book(world.alice)
+    svc.cancel_booking(world.alice, first.id)  # an archive file, cached here
+    world.book(world.alice, 1)
+    svc.my_bookings(world.alice)
+    svc.list_reservations(world.admin)
+    other = open_svc()  # another process changes every kind of file
+    other.register("carol", "carol@example.com", "correct-horse")  # users
+    other.login("carol", "correct-horse")  # auth
+    other.update_lot(world.admin, world.lot.id, name="Renamed")  # root
+    second = other.create_booking(world.alice, world.slots[2].id, *world.window(300))  # lot, holds
+    other.cancel_booking(world.alice, second.id)  # archive
+    store = svc.store.files
+    seen: list[tuple[str, bool]] = []
+    real = store._parse
+
+    def spy(path, raw):
+        seen.append((path.name.split(".")[1].split("-")[0], store._lock._fd is not None))
+        return real(path, raw)
+
+    monkeypatch.setattr(store, "_parse", spy)
+    world.book(world.alice, 0, start_min=400)
+    monkeypatch.undo()
+    before = {kind for kind, locked in seen if not locked}
+    assert {"json", "users", "auth"} <= before, seen
+    assert not before & {"lot", "holds", "archive"}, seen
