@@ -30,7 +30,7 @@ children=${MUTATION_CHILDREN:-1}
 # The fast tests of the domain: the service's use cases through both the facade and the rules, without the
 # TUI, the doors, the command line or anything that starts processes.
 domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py",
-    "tests/core/test_accounts.py", "tests/core/test_accounts_unit.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
+    "tests/core/test_accounts.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
     "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_lot_time.py",
     "tests/core/test_occupancy_hours.py", "tests/hardening/test_hostile_fields.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py"'
