@@ -683,3 +683,65 @@ def test_files_another_process_changed_are_parsed_before_the_lock_except_the_man
     before = {kind for kind, locked in seen if not locked}
     assert {"json", "users", "auth"} <= before, seen
     assert not before & {"lot", "holds", "archive"}, seen
+
+
+# ------------------------------------------------------------------------------------------------ the file cache
+
+
+def test_an_unchanged_file_costs_one_stat_per_call_and_no_open(world, db_path, monkeypatch):
+    svc = world.svc
+    world.book(world.alice)
+    svc.lot_slots(world.alice, world.lot.id)
+    opened: list[str] = []
+    real = os.open
+
+    def spy(path, *args, **kwargs):
+        if Path(str(path)).parent == db_path.parent:
+            opened.append(Path(str(path)).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    svc.lot_slots(world.alice, world.lot.id)
+    svc.my_bookings(world.alice)
+    monkeypatch.undo()
+    opened = [n for n in opened if (db_path.parent / n).exists()]  # a file not there yet is looked for each time
+    assert opened == [], f"unchanged data files were opened again: {opened}"
+
+
+def test_a_file_replaced_by_another_process_is_read_again_even_with_the_same_size(world, db_path, open_svc):
+    svc = world.svc
+    svc.get_lot(world.admin, world.lot.id)  # cached here
+    other = open_svc()
+    other.update_lot(world.admin, world.lot.id, name="Centrak")  # same length as "Central"
+    assert svc.get_lot(world.admin, world.lot.id).name == "Centrak"
+
+
+def test_data_files_get_exactly_the_configured_mode_and_leave_no_temporary_file(tmp_path: Path, clock) -> None:
+    import parking_tui
+    from conftest import cheap_hasher, populate
+
+    old = os.umask(0o077)
+    try:
+        svc = parking_tui.open_service(
+            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640
+        )
+        world = populate(svc, clock, time_zone="UTC")
+        world.book(world.alice)
+    finally:
+        os.umask(old)
+    files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("parking") and p.name.endswith(".json"))
+    assert len(files) >= 5
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o640 for p in files}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_each_file_but_the_root_is_tagged_with_its_name_the_epoch_and_the_transaction(world, db_path):
+    import json
+
+    world.book(world.alice)
+    tx = [e for e in _raw_audit(db_path) if e.get("op") == "create_booking"][-1]["tx"]
+    epoch = _meta(db_path).get("epoch")
+    lot = f"parking.lot-{world.lot.id}.json"
+    tag = json.loads((db_path.parent / lot).read_bytes())["_file"]["1"]
+    assert tag == {"name": lot, "epoch": epoch, "tx": tx}
+    assert "_file" not in json.loads(db_path.read_bytes())
