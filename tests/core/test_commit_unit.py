@@ -485,7 +485,8 @@ def test_a_torn_last_audit_line_does_not_swallow_the_next_event(world, db_path):
     booking = world.book(world.alice)
     events = [e for e in world.svc.store.files.read_audit() if e.get("op") == "create_booking"]
     assert [e["code"] for e in events] == [booking.confirmation_code]
-    assert audit.read_bytes().endswith(b"\n")
+    tail = audit.read_bytes().rsplit(b'"op": "crea', 1)[1]
+    assert tail.startswith(b"\n{") and tail.count(b"\n") == 2 and tail.endswith(b"}\n"), tail
 
 
 def test_an_audit_log_replaced_by_a_link_is_refused_and_nothing_changes(world, db_path, tmp_path):
@@ -745,3 +746,79 @@ def test_each_file_but_the_root_is_tagged_with_its_name_the_epoch_and_the_transa
     tag = json.loads((db_path.parent / lot).read_bytes())["_file"]["1"]
     assert tag == {"name": lot, "epoch": epoch, "tx": tx}
     assert "_file" not in json.loads(db_path.read_bytes())
+
+
+def test_a_note_naming_files_without_tags_is_settled_as_never_happened(world, db_path):
+    """Files written before the store tagged them (no ``_file`` record; a root without ``meta``) prove nothing."""
+    import json
+
+    lot = db_path.parent / f"parking.lot-{world.lot.id}.json"
+    data = json.loads(lot.read_bytes())
+    data.pop("_file", None)
+    untagged = db_path.parent / "parking.lot-99.json"
+    untagged.write_text(json.dumps(data))
+    bare = db_path.parent / "parking.archive-999.json"
+    bare.write_text(json.dumps({"bookings": {}}))
+    rootless = db_path.parent / "parking.lot-98.json"
+    rootless.write_text("{}")
+    names = ["parking.lot-99.json", "parking.archive-999.json", "parking.lot-98.json"]
+    Path(str(db_path) + ".lock").write_bytes(json.dumps({"tx": "0123abcd", "files": names}).encode())
+    store = world.svc.store.files
+    assert store._tx_landed("0123abcd", names) is False  # noqa: SLF001
+    untagged.unlink()
+    bare.unlink()
+    rootless.unlink()
+    world.book(world.alice)
+    rolled = [e for e in _raw_audit(db_path) if e.get("op") == "rolled_back"]
+    assert [e["tx"] for e in rolled] == ["0123abcd"]
+
+
+def test_a_root_without_meta_proves_no_transaction(tmp_path: Path) -> None:
+    import json
+
+    from parking_tui.storage.tinydb.store import TinyStore
+
+    store = TinyStore(tmp_path / "parking.json")
+    root = tmp_path / "parking.json"
+    keep = root.read_bytes()
+    root.write_text(json.dumps({"lots": {}}))
+    try:
+        assert store._tx_landed("0123abcd", ["parking.json"]) is False  # noqa: SLF001
+        root.write_text(json.dumps({"meta": {"1": {"tx": "0123abcd"}}}))
+        assert store._tx_landed("0123abcd", ["parking.json"]) is True  # noqa: SLF001
+    finally:
+        root.write_bytes(keep)
+        store.close()
+
+
+def test_the_audit_log_is_one_json_object_a_line_with_no_blank_line(world, db_path):
+    world.book(world.alice)
+    world.book(world.bob, 1)
+    world.svc.update_lot(world.admin, world.lot.id, name="Renamed")
+    audit = (db_path.parent / "parking.audit.jsonl").read_bytes()
+    assert audit.endswith(b"\n")
+    lines = audit[:-1].split(b"\n")
+    assert all(line.startswith(b"{") and line.endswith(b"}") for line in lines), lines
+
+
+def test_a_transaction_that_only_audits_appends_its_line_and_renames_nothing(world, db_path, monkeypatch):
+    store = world.svc.store.files
+    before = _folder_state(db_path)
+    names = _replaces(monkeypatch, db_path.parent)
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(_fd_name(fd)), real_fsync(fd))[1])
+    with store.transaction() as tx:
+        tx.audit({"at": "2030-06-15T10:00:00+00:00", "user": "admin", "op": "export"})
+    monkeypatch.undo()
+    assert names == []
+    after = _folder_state(db_path)
+    audit = "parking.audit.jsonl"
+    assert {k: v for k, v in after.items() if k != audit} == {k: v for k, v in before.items() if k != audit}
+    line = _raw_audit(db_path)[-1]
+    assert line["op"] == "export" and len(line["tx"]) == 16
+    assert [Path(p).name for p in synced] == [audit], synced  # the line is fsynced; there is no rename to sync
+    assert _lock_note(db_path) == b""
+    with store.transaction():
+        pass  # nothing to write, nothing to append
+    assert _folder_state(db_path) == after
