@@ -147,7 +147,10 @@ def test_a_root_only_change_cut_short_before_its_rename_is_recorded_as_never_hap
         world.svc.update_lot(world.admin, world.lot.id, name="Renamed")
     monkeypatch.undo()
     assert b'"files":["parking.json"]' in _lock_note(db_path).replace(b" ", b"")
+    left = [p.name for p in db_path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert [n.split(".")[1:3] for n in left] == [["parking", "json"]], left  # the root's, written and fsynced
     fresh = open_svc()  # the next process
+    assert not [p for p in db_path.parent.iterdir() if p.name.endswith(".tmp")], "temporary files left behind"
     assert fresh.get_lot(world.admin, world.lot.id).name == "Central"
     world.book(world.alice)  # the next writer settles the note
     raw = _raw_audit(db_path)
