@@ -364,10 +364,10 @@ def _fail(monkeypatch: pytest.MonkeyPatch, call: str, err: int, when) -> list[in
     def failing(*args, **kwargs):
         if when(*args):
             failures.append(1)
-            raise OSError(err, os.strerror(err))
+            raise OSError(err, os.strerror(err)) if err else OSError("the device went away")
         return real(*args, **kwargs)
 
-    assert err in errno_mod.errorcode
+    assert err == 0 or err in errno_mod.errorcode
     monkeypatch.setattr(os, call, failing)
     return failures
 
@@ -397,6 +397,12 @@ FAULTS = [
      "Could not write to the lock file of parking.json: the disk is full. Nothing was changed."),
     ("pwrite", 5, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
      "Could not write to the lock file of parking.json: Input/output error. Nothing was changed."),
+    # An error without an errno (none from the kernel has one; a wrapped file system's may) is quoted as it is.
+    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: the device went away."),
+    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
+     "Could not write the audit log {dir}/parking.audit.jsonl: the device went away. Nothing was changed"),
+    ("pwrite", 0, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
+     "Could not write to the lock file of parking.json: the device went away. Nothing was changed."),
 ]
 
 
