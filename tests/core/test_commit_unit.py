@@ -140,7 +140,9 @@ def _lock_note(path: Path) -> bytes:
     return Path(str(path) + ".lock").read_bytes()
 
 
-def test_a_root_only_change_cut_short_before_its_rename_is_recorded_as_never_happened(world, db_path, open_svc, monkeypatch):
+def test_a_root_only_change_cut_short_before_its_rename_is_recorded_as_never_happened(
+    world, db_path, open_svc, monkeypatch
+):
     # update_lot writes the root alone: the root decides (it carries the transaction id in its meta).
     _die_at(monkeypatch, "replace", lambda src, dst, *a: Path(dst).name == "parking.json")
     with pytest.raises(Died):
@@ -380,7 +382,8 @@ def _fd_name(fd: int) -> str:
 
 
 def _folder_state(path: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir()) if p.is_file() and not p.name.endswith(".lock")}
+    files = sorted(path.parent.iterdir())
+    return {p.name: p.read_bytes() for p in files if p.is_file() and not p.name.endswith(".lock")}
 
 
 FAULTS = [
@@ -406,8 +409,12 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("call, err, when, words", FAULTS, ids=[f"{c}-{e}-{i}" for i, (c, e, _, _) in enumerate(FAULTS)])
-def test_a_fault_at_any_step_before_the_renames_changes_nothing_and_says_so(world, db_path, monkeypatch, call, err, when, words):
+@pytest.mark.parametrize(
+    "call, err, when, words", FAULTS, ids=[f"{c}-{e}-{i}" for i, (c, e, _, _) in enumerate(FAULTS)]
+)
+def test_a_fault_at_any_step_before_the_renames_changes_nothing_and_says_so(
+    world, db_path, monkeypatch, call, err, when, words
+):
     from parking_tui.domain import StorageError
 
     before = _folder_state(db_path)
@@ -476,7 +483,9 @@ def test_the_audit_log_is_created_with_exactly_the_configured_mode(tmp_path: Pat
 
     old = os.umask(0o077)
     try:
-        svc = parking_tui.open_service(tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640)
+        svc = parking_tui.open_service(
+            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640
+        )
         svc.register("alice", "alice@example.com", "correct-horse")
     finally:
         os.umask(old)
@@ -664,7 +673,9 @@ def test_a_unit_of_work_reads_the_audit_log_of_its_store(tiny) -> None:
 # ------------------------------------------------------------------------------------------ parsing outside the lock
 
 
-def test_files_another_process_changed_are_parsed_before_the_lock_except_the_many(world, db_path, open_svc, monkeypatch):
+def test_files_another_process_changed_are_parsed_before_the_lock_except_the_many(
+    world, db_path, open_svc, monkeypatch
+):
     """The root, users and auth files (one each) are re-read before the lock is taken, so other writers need not
     wait for the parse; lot, holds and archive files (many) only under the lock, when the transaction asks."""
     svc = world.svc
