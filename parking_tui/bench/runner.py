@@ -1161,8 +1161,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="parking-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     path = work / "parking.json"
-    for old in work.glob("parking*"):
-        old.unlink()
+    for old in work.glob("parking*"):  # a data set kept by an earlier --keep run: its backups are a folder
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     t0 = time.perf_counter()
     ds = build_dataset(path, args.scale)
     load_s = time.perf_counter() - t0
