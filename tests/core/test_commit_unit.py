@@ -386,26 +386,23 @@ def _folder_state(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in files if p.is_file() and not p.name.endswith(".lock")}
 
 
+SAVE = "Could not save to {dir}: %s. Nothing was changed; the data is as it was."
+AUDIT = "Could not write the audit log {dir}/parking.audit.jsonl: %s. Nothing was changed; the data is as it was."
+NOTE = "Could not write to the lock file of parking.json: %s. Nothing was changed."
 FAULTS = [
-    # (os call, errno, which calls fail, the words of the message)
-    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: the disk is full."),
-    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: Input/output error."),
-    ("fsync", 5, lambda fd: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: Input/output error."),
-    ("open", 28, lambda path, *a: str(path).endswith(".tmp"), "Could not save to {dir}: the disk is full."),
-    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
-     "Could not write the audit log {dir}/parking.audit.jsonl: the disk is full. Nothing was changed"),
-    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
-     "Could not write the audit log {dir}/parking.audit.jsonl: Input/output error. Nothing was changed"),
-    ("pwrite", 28, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
-     "Could not write to the lock file of parking.json: the disk is full. Nothing was changed."),
-    ("pwrite", 5, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
-     "Could not write to the lock file of parking.json: Input/output error. Nothing was changed."),
+    # (os call, errno, which calls fail, the message)
+    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".tmp"), SAVE % "the disk is full"),
+    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".tmp"), SAVE % "Input/output error"),
+    ("fsync", 5, lambda fd: _fd_name(fd).endswith(".tmp"), SAVE % "Input/output error"),
+    ("open", 28, lambda path, *a: str(path).endswith(".tmp"), SAVE % "the disk is full"),
+    ("write", 28, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"), AUDIT % "the disk is full"),
+    ("write", 5, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"), AUDIT % "Input/output error"),
+    ("pwrite", 28, lambda fd, data, offset: _fd_name(fd).endswith(".lock"), NOTE % "the disk is full"),
+    ("pwrite", 5, lambda fd, data, offset: _fd_name(fd).endswith(".lock"), NOTE % "Input/output error"),
     # An error without an errno (none from the kernel has one; a wrapped file system's may) is quoted as it is.
-    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".tmp"), "Could not save to {dir}: the device went away."),
-    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"),
-     "Could not write the audit log {dir}/parking.audit.jsonl: the device went away. Nothing was changed"),
-    ("pwrite", 0, lambda fd, data, offset: _fd_name(fd).endswith(".lock"),
-     "Could not write to the lock file of parking.json: the device went away. Nothing was changed."),
+    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".tmp"), SAVE % "the device went away"),
+    ("write", 0, lambda fd, data: _fd_name(fd).endswith(".audit.jsonl"), AUDIT % "the device went away"),
+    ("pwrite", 0, lambda fd, data, offset: _fd_name(fd).endswith(".lock"), NOTE % "the device went away"),
 ]
 
 
@@ -424,7 +421,7 @@ def test_a_fault_at_any_step_before_the_renames_changes_nothing_and_says_so(
     monkeypatch.undo()
     assert failures, "the fault was never met: the test tested nothing"
     message = str(caught.value)
-    assert message.startswith(words.format(dir=db_path.parent)), message
+    assert message == words.format(dir=db_path.parent)
     assert _folder_state(db_path) == before, "a refused commit left a file changed, added or half-written"
     assert _lock_note(db_path) == b"", "a commit that wrote no audit byte left a note for the next writer"
     booking = world.book(world.alice)  # the store goes on as if the failed call never happened
@@ -839,6 +836,36 @@ def test_a_transaction_that_only_audits_appends_its_line_and_renames_nothing(wor
     assert line["op"] == "export" and len(line["tx"]) == 16
     assert [Path(p).name for p in synced] == [audit], synced  # the line is fsynced; there is no rename to sync
     assert _lock_note(db_path) == b""
+    synced.clear()
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(_fd_name(fd)), real_fsync(fd))[1])
     with store.transaction():
-        pass  # nothing to write, nothing to append
+        pass  # nothing to write, nothing to append: not even the audit log is opened
+    monkeypatch.undo()
+    assert synced == []
     assert _folder_state(db_path) == after
+
+
+def test_a_booking_cut_short_after_the_holds_rename_before_the_lots_never_happened(
+    world, db_path, open_svc, monkeypatch
+):
+    """A driver's holds file is renamed before the lot's and says nothing on its own: the lot file decides."""
+    world.book(world.alice, 1)  # alice's holds file exists; the block of ids is taken
+    renamed: list[str] = []
+    real = os.replace
+
+    def stop_at_the_lot(src, dst, *args, **kwargs):
+        if Path(dst).name.startswith("parking.lot-"):
+            raise Died("replace")
+        renamed.append(Path(dst).name)
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stop_at_the_lot)
+    with pytest.raises(Died):
+        world.book(world.alice, 0, start_min=300)
+    monkeypatch.undo()
+    assert [n for n in renamed if ".holds-" in n], renamed  # the holds file did land
+    fresh = open_svc()
+    assert len(fresh.my_bookings(world.alice)) == 1
+    world.book(world.bob, 2)  # the next writer settles the note
+    made = [e for e in world.svc.store.files.read_audit() if e.get("op") == "create_booking"]
+    assert [e.get("committed", True) for e in made] == [True, False, True]
