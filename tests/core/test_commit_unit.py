@@ -809,9 +809,12 @@ def test_a_root_without_meta_proves_no_transaction(tmp_path: Path) -> None:
 
 
 def test_the_audit_log_is_one_json_object_a_line_with_no_blank_line(world, db_path):
-    world.book(world.alice)
-    world.book(world.bob, 1)
+    world.book(world.alice, 0, start_min=10)
+    world.clock.advance(hours=2)  # alice never came: the next write to the lot expires her booking first
+    world.book(world.bob, 1)  # one commit, two events (the expiry and the booking)
     world.svc.update_lot(world.admin, world.lot.id, name="Renamed")
+    ops = [e["op"] for e in _raw_audit(db_path)]
+    assert ops[-3:] == ["expire", "create_booking", "update_lot"], ops
     audit = (db_path.parent / "parking.audit.jsonl").read_bytes()
     assert audit.endswith(b"\n")
     lines = audit[:-1].split(b"\n")
@@ -869,3 +872,70 @@ def test_a_booking_cut_short_after_the_holds_rename_before_the_lots_never_happen
     world.book(world.bob, 2)  # the next writer settles the note
     made = [e for e in world.svc.store.files.read_audit() if e.get("op") == "create_booking"]
     assert [e.get("committed", True) for e in made] == [True, False, True]
+
+
+def _edit_meta(path: Path, **changes) -> None:
+    import json
+
+    data = json.loads(path.read_bytes())
+    for key, value in changes.items():
+        if value is None:
+            data["meta"]["1"].pop(key, None)
+        else:
+            data["meta"]["1"][key] = value
+    path.write_text(json.dumps(data))
+
+
+def test_each_commit_of_the_root_counts_one_version_from_wherever_it_was(world, db_path, open_svc):
+    world.book(world.bob, 1)  # bob's holds file exists from now on
+    version = _meta(db_path)["version"]
+    other = open_svc()  # another process: its first booking takes a block of ids (the root changes)
+    other.create_booking(world.bob, world.slots[2].id, *world.window(300))  # the lot file decides
+    assert _meta(db_path)["version"] == version + 1
+    _edit_meta(db_path, version=None)  # data written before the root kept a version
+    world.svc.update_lot(world.admin, world.lot.id, name="Renamed")
+    assert _meta(db_path)["version"] == 1
+
+
+def test_a_commit_creating_a_file_lists_it_even_when_nothing_else_changes_the_root(world, db_path):
+    world.book(world.bob, 1)  # the block of ids is taken: later bookings leave the root alone
+    root = os.stat(db_path).st_ino
+    world.book(world.bob, 2, start_min=240)
+    assert os.stat(db_path).st_ino == root
+    world.book(world.alice, 0)  # alice's first booking creates her holds file: the root lists it
+    holds = [p.name for p in db_path.parent.glob("parking.holds-*.json")]
+    meta = _meta(db_path)
+    assert set(holds) <= set(meta["files"]) and len(meta["new_files"]) == 1, meta
+
+
+def test_data_without_a_file_list_gets_one_at_the_next_commit_whatever_it_changes(world, db_path):
+    world.book(world.bob, 1)  # the block of ids is taken
+    _edit_meta(db_path, files=None, new_files=None)
+    stray = db_path.parent / "parking.notes.txt"
+    stray.write_text("not data")
+    world.book(world.bob, 2, start_min=240)  # only the lot would change: the root is written to list the files
+    meta = _meta(db_path)
+    assert set(meta["files"]) == {p.name for p in db_path.parent.glob("parking.*.json")} - {"parking.json"}
+    root = os.stat(db_path).st_ino
+    planted = db_path.parent / "parking.lot-77.json"
+    planted.write_bytes((db_path.parent / f"parking.lot-{world.lot.id}.json").read_bytes())
+    world.svc.update_lot(world.admin, world.lot.id, name="Renamed")  # a listed root: what is there is not re-listed
+    assert os.stat(db_path).st_ino != root
+    assert "parking.lot-77.json" not in _meta(db_path)["files"]
+
+
+def test_a_new_file_lost_to_a_cut_short_commit_is_dropped_from_the_list(world, db_path, open_svc, monkeypatch):
+    lot = world.svc.create_lot(world.admin, "North", "Hill Road 5", 4)
+    name = f"parking.lot-{lot.id}.json"
+    _die_at(monkeypatch, "replace", lambda src, dst, *a: Path(dst).name == name)
+    with pytest.raises(Died):
+        world.svc.add_slot(world.admin, lot.id, "N1")  # the root (listing the new file) lands, the file does not
+    monkeypatch.undo()
+    assert name in _meta(db_path)["new_files"] and not (db_path.parent / name).exists()
+    fresh = open_svc()
+    fresh.update_lot(world.admin, world.lot.id, name="Renamed")  # the next commit of the root
+    meta = _meta(db_path)
+    assert name not in meta["files"] and meta["new_files"] == []
+    again = open_svc()  # a later process opens the data and reads every lot
+    assert [s.slot_number for s in again.lot_slots(world.admin, lot.id)] == []
+    assert again.add_slot(world.admin, lot.id, "N1").slot_number == "N1"
