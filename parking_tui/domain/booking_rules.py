@@ -85,6 +85,8 @@ def mark_of(slot: SlotRow, now: datetime) -> SlotStatus:
 
 def mark_block(slot: SlotRow, start: datetime, end: datetime, now: datetime) -> str:
     """Why a mark or retirement keeps ``[start, end)`` from using the slot (``""``: it does not)."""
+    if not slot.retired and slot.admin_status == SlotStatus.AVAILABLE:
+        return ""  # no mark at all (the common case, asked for every slot of a lot)
     number = slot.slot_number
     if slot.retired:
         return f"{number} retired"
@@ -130,6 +132,12 @@ def slot_status(
 
 
 def slot_value(row: SlotRow, live: Sequence[BookingRow], now: datetime, policy: LotPolicy) -> Slot:
+    if not live and not row.retired and row.admin_status == SlotStatus.AVAILABLE:
+        # The common case (no mark, no live booking): what the general path gives, without its calls.
+        return Slot(
+            id=row.id, lot_id=row.lot_id, slot_number=row.slot_number, status=SlotStatus.AVAILABLE,
+            admin_status=SlotStatus.AVAILABLE, mark_until=None, mark_reason="", retired=False,
+        )
     mark = mark_of(row, now)
     return Slot(
         id=row.id,
