@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parking_tui import cli
+from parking_tui.cli import main as cli
 from parking_tui.config import ConfigError, load
 
 from .conftest import ROOT, clean_env

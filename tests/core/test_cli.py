@@ -129,7 +129,7 @@ def test_help_on_every_command():
 
 
 def test_main_in_process_returns_exit_code(tmp_path, capsys):
-    from parking_tui.cli import main
+    from parking_tui.cli.main import main
 
     db = tmp_path / "parking.json"
     db.write_bytes(b"\x00\x00\x00")

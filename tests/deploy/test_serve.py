@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import parking_tui
-from parking_tui import cli
+from parking_tui.cli import main as cli
 
 from .conftest import ROOT, cheap_hasher, clean_env, console_script, run_cli
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from parking_tui import cli
+from parking_tui.cli import main as cli
 
 from .conftest import build_world
 

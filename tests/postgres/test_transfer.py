@@ -12,7 +12,7 @@ pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e 
 
 from parking_tui import open_service  # noqa: E402
 from parking_tui.bench import PASSWORD, build_dataset  # noqa: E402
-from parking_tui.cli import main  # noqa: E402
+from parking_tui.cli.main import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

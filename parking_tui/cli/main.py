@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__, default_db_path, open_service
-from . import db_cli, ops_cli
-from .config import (
+from .. import __version__, default_db_path, db_cli, open_service, ops_cli
+from ..config import (
     Config,
     ConfigError,
     config_path,
@@ -29,11 +28,11 @@ from .config import (
     parse_port,
     parse_workers,
 )
-from .config import load as load_config
-from .domain.errors import ParkingError
+from ..config import load as load_config
+from ..domain.errors import ParkingError
 
 if TYPE_CHECKING:
-    from .domain.service import ParkingService
+    from ..domain.service import ParkingService
 
 #: The browser demo's default port (``serve``); the HTTP API (``api``) has 8000, as in the seed.
 SERVE_PORT = 8001
@@ -282,7 +281,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _demo_data(cfg: Config) -> int:
-    from .demo import ensure_demo_data
+    from ..demo import ensure_demo_data
 
     svc = _open(cfg)
     made = ensure_demo_data(svc)
@@ -318,7 +317,7 @@ def _check_theme(cfg: Config) -> None:
     """A theme the app does not have is a bad setting (exit status 2), found before anything is opened."""
     if cfg.theme:
         try:
-            from .tui.app import theme_problem
+            from ..tui.app import theme_problem
         except ImportError:
             return
         problem = theme_problem(cfg.theme)
@@ -333,13 +332,13 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
     def opener() -> ParkingService:
         svc = _open(cfg)
         if demo:
-            from .demo import ensure_demo_data
+            from ..demo import ensure_demo_data
 
             ensure_demo_data(svc)
         return svc
 
     try:
-        from .tui.app import run_app
+        from ..tui.app import run_app
     except ImportError:
         print(
             f"The data file is ready at {opener().store.describe()}. The terminal app is not part of this build "
@@ -367,7 +366,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
 
 def _api(args: argparse.Namespace, cfg: Config) -> int:
     try:
-        from .api.server import ApiSettings, serve
+        from ..api.server import ApiSettings, serve
     except ImportError:
         print(
             "parking-tui: the HTTP API needs FastAPI and uvicorn; install them with pip install 'parking-tui[api]'.",
@@ -420,10 +419,10 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
     _check_theme(cfg)
     svc = _open(cfg)  # fail here, once, with one line, if the data file is unusable
     if getattr(args, "demo", False):
-        from .demo import ensure_demo_data
+        from ..demo import ensure_demo_data
 
         ensure_demo_data(svc)
-    from .serve import ParkingServer
+    from ..serve import ParkingServer
 
     max_sessions = cfg.serve_max_sessions
     if getattr(args, "max_sessions", None) is not None:
