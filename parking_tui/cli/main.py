@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from dataclasses import replace
 from pathlib import Path
 
-from .. import __version__, default_db_path, db_cli, open_service, ops_cli
+from .. import __version__, default_db_path, open_service, ops_cli
+from . import db
 from ..config import (
     Config,
     ConfigError,
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_options(show, suppress=True)
 
     ops_cli.add_commands(sub, _add_db)
-    db_cli.add_commands(sub, _add_db)
+    db.add_commands(sub, _add_db)
     return parser
 
 
@@ -243,9 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "api":
             return _api(args, cfg)
         if args.command in ("export", "import"):
-            return db_cli.transfer(args, _db(cfg), cfg.service_options())
+            return db.transfer(args, _db(cfg), cfg.service_options())
         if args.command == "db":
-            return db_cli.dispatch(args, _db(cfg), lambda target: _open(replace(cfg, db=target)))
+            return db.dispatch(args, _db(cfg), lambda target: _open(replace(cfg, db=target)))
         if args.command in ops_cli.OPS:
             return ops_cli.dispatch(args, _db(cfg), cfg.file_mode)
         return _run(args, cfg)

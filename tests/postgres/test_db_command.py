@@ -11,7 +11,7 @@ import pytest
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
 
-from parking_tui import db_cli  # noqa: E402
+from parking_tui.cli import db as db_cli  # noqa: E402
 from parking_tui.domain.errors import StorageError  # noqa: E402
 from parking_tui.storage.postgres import schema  # noqa: E402
 

@@ -61,7 +61,7 @@ def need_driver() -> None:
         import psycopg  # noqa: F401
         import psycopg_pool  # noqa: F401
     except ImportError:
-        from .domain.errors import StorageError
+        from ..domain.errors import StorageError
 
         raise StorageError(
             "a postgresql:// database needs the PostgreSQL driver: pip install 'parking-tui[postgres]'"
@@ -72,7 +72,7 @@ def _pg_connect(url: str):
     need_driver()
     import psycopg
 
-    from .storage.postgres.errors import describe_url, translate
+    from ..storage.postgres.errors import describe_url, translate
 
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
@@ -82,15 +82,15 @@ def _pg_connect(url: str):
 
 def transfer(args: argparse.Namespace, target: Path | str, options: dict[str, Any]) -> int:
     """``export`` / ``import``."""
-    from .storage import transfer as tr
+    from ..storage import transfer as tr
 
     if is_url(target):
         need_driver()
     if args.command == "export":
         if is_url(target):
-            from .storage import postgres as backend
+            from ..storage import postgres as backend
         else:
-            from .storage import tinydb as backend
+            from ..storage import tinydb as backend
         store = backend.open_store(str(target) if is_url(target) else target,
                                    **{k: v for k, v in options.items() if k in backend.OPTIONS})
         try:
@@ -111,15 +111,15 @@ def transfer(args: argparse.Namespace, target: Path | str, options: dict[str, An
 def dispatch(args: argparse.Namespace, target: Path | str, open_service: Callable[..., Any]) -> int:
     if not is_url(target):
         if args.db_command == "status":
-            from .storage import SCHEMA
+            from ..storage import SCHEMA
 
             print(f"{target}: a TinyDB data file; this version writes schema {SCHEMA} and upgrades older data when opened.")
             return 0
         open_service(target)
         print(f"{target}: the data is at this version's schema.")
         return 0
-    from .storage.postgres import schema
-    from .storage.postgres.errors import describe_url, translate
+    from ..storage.postgres import schema
+    from ..storage.postgres.errors import describe_url, translate
 
     where = describe_url(str(target))
     with _pg_connect(str(target)) as conn:
