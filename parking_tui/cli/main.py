@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from dataclasses import replace
 from pathlib import Path
 
-from .. import __version__, default_db_path, open_service, ops_cli
-from . import db
+from .. import __version__, default_db_path, open_service
+from . import db, ops
 from ..config import (
     Config,
     ConfigError,
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(show)
     _add_app_options(show, suppress=True)
 
-    ops_cli.add_commands(sub, _add_db)
+    ops.add_commands(sub, _add_db)
     db.add_commands(sub, _add_db)
     return parser
 
@@ -247,8 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return db.transfer(args, _db(cfg), cfg.service_options())
         if args.command == "db":
             return db.dispatch(args, _db(cfg), lambda target: _open(replace(cfg, db=target)))
-        if args.command in ops_cli.OPS:
-            return ops_cli.dispatch(args, _db(cfg), cfg.file_mode)
+        if args.command in ops.OPS:
+            return ops.dispatch(args, _db(cfg), cfg.file_mode)
         return _run(args, cfg)
     except ConfigError as exc:
         print(f"parking-tui: {exc}", file=sys.stderr)

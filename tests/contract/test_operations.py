@@ -43,7 +43,7 @@ def test_a_bad_file_mode_in_the_environment_stops_operator_commands(shared_data,
     monkeypatch.setenv("PARKING_TUI_FILE_MODE", "rw-rw----")
     assert main(["backup", "--db", str(shared_data)]) == 2
     monkeypatch.delenv("PARKING_TUI_FILE_MODE")
-    from parking_tui import ops_cli
+    from parking_tui.cli import ops as ops_cli
 
     monkeypatch.setattr(ops_cli, "_MODE", [None])
     monkeypatch.setenv("PARKING_TUI_FILE_MODE", "999")
@@ -62,7 +62,7 @@ def test_operations_read_the_audit_log_through_the_store(shared_data):
 def test_the_cli_builds_no_store_itself():
     import inspect
 
-    from parking_tui import ops_cli
+    from parking_tui.cli import ops as ops_cli
 
     source = inspect.getsource(ops_cli)
     assert "TinyStore" not in source and "storage.store" not in source and "tinydb.store" not in source

@@ -70,19 +70,19 @@ def dispatch(args: argparse.Namespace, db: Path | str, file_mode: int | None = N
 
 def _operations(db: Path | str) -> Any:
     """The store's operator tools for ``db``: the store is picked by the target's scheme, as ``open_service``."""
-    from . import is_database_url
+    from .. import is_database_url
 
     if is_database_url(db):
-        from .domain.ports import NotSupported
+        from ..domain.ports import NotSupported
 
         try:
-            from .storage import postgres as backend
+            from ..storage import postgres as backend
         except ImportError as exc:
             raise NotSupported(f"PostgreSQL needs the postgres extra: {exc}.") from None
         if not hasattr(backend, "operations"):
             raise NotSupported("Back up and restore a PostgreSQL database with pg_dump and pg_restore.")
         return backend.operations(str(db))
-    from .storage import tinydb
+    from ..storage import tinydb
 
     return tinydb.operations(Path(db), file_mode=_file_mode())
 
@@ -94,7 +94,7 @@ def _file_mode() -> int | None:
     raw = os.environ.get("PARKING_TUI_FILE_MODE")
     if not raw:
         return None
-    from .config import parse_file_mode
+    from ..config import parse_file_mode
 
     return parse_file_mode(raw, "PARKING_TUI_FILE_MODE")
 
@@ -130,7 +130,7 @@ def _backup(args: argparse.Namespace, ops: Any) -> int:
 
 
 def _restore(args: argparse.Namespace, ops: Any) -> int:
-    from .domain.errors import NotFound
+    from ..domain.errors import NotFound
 
     try:
         ops.check_backup(args.snapshot)  # an unknown name stops here, before the question
@@ -164,8 +164,8 @@ def _doctor(args: argparse.Namespace, ops: Any) -> int:
 
 
 def _audit(args: argparse.Namespace, ops: Any) -> int:
-    from .domain.ports import AuditFilter
-    from .domain.rules import normalize_code
+    from ..domain.ports import AuditFilter
+    from ..domain.rules import normalize_code
 
     code = normalize_code(args.code) if args.code else None
     events = ops.audit(AuditFilter(user=args.user, op=args.op, code=code), max(1, args.limit))
