@@ -1,6 +1,6 @@
 """The ``parking-tui`` command. Errors print one line to stderr and exit non-zero - never a traceback.
 
-Settings come from the config file (``parking_tui.config``), then ``PARKING_TUI_*`` environment variables,
+Settings come from the config file (``config.py``), then ``PARKING_TUI_*`` environment variables,
 then the flags here: a flag wins.
 """
 
@@ -17,8 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__, default_db_path, open_service
+from ..domain.errors import ParkingError
 from . import db, ops
-from ..config import (
+from .config import (
     Config,
     ConfigError,
     config_path,
@@ -29,8 +30,7 @@ from ..config import (
     parse_port,
     parse_workers,
 )
-from ..config import load as load_config
-from ..domain.errors import ParkingError
+from .config import load as load_config
 
 if TYPE_CHECKING:
     from ..domain.service import ParkingService

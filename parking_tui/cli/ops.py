@@ -94,7 +94,7 @@ def _file_mode() -> int | None:
     raw = os.environ.get("PARKING_TUI_FILE_MODE")
     if not raw:
         return None
-    from ..config import parse_file_mode
+    from .config import parse_file_mode
 
     return parse_file_mode(raw, "PARKING_TUI_FILE_MODE")
 

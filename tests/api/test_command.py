@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from parking_tui.cli import main as cli
-from parking_tui.config import ConfigError, load
+from parking_tui.cli.config import ConfigError, load
 
 from .conftest import ROOT, clean_env
 

@@ -9,7 +9,7 @@ import pytest
 
 from parking_tui import open_service
 from parking_tui.cli.main import main
-from parking_tui.config import ConfigError
+from parking_tui.cli.config import ConfigError
 from parking_tui.domain.ports import AuditFilter
 from parking_tui.storage.tinydb import operations
 
@@ -70,7 +70,7 @@ def test_the_cli_builds_no_store_itself():
 
 def test_opening_does_not_change_the_process_umask(shared_data):
     from parking_tui.cli.main import _open
-    from parking_tui.config import Config
+    from parking_tui.cli.config import Config
 
     before = os.umask(0o022)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parking_tui.cli import main as cli
-from parking_tui.config import DEFAULT_IDLE_SECONDS, ConfigError, load
+from parking_tui.cli.config import DEFAULT_IDLE_SECONDS, ConfigError, load
 from parking_tui.tui.app import make_app
 from parking_tui.tui.screens.my_bookings import MyBookingsScreen
 
