@@ -282,7 +282,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _demo_data(cfg: Config) -> int:
-    from ..demo import ensure_demo_data
+    from .demo import ensure_demo_data
 
     svc = _open(cfg)
     made = ensure_demo_data(svc)
@@ -333,7 +333,7 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
     def opener() -> ParkingService:
         svc = _open(cfg)
         if demo:
-            from ..demo import ensure_demo_data
+            from .demo import ensure_demo_data
 
             ensure_demo_data(svc)
         return svc
@@ -420,7 +420,7 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
     _check_theme(cfg)
     svc = _open(cfg)  # fail here, once, with one line, if the data file is unusable
     if getattr(args, "demo", False):
-        from ..demo import ensure_demo_data
+        from .demo import ensure_demo_data
 
         ensure_demo_data(svc)
     from ..serve import ParkingServer

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from parking_tui.demo import ensure_demo_data
+from parking_tui.cli.demo import ensure_demo_data
 
 from .conftest import cheap_hasher, clean_env, run_cli
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import parking_tui
-from parking_tui.demo import ensure_demo_data
+from parking_tui.cli.demo import ensure_demo_data
 
 from .conftest import cheap_hasher, clean_env, console_script
 

@@ -77,7 +77,7 @@ def test_the_lot_browser_in_a_real_browser(tmp_path: Path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
 
     db = tmp_path / "parking.json"
-    from parking_tui.demo import ensure_demo_data
+    from parking_tui.cli.demo import ensure_demo_data
 
     ensure_demo_data(parking_tui.open_service(db, password_hasher=cheap_hasher()))
     port = free_port()

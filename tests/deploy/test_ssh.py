@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import parking_tui
-from parking_tui.demo import ensure_demo_data
+from parking_tui.cli.demo import ensure_demo_data
 
 from .conftest import cheap_hasher, console_script
 

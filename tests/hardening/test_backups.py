@@ -92,7 +92,7 @@ def test_backup_list_and_restore_through_the_cli(world):
 def healthy(tmp_path):
     """Demo data on the real clock (the doctor judges "live" against now)."""
     import parking_tui
-    from parking_tui.demo import ensure_demo_data
+    from parking_tui.cli.demo import ensure_demo_data
 
     from .conftest import cheap_hasher
 

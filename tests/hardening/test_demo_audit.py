@@ -3,7 +3,7 @@ the audit log, and what the set-up does create is recorded from the terminal ``d
 
 from __future__ import annotations
 
-from parking_tui.demo import ensure_demo_data
+from parking_tui.cli.demo import ensure_demo_data
 
 from .conftest import open_svc
 

@@ -112,7 +112,7 @@ class TestDiskFull:
     def test_the_tui_shows_it_and_keeps_running(self, tmp_path, monkeypatch):
         from textual.widgets import Static
 
-        from parking_tui.demo import ensure_demo_data
+        from parking_tui.cli.demo import ensure_demo_data
         from parking_tui.tui.app import make_app
         from parking_tui.tui.screens.booking import BookingScreen
         from parking_tui.tui.screens.notices import StorageErrorScreen

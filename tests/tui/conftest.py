@@ -1,7 +1,7 @@
 """Fixtures for the TUI tests.
 
 * A service on a temp data file with a FIXED clock (``T0`` = Friday 27 Nov 2026, 09:00 in Europe/Berlin; the
-  tests run in that zone) and a cheap argon2 hasher, holding the demo data (``parking_tui.demo``): users
+  tests run in that zone) and a cheap argon2 hasher, holding the demo data (``parking_tui.cli.demo``): users
   ``admin``/``admin1234`` and ``driver``/``driver1234`` (plus alice, bruno, chen), three lots, a few bookings.
 * Confirmation codes come from a seeded generator given to the service, so screens showing them never churn.
 * The Input cursor does not blink (stable snapshots).
@@ -24,7 +24,7 @@ import pytest
 from textual.widgets import Input
 
 import parking_tui
-from parking_tui.demo import ensure_demo_data
+from parking_tui.cli.demo import ensure_demo_data
 from parking_tui.domain.models import Lot
 from parking_tui.domain.service import CODE_ALPHABET, ParkingService
 from parking_tui.tui.app import ParkingApp, make_app

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
 
 import parking_tui  # noqa: E402
-from parking_tui.demo import ensure_demo_data  # noqa: E402
+from parking_tui.cli.demo import ensure_demo_data  # noqa: E402
 from parking_tui.tui.app import make_app  # noqa: E402
 from parking_tui.tui.screens.admin import AdminScreen  # noqa: E402
 

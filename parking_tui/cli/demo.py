@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .domain.errors import Conflict
-from .domain.service import ParkingService
+from ..domain.errors import Conflict
+from ..domain.service import ParkingService
 
 DEMO_ACCOUNTS = (("admin", "admin1234", True), ("driver", "driver1234", False))
 DEMO_LOTS = (
