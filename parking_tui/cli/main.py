@@ -423,7 +423,7 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
         from .demo import ensure_demo_data
 
         ensure_demo_data(svc)
-    from ..serve import ParkingServer
+    from .serve import ParkingServer
 
     max_sessions = cfg.serve_max_sessions
     if getattr(args, "max_sessions", None) is not None:

@@ -15,7 +15,7 @@ pytest.importorskip("textual_serve")
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
-from parking_tui.serve import ParkingServer, allowed_origins, origin_of  # noqa: E402
+from parking_tui.cli.serve import ParkingServer, allowed_origins, origin_of  # noqa: E402
 
 COMMAND = "head -c 1 >/dev/null"
 
