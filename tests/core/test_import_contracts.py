@@ -1,8 +1,8 @@
 """The layers hold: the import-linter contracts in pyproject.toml pass, and no package imports itself in a circle.
 
 ``lint-imports`` checks: the domain imports no framework, driver, store or door; a door (TUI, API) never imports
-a store (only ``parking_tui.open_service``); a store never imports a door; screens and widgets never import
-``app.py``.
+a store (only ``parking_tui.open_service``); a store never imports a door; the layers, top down: the command
+line (``cli/``), the doors, the stores, the domain; screens and widgets never import ``app.py``.
 """
 
 from __future__ import annotations
