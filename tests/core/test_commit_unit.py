@@ -939,3 +939,22 @@ def test_a_new_file_lost_to_a_cut_short_commit_is_dropped_from_the_list(world, d
     again = open_svc()  # a later process opens the data and reads every lot
     assert [s.slot_number for s in again.lot_slots(world.admin, lot.id)] == []
     assert again.add_slot(world.admin, lot.id, "N1").slot_number == "N1"
+
+
+def test_a_folder_that_cannot_be_opened_for_its_sync_is_reported_and_the_audit_descriptor_closed(
+    world, db_path, monkeypatch
+):
+    from parking_tui.domain import StorageError
+
+    folder = str(db_path.parent)
+    failures = _fail(monkeypatch, "open", 24, lambda path, *a: str(path) == folder)
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert failures == [1]
+    assert str(caught.value) == (
+        f"The change was written but {db_path.parent} could not be synced to disk (Too many open files); "
+        "check the disk."
+    )
+    assert len(os.listdir("/proc/self/fd")) == open_before, "a descriptor was left open"
