@@ -958,3 +958,14 @@ def test_a_folder_that_cannot_be_opened_for_its_sync_is_reported_and_the_audit_d
         "check the disk."
     )
     assert len(os.listdir("/proc/self/fd")) == open_before, "a descriptor was left open"
+
+
+def test_a_disk_that_takes_one_byte_at_a_time_still_gets_every_byte(world, db_path, monkeypatch):
+    real = os.write
+    def one_byte(fd, data):
+        return real(fd, bytes(data[:1])) if _fd_name(fd).endswith(".tmp") else real(fd, data)
+
+    monkeypatch.setattr(os, "write", one_byte)
+    booking = world.book(world.alice)
+    monkeypatch.undo()
+    assert [b.confirmation_code for b in world.svc.my_bookings(world.alice)] == [booking.confirmation_code]
