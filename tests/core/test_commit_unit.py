@@ -970,3 +970,60 @@ def test_a_disk_that_takes_one_byte_at_a_time_still_gets_every_byte(world, db_pa
     monkeypatch.undo()
     fresh = open_svc()  # another process reads what reached the disk
     assert [b.confirmation_code for b in fresh.my_bookings(world.alice)] == [booking.confirmation_code]
+
+
+def test_a_data_file_replaced_by_a_link_is_refused(world, db_path, open_svc, tmp_path):
+    from parking_tui.domain import StorageError
+
+    lot = db_path.parent / f"parking.lot-{world.lot.id}.json"
+    copy = tmp_path / "elsewhere.json"
+    copy.write_bytes(lot.read_bytes())
+    lot.unlink()
+    lot.symlink_to(copy)
+    with pytest.raises(StorageError) as caught:
+        world.svc.lot_slots(world.admin, world.lot.id)
+    assert str(caught.value).startswith(f"{lot} is a symbolic link; parking-tui never follows links")
+
+
+def test_a_root_gone_from_under_a_running_process_is_named(world, db_path):
+    from parking_tui.domain import StorageError
+
+    db_path.unlink()
+    with pytest.raises(StorageError) as caught:
+        world.svc.list_lots(world.admin)
+    assert str(caught.value) == f"The data file {db_path} is missing."
+
+
+@pytest.mark.parametrize("call, err", [("open", 13), ("read", 5)], ids=["open-EACCES", "read-EIO"])
+def test_a_data_file_that_cannot_be_read_is_named_with_the_reason(
+    world, db_path, open_svc, monkeypatch, call, err
+):
+    from parking_tui.domain import StorageError
+
+    lot = db_path.parent / f"parking.lot-{world.lot.id}.json"
+    if call == "open":
+        _fail(monkeypatch, "open", err, lambda path, *a: str(path) == str(lot))
+    else:
+        _fail(monkeypatch, "read", err, lambda fd, n: _fd_name(fd) == str(lot))
+    with pytest.raises(StorageError) as caught:
+        open_svc().lot_slots(world.admin, world.lot.id)
+    monkeypatch.undo()
+    assert str(caught.value) == f"Cannot read the data file {lot}: {os.strerror(err)}."
+
+
+def test_a_file_read_in_small_pieces_is_read_whole(world, db_path, open_svc, monkeypatch):
+    real = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real(fd, min(n, 10)))
+    slots = open_svc().lot_slots(world.admin, world.lot.id)
+    monkeypatch.undo()
+    assert [s.slot_number for s in slots] == ["A1", "A2", "A3"]
+
+
+def test_a_file_written_before_files_were_tagged_is_read(world, db_path, open_svc):
+    import json
+
+    lot = db_path.parent / f"parking.lot-{world.lot.id}.json"
+    data = json.loads(lot.read_bytes())
+    data.pop("_file")
+    lot.write_text(json.dumps(data))
+    assert [s.slot_number for s in open_svc().lot_slots(world.admin, world.lot.id)] == ["A1", "A2", "A3"]

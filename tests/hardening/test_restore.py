@@ -176,3 +176,21 @@ def test_restore_killed_at_each_rename_is_all_or_nothing(db_path, tmp_path, chil
         TinyStore(trial / "parking.json")
         got = logical(trial)
         assert got in (at_snap, now), f"mixed data after kill -9 at rename {stop_at} of {n}"
+
+
+def test_restore_refuses_a_snapshot_edited_into_other_valid_data_and_touches_nothing(db_path):
+    """A file of the snapshot that still parses (same shape, another lot name) but no longer matches its
+    checksum is refused before anything is touched: parsing alone would not notice."""
+    world = build_world(db_path)
+    store = world.svc.store.files
+    snap = store.snapshot()
+    root = snap / "parking.json"
+    edited = root.read_bytes().replace(b'"Central"', b'"Centrax"')
+    assert edited != root.read_bytes()
+    root.write_bytes(edited)
+    before = {p.name: p.read_bytes() for p in db_path.parent.iterdir() if p.is_file()}
+    with pytest.raises(StorageError) as caught:
+        store.restore(snap.name)
+    assert "damaged" in str(caught.value) and "Nothing was changed" in str(caught.value)
+    assert {p.name: p.read_bytes() for p in db_path.parent.iterdir() if p.is_file()} == before
+    assert world.svc.get_lot(world.admin, world.lot.id).name == "Central"
