@@ -1027,3 +1027,17 @@ def test_a_file_written_before_files_were_tagged_is_read(world, db_path, open_sv
     data.pop("_file")
     lot.write_text(json.dumps(data))
     assert [s.slot_number for s in open_svc().lot_slots(world.admin, world.lot.id)] == ["A1", "A2", "A3"]
+
+
+def test_a_copy_of_a_file_from_before_a_restore_is_refused_as_stale(world, db_path, open_svc):
+    from parking_tui.domain import StorageError
+    from parking_tui.storage.tinydb.store import TinyStore
+
+    lot = db_path.parent / f"parking.lot-{world.lot.id}.json"
+    snap = world.svc.store.files.snapshot().name
+    old = lot.read_bytes()  # tagged with the epoch before the restore
+    TinyStore(db_path).restore(snap)
+    lot.write_bytes(old)  # someone copies the old file back
+    with pytest.raises(StorageError) as caught:
+        open_svc().lot_slots(world.admin, world.lot.id)
+    assert f"The data file {lot} is damaged (it is a stale copy: from before the last restore)." in str(caught.value)
