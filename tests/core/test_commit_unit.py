@@ -160,6 +160,10 @@ def test_a_root_only_change_cut_short_before_its_rename_is_recorded_as_never_hap
     assert len(updates) == 1
     rolled = [e for e in raw if e.get("op") == "rolled_back"]
     assert [(e["tx"], e["user"]) for e in rolled] == [(updates[0]["tx"], "system")]
+    from datetime import datetime
+
+    assert sorted(rolled[0]) == ["at", "op", "tx", "user"]
+    assert datetime.fromisoformat(rolled[0]["at"]).utcoffset() is not None  # when it was found out, with its zone
     assert raw.index(rolled[0]) < raw.index([e for e in raw if e.get("op") == "create_booking"][-1])
     events = [e for e in world.svc.store.files.read_audit() if e.get("op") == "update_lot"]
     assert [e.get("committed", True) for e in events] == [False]
