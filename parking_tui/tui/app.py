@@ -43,7 +43,7 @@ DEFAULT_IDLE_SECONDS = 60.0
 #: How often the kiosk looks at the idle time.
 IDLE_CHECK_SECONDS = 1.0
 #: Keys in a burst: the longest a key waits for the one before it to be handled, and how often it looks.
-KEY_SETTLE_LIMIT = 0.5
+KEY_SETTLE_LIMIT = 2.0
 KEY_SETTLE_POLL = 0.002
 #: After a hang-up (the SSH connection dropped) the process is gone at the latest this much later.
 HANGUP_GRACE_SECONDS = 3.0
@@ -389,7 +389,9 @@ class ParkingApp(ParkingShell):
         for node in nodes:
             if node.message_queue_size or getattr(node, "_pending_message", None) is not None:
                 return False
-        waiting = getattr(self._message_queue, "_queue", ())
+            if isinstance(node, ParkingScreen) and node.handling:
+                return False  # a handler of the screen is still awaiting something (it may move the focus next)
+        waiting = getattr(self._message_queue, "values", ())
         return not any(isinstance(m, events.Event) and m.is_forwarded for m in waiting)
 
     async def _release_held_keys(self) -> None:

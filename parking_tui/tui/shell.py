@@ -277,6 +277,16 @@ class ParkingScreen(ShellNode, Screen[R]):
 
     PLACE: ClassVar[Place | None] = None
     app = getters.app(ParkingShell)
+    #: Messages whose handlers have started and not returned (an async handler may be awaiting): the app
+    #: holds the next key of a burst until this is 0 (see ``ParkingApp._keys_settled``).
+    handling: int = 0
+
+    async def _on_message(self, message: Message) -> None:
+        self.handling += 1
+        try:
+            await super()._on_message(message)
+        finally:
+            self.handling -= 1
 
 
 class ParkingModal(ShellNode, ModalScreen[R]):

@@ -7,6 +7,7 @@ one write.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,29 @@ class TestBurstsInPilot:
             assert app.profile is not None and app.profile.username == "driver"
             await app.workers.wait_for_complete()
             await pilot.pause()
+            await pilot.pause()
+
+    async def test_keys_wait_for_a_slow_step_before_them(self, app_factory, monkeypatch):
+        """On a loaded machine (or while the store opens behind the sign-in screen) Enter on Username may take a
+        good while to move the focus: the password typed after it still waits for that, not only half a second."""
+        from textual import on
+
+        from parking_tui.tui.app import ParkingApp
+        from parking_tui.tui.screens.login import LoginScreen
+
+        class SlowToMove(LoginScreen):
+            @on(Input.Submitted, "#login-username")
+            async def _username_entered(self) -> None:
+                await asyncio.sleep(0.9)
+                super()._username_entered()
+
+        monkeypatch.setattr(ParkingApp, "get_default_screen", lambda app: SlowToMove())
+        app = app_factory()
+        async with app.run_test(size=SIZE) as pilot:
+            burst(app, [*"driver", "enter", *"driver1234", "enter"])
+            signed_in = await wait_until(pilot, lambda: isinstance(app.screen, LotBrowserScreen), timeout=15)
+            assert signed_in, f"username field holds {app.screen.query_one('#login-username', Input).value!r}"
+            await app.workers.wait_for_complete()
             await pilot.pause()
 
     async def test_fields_hold_what_was_typed_for_them(self, app_factory):
