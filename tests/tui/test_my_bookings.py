@@ -276,9 +276,9 @@ class TestMyBookingsSnapshot:
         highlighted B1 with its code and lot; the footer offers Check out and Extend, not Check in or Cancel."""
 
         async def run_before(pilot):
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("f2")
-            await pilot.pause()
+            await settle(pilot)
 
         assert snap_compare(app_factory(driver_token), terminal_size=(80, 24), run_before=run_before)
 
@@ -286,9 +286,9 @@ class TestMyBookingsSnapshot:
         """The same five bookings with more room: nothing cut off, the detail panel under the table."""
 
         async def run_before(pilot):
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("f2")
-            await pilot.pause()
+            await settle(pilot)
 
         assert snap_compare(app_factory(driver_token), terminal_size=(120, 40), run_before=run_before)
 
@@ -312,9 +312,9 @@ class TestMyBookingsSnapshot:
         svc.create_booking(chen, now_booking.slot_id, now_booking.end_time, now_booking.end_time + timedelta(hours=1))
 
         async def run_before(pilot):
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("f2")
-            await pilot.pause()
+            await settle(pilot)
             await pilot.press("e")
             await pilot.pause()
             await pilot.press(*"+1h", "enter")

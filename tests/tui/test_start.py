@@ -73,15 +73,14 @@ class TestOpenedBehindTheSignInScreen:
             assert "is a folder" in str(screen.query_one("#storage-error-message", Static).content)
             assert str(screen.query_one("#storage-error-advice", Static).content) == StorageErrorScreen.NOT_OPENED
             await pilot.press("escape")  # closed: a sign-in meets the same failure again, not a traceback
-            await pilot.pause()
+            assert await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
             login = app.screen
-            assert isinstance(login, LoginScreen)
             login.query_one("#login-username", Input).value = "driver"
             login.query_one("#login-password", Input).value = "driver1234"
             await pilot.press("enter")
             assert await wait_until(pilot, lambda: isinstance(app.screen, StorageErrorScreen))
             await pilot.press("q")
-            await pilot.pause()
+            await wait_until(pilot, lambda: app.return_value is not None)
         assert app.return_value == 1
 
     async def test_a_failure_after_the_store_opened_keeps_its_own_advice(self, svc):
