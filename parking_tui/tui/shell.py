@@ -84,6 +84,8 @@ class ParkingShell(App[Any]):
         self._service: ParkingService | None = None
         self._service_ready = threading.Event()
         self._service_error: BaseException | None = None
+        self._service_opener: Callable[[], ParkingService] | None = None
+        self._service_opening = threading.Lock()
 
     # ------------------------------------------------------------------------------ the service
 
@@ -91,11 +93,15 @@ class ParkingShell(App[Any]):
     def svc(self) -> ParkingService:
         """The service. The app may start before it is open (``open_service_later``): the sign-in screen is
         up at once and the store opens in a worker; a call that needs it meanwhile waits for it (in its
-        worker), and a failure to open reaches it as the same error."""
+        worker). If that open failed, each call that needs the service tries again (the database may be back),
+        and a failure reaches the call as its error."""
         if self._service is None:
             self._service_ready.wait()
             if self._service is None:
-                raise self._service_error or StorageError("The data could not be opened.")
+                if self._service_opener is None:
+                    raise self._service_error or StorageError("The data could not be opened.")
+                self._open_with(self._service_opener)
+        assert self._service is not None
         return self._service
 
     @svc.setter
@@ -110,17 +116,26 @@ class ParkingShell(App[Any]):
 
     def open_service_later(self, opener: Callable[[], ParkingService]) -> None:
         """Open the service with ``opener`` in a worker, once the first screen is up (see ``svc``)."""
+        self._service_opener = opener
 
         def open_now() -> None:
             try:
-                self._service = opener()
-            except BaseException as error:
-                self._service_error = error
-                raise  # to the one handler: the storage-failure screen
+                self._open_with(opener)
             finally:
                 self._service_ready.set()
 
         self.call(self, open_now, group="open-service")
+
+    def _open_with(self, opener: Callable[[], ParkingService]) -> None:
+        """Open the service (one opener at a time); a failure is kept and raised (to the one handler)."""
+        with self._service_opening:
+            if self._service is not None:
+                return
+            try:
+                self._service = opener()
+            except BaseException as error:
+                self._service_error = error
+                raise
 
     @property
     def calls_pending(self) -> int:

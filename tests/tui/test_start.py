@@ -83,6 +83,33 @@ class TestOpenedBehindTheSignInScreen:
             await wait_until(pilot, lambda: app.return_value is not None)
         assert app.return_value == 1
 
+    async def test_a_store_back_after_a_failed_open_is_opened_by_the_next_sign_in(self, svc):
+        """A database that was down when the kiosk started: once it is back, the next sign-in opens it (a kiosk
+        cannot be quit by a driver, so it must not stay broken until someone restarts it)."""
+        tries: list[int] = []
+        guarded = OffLoopService(svc)  # made on the test's thread, where the app's loop runs
+
+        def opener():
+            tries.append(1)
+            if len(tries) == 1:
+                raise StorageError("The database server is not answering.")
+            return guarded
+
+        app = make_app(opener=opener, kiosk=True)
+        async with app.run_test(size=SIZE) as pilot:
+            assert await wait_until(pilot, lambda: isinstance(app.screen, StorageErrorScreen))
+            await pilot.press("escape")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
+            login = app.screen
+            login.query_one("#login-username", Input).value = "driver"
+            login.query_one("#login-password", Input).value = "driver1234"
+            await pilot.press("enter")
+            ok = await wait_until(pilot, lambda: isinstance(app.screen, LotBrowserScreen))
+            assert ok, (tries, app.screen, app.focused, str(login.query_one("#login-error", Static).content))
+            assert len(tries) == 2 and app.service_open
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
     async def test_a_failure_after_the_store_opened_keeps_its_own_advice(self, svc):
         app = make_app(OffLoopService(svc))
         async with app.run_test(size=SIZE) as pilot:
