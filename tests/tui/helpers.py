@@ -56,3 +56,13 @@ async def settle(pilot, timeout: float = 10.0) -> None:
         )
         quiet = 0 if busy else quiet + 1
     await pilot.pause()
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> bool:
+    """Pause the pilot until ``condition()`` holds (True) or ``timeout`` seconds pass (what it holds then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.02)
+    return condition()

@@ -20,6 +20,8 @@ from textual.widgets import Input
 
 from parking_tui.tui.screens.lots import LotBrowserScreen
 
+from .helpers import wait_until
+
 SIZE = (80, 24)
 
 
@@ -28,15 +30,6 @@ def burst(app, keys: list[str]) -> None:
     for key in keys:
         character = {"tab": "\t", "enter": "\r"}.get(key, key if len(key) == 1 else None)
         app.post_message(events.Key(key, character))
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.02)
-    return condition()
 
 
 class TestBurstsInPilot:
@@ -122,15 +115,21 @@ class Tmux:
         raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{self.screen()}")
 
 
-@pytest.fixture
-def terminal(tmp_path: Path, svc, db_path: Path):
-    """The real program on the demo data, in a tmux window of 100x30."""
+def start_program(tmp_path: Path, db_path: Path) -> Tmux:
+    """The real program on the demo data, starting in a tmux window of 100x30 (not waited for)."""
     if not TMUX:
         pytest.skip("needs tmux (.ci/run installs it)")
     tmux = Tmux(tmp_path / "tmux.sock")
     command = f"{sys.executable} -m parking_tui --db {db_path} --demo"
     r = tmux.run("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command)
     assert r.returncode == 0, r.stderr
+    return tmux
+
+
+@pytest.fixture
+def terminal(tmp_path: Path, svc, db_path: Path):
+    """The real program on the demo data, in a tmux window of 100x30, its sign-in screen up."""
+    tmux = start_program(tmp_path, db_path)
     try:
         tmux.wait_for("Username")
         time.sleep(0.3)
@@ -162,12 +161,7 @@ class TestKeysTypedWhileTheProgramStarts:
     line feed, and the sign-in must still go through."""
 
     def test_sign_in_typed_before_the_screen_is_up(self, tmp_path: Path, svc, db_path: Path):
-        if not TMUX:
-            pytest.skip("needs tmux (.ci/run installs it)")
-        tmux = Tmux(tmp_path / "tmux.sock")
-        command = f"{sys.executable} -m parking_tui --db {db_path} --demo"
-        r = tmux.run("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command)
-        assert r.returncode == 0, r.stderr
+        tmux = start_program(tmp_path, db_path)
         try:
             assert "Username" not in tmux.screen()  # typed ahead of the sign-in screen
             tmux.run("send-keys", "-t", "t", "driver", "Tab", "driver1234", "Enter")

@@ -8,7 +8,6 @@ be opened is said on the storage-failure screen (quitting from there ends with s
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from textual.widgets import Input, Static
@@ -19,18 +18,9 @@ from parking_tui.tui.screens.login import LoginScreen
 from parking_tui.tui.screens.lots import LotBrowserScreen
 from parking_tui.tui.screens.notices import StorageErrorScreen
 
-from .helpers import OffLoopService
+from .helpers import OffLoopService, wait_until
 
 SIZE = (100, 30)
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.02)
-    return condition()
 
 
 def sign_in_ready(app) -> bool:
