@@ -1045,3 +1045,60 @@ def test_a_copy_of_a_file_from_before_a_restore_is_refused_as_stale(world, db_pa
     with pytest.raises(StorageError) as caught:
         open_svc().lot_slots(world.admin, world.lot.id)
     assert f"The data file {lot} is damaged (it is a stale copy: from before the last restore)." in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------- new files: modes and links
+
+
+def test_no_new_file_of_the_store_is_ever_open_with_a_wider_mode_than_configured(tmp_path: Path, clock, monkeypatch):
+    """Each new file (a temporary data file, the audit log, the lock file) is created with the configured mode,
+    not only set to it afterwards: with umask 0, a file created with the default mode would be readable and
+    writable by everyone until its ``fchmod``, and to whoever opened it in that moment, for good."""
+    import parking_tui
+    from conftest import cheap_hasher, populate
+
+    seen: dict[str, int] = {}
+    real = os.fchmod
+
+    def fchmod(fd, mode):
+        seen[Path(_fd_name(fd)).name] = os.fstat(fd).st_mode & 0o777  # the mode it was created with
+        return real(fd, mode)
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    old = os.umask(0)
+    try:
+        svc = parking_tui.open_service(
+            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o600
+        )
+        world = populate(svc, clock, time_zone="UTC")
+        world.book(world.alice)
+    finally:
+        os.umask(old)
+        monkeypatch.undo()
+    assert [n for n in seen if n.endswith(".tmp")] and "parking.audit.jsonl" in seen, seen
+    assert {n: oct(m) for n, m in seen.items() if m & ~0o600} == {}
+
+
+def test_a_link_planted_at_a_temporary_files_name_is_not_followed(world, db_path, tmp_path, monkeypatch):
+    """The temporary file's name is random, but one planted there anyway (a guessed name, a reused pid) is
+    refused, not written through: the file it points to stays as it was and no data file becomes a link."""
+    import secrets
+
+    from parking_tui.domain import StorageError
+
+    victim = tmp_path / "victim.json"
+    victim.write_bytes(b"not yours")
+    lot = f"parking.lot-{world.lot.id}.json"
+    planted = db_path.parent / f".{lot}.{os.getpid()}.feedface.tmp"
+    planted.symlink_to(victim)
+    before = _folder_state(db_path)
+    monkeypatch.setattr(secrets, "token_hex", lambda nbytes=None: "feedface")
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice)
+    monkeypatch.undo()
+    assert str(caught.value) == SAVE.format(dir=db_path.parent) % "File exists"
+    assert victim.read_bytes() == b"not yours"
+    assert _folder_state(db_path) == before
+    assert not [p for p in db_path.parent.iterdir() if p.is_symlink() and p != planted]
+    planted.unlink()
+    world.book(world.alice)
