@@ -78,6 +78,37 @@ def test_the_lock_file_gets_exactly_the_configured_mode(tmp_path: Path) -> None:
     os.chmod(path, 0o644)  # an existing file with another mode is set to the configured one
     ProcessLock(str(path), timeout=1.0, mode=0o600).acquire()
     assert (path.stat().st_mode & 0o777) == 0o600
+    plain = tmp_path / "plain.lock"
+    old = os.umask(0)
+    try:
+        ProcessLock(str(plain), timeout=1.0).acquire()  # no mode given: owner only
+    finally:
+        os.umask(old)
+    assert (plain.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the lock file to another account")
+def test_a_lock_file_of_another_account_keeps_its_mode(tmp_path: Path) -> None:
+    """In a shared folder the lock file may belong to another account (an attendant's): its mode is that
+    account's business, even for root, who could change it."""
+    import pwd
+
+    path = tmp_path / "parking.json.lock"
+    path.write_bytes(b"")
+    os.chmod(path, 0o660)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    lock = ProcessLock(str(path), timeout=1.0, mode=0o600)
+    lock.acquire()
+    lock.release()
+    assert (path.stat().st_mode & 0o777) == 0o660
+
+
+def test_releasing_a_lock_never_taken_is_harmless(tmp_path: Path) -> None:
+    lock = ProcessLock(str(tmp_path / "parking.json.lock"), timeout=1.0)
+    lock.release()
+    lock.acquire()
+    lock.release()
 
 
 def test_the_lock_refuses_a_symlink(tmp_path: Path) -> None:
