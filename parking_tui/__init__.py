@@ -111,6 +111,8 @@ def open_service(
         store_opts.setdefault("time_zone", svc_opts["time_zone"])
         if not store_opts["time_zone"]:
             store_opts["time_zone"] = svc_opts["time_zone"]
+    if "clock" in store_keys and clock is not None:
+        store_opts["clock"] = clock  # a store that reads ahead by the service's time
     where = str(target) if is_database_url(target) else (target if target is not None else default_db_path())
     store = backend.open_store(where, **store_opts)
     from .domain.service import ParkingService

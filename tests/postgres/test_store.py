@@ -385,3 +385,57 @@ def test_a_session_read_in_a_unit_brings_its_user_read_after_the_users_lock(stor
     with store.view() as v:  # the database computes the same lock key as the program
         (key,) = v.one("SELECT ('x' || substr(md5(lower(%s)), 1, 8))::bit(32)::int", ("Alice",))
     assert key == _user_key("alice")
+
+
+def test_a_bookings_reads_sent_ahead_are_read_after_the_locks_and_never_stale(pg_url, lot):
+    """A unit that reads a session and then a slot (a booking) gets the slot's and the driver's live bookings and
+    the lot's started reservations in the same round trip. They are read after the lot's and the user's locks
+    (they see what the unit that held them committed), a write to bookings in the unit drops them, and an
+    instant later than the store's clock is read again, not answered from the rows read ahead."""
+    lot_id, slots = lot
+    clock = [T]
+    store = postgres.open_store(pg_url, connect_timeout=2, clock=lambda: clock[0])
+    try:
+        with store.unit_of_work() as u:
+            u.sessions.add(SessionRow("tok-a", "alice", T, T + 24 * H))
+            u.commit()
+        first_has_read = threading.Event()
+
+        def first():
+            with store.unit_of_work() as u:
+                u.sessions.get("tok-a")
+                u.slots.get(slots[0])
+                first_has_read.set()
+                time.sleep(0.5)
+                u.bookings.add(booking(slots[0], lot_id, start=T - 2 * H, end=T + H, code="FIRST234"))
+                u.commit()
+
+        t = threading.Thread(target=first)
+        t.start()
+        first_has_read.wait(5)
+        with store.unit_of_work() as u:
+            u.sessions.get("tok-a")
+            u.slots.get(slots[0])  # waits for the first unit's locks; what comes with it is read after them
+            assert [b.confirmation_code for b in u.bookings.live(slot_id=slots[0])] == ["FIRST234"]
+            assert [b.confirmation_code for b in u.bookings.live(username="alice")] == ["FIRST234"]
+            assert [b.confirmation_code for b in u.bookings.reserved_starting_before(lot_id, T - H)] == ["FIRST234"]
+        t.join()
+
+        with store.unit_of_work() as u:
+            u.sessions.get("tok-a")
+            u.slots.get(slots[1])
+            u.bookings.add(booking(slots[1], lot_id, start=T + 2 * H, end=T + 3 * H, code="SECOND23"))
+            assert [b.confirmation_code for b in u.bookings.live(slot_id=slots[1])] == ["SECOND23"]
+            assert [b.confirmation_code for b in u.bookings.live(username="alice")] == ["FIRST234", "SECOND23"]
+            # after the clock: read again (the rows read ahead stop at the clock)
+            assert [b.confirmation_code for b in u.bookings.reserved_starting_before(lot_id, T + 4 * H)] == [
+                "FIRST234", "SECOND23"]
+            u.commit()
+        with store.unit_of_work() as u:
+            u.sessions.get("tok-a")
+            u.slots.get(slots[1])
+            assert [b.confirmation_code for b in u.bookings.reserved_starting_before(lot_id, T + 4 * H)] == [
+                "FIRST234", "SECOND23"]
+            assert [b.confirmation_code for b in u.bookings.reserved_starting_before(lot_id, T)] == ["FIRST234"]
+    finally:
+        store.close()

@@ -136,6 +136,12 @@ SESSION_WITH_USER = (
 SLOT_WITH_LOT = (
     f"SELECT {_cols(SLOT_COLS, 's')}, {_cols(LOT_COLS, 'l')} FROM slots s JOIN lots l ON l.id = s.lot_id WHERE s.id = %s"
 )
+LIVE_OF_SLOT = f"SELECT {BOOKING_COLS} FROM bookings WHERE status IN {LIVE_SQL} AND slot_id = %s ORDER BY start_time, id"
+# The reservations of a slot's lot that started before an instant (a unit's read-ahead, see _Slots.get).
+RESERVED_OF_SLOTS_LOT_BEFORE = (
+    f"SELECT {BOOKING_COLS} FROM bookings WHERE status = 'reserved'"
+    " AND lot_id = (SELECT lot_id FROM slots WHERE id = %s) AND start_time < %s ORDER BY start_time, id"
+)
 LIVE_OF_USER_WITH_LOTS = (
     f"SELECT {_cols(BOOKING_COLS, 'b')}, {_cols(LOT_COLS, 'l')} FROM bookings b JOIN lots l ON l.id = b.lot_id"
     f" WHERE b.status IN {LIVE_SQL} AND b.username = %s ORDER BY b.start_time, b.id"
@@ -349,6 +355,8 @@ class _Sessions(_Repo):
                 return session  # the session appeared or changed between the two looks: users.get locks and reads
             tx.locked.add((_USER_LOCK, key))
         tx.user_rows[key] = _user(r[4:]) if r[4] is not None else None
+        if tx.writes and r[4] is not None:
+            tx.session_user = r[4]  # locked: the next read may bring this user's live bookings along
         return session
 
     def add(self, row: SessionRow) -> None:
@@ -448,13 +456,20 @@ class _Slots(_Repo):
         # read, in one statement (parking_slot_locked, schema 4; read again under the right lock in the rare case
         # the slot moved to another lot in between).
         sql = SLOT_WITH_LOT
-        if self.tx.writes:
-            r = self._one("SELECT * FROM parking_slot_locked(%s)", (slot_id,))
+        tx = self.tx
+        if tx.writes:
+            user, tx.session_user = tx.session_user, None
+            sent = tx.run("SELECT * FROM parking_slot_locked(%s)", (slot_id,))
+            ahead = tx.read_ahead_for_slot(slot_id, user) if user is not None else None
+            r = tx.fetched_one(sent)
             if r is not None:
-                self.tx.locked.add((_LOT_LOCK, int(r[0]) & 0x7FFFFFFF))
+                tx.locked.add((_LOT_LOCK, int(r[0]) & 0x7FFFFFFF))
                 r = r[1:]
-                if self.tx.lock_lot(int(r[1])):
+                if tx.lock_lot(int(r[1])):
                     r = self._one(sql, (slot_id,))
+                    tx.read_ahead.clear()  # the slot moved to another lot in between: read again
+                elif ahead is not None:
+                    tx.read_ahead[("reserved", int(r[1]))] = ahead
         else:
             r = self._one(sql, (slot_id,))
         if r is None:
@@ -521,6 +536,17 @@ class _Bookings(_Repo):
     def live(
         self, *, lot_id: int | None = None, slot_id: int | None = None, username: str | None = None
     ) -> list[BookingRow]:
+        if self.tx.read_ahead:
+            key = ("slot", int(slot_id)) if slot_id is not None and lot_id is None and username is None else (
+                ("user", username) if username is not None and lot_id is None and slot_id is None else None)
+            sent = self.tx.read_ahead.pop(key, None) if key is not None else None
+            if sent is not None:  # read after the same locks, and nothing written to bookings since
+                rows = self.tx.fetched(sent[0])
+                if key[0] == "slot":
+                    return [_booking(r) for r in rows]
+                for r in rows:
+                    self.tx.lot_rows.setdefault(int(r[17]), _lot(r[17:]))
+                return [_booking(r[:17]) for r in rows]
         if lot_id is not None and slot_id is None and username is None:
             if self.tx.writes:
                 self.tx.lock_lot(lot_id)
@@ -555,12 +581,19 @@ class _Bookings(_Repo):
                 self.tx.lot_rows.setdefault(int(r[17]), _lot(r[17:]))
             return [_booking(r[:17]) for r in rows]
         sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
+        assert slot_id is None or lot_id is not None or username is not None or sql == LIVE_OF_SLOT
         rows = self._all(sql, params)
         if taken is not None:
             taken()
         return [_booking(r) for r in rows]
 
     def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[BookingRow]:
+        ahead = self.tx.read_ahead.pop(("reserved", int(lot_id)), None)
+        if ahead is not None and instant <= ahead[1]:
+            # Read ahead for an instant at or after this one: the same rows, and some that started later.
+            rows = self.tx.fetched(ahead[0])
+            if all(int(r[2]) == int(lot_id) for r in rows):
+                return [_booking(r) for r in rows if r[5] < instant]
         if self.tx.writes:
             self.tx.lock_lot(lot_id)
         rows = self._all(
@@ -628,6 +661,7 @@ class _Bookings(_Repo):
         # The id comes from a block this process took from the sequence ahead (as the TinyDB store does), so the
         # INSERT needs no answer now: it travels with the next read or the COMMIT (a Conflict comes from there).
         new_id = self.tx.store._booking_id(self.tx)
+        self.tx.read_ahead.clear()
         self.tx.run(
             f"INSERT INTO bookings ({', '.join(BOOKING_FIELDS)}) VALUES ({', '.join(['%s'] * 17)})",
             (new_id, *_booking_params(row)),
@@ -636,6 +670,7 @@ class _Bookings(_Repo):
 
     def update(self, row: BookingRow) -> None:
         sets = ", ".join(f"{c} = %s" for c in BOOKING_FIELDS[1:])
+        self.tx.read_ahead.clear()
         self.tx.run(f"UPDATE bookings SET {sets} WHERE id = %s", (*_booking_params(row), row.id))
 
 
@@ -732,6 +767,10 @@ class _Tx:
         self.slot_lots: dict[int, int] = {}  # slot id -> lot id, as read (a slot never changes lots)
         self.ahead: dict[tuple[str, int], _Sent] = {}  # a lot's slots or live bookings, asked for ahead (views)
         self.lot_state_read: set[tuple[str, int]] = set()
+        # A unit's reads sent ahead with the slot it locks (see read_ahead_for_slot), by what they answer; any
+        # write to bookings in the unit drops them.
+        self.read_ahead: dict[tuple[str, Any], tuple[_Sent, datetime | None]] = {}
+        self.session_user: str | None = None  # set while the session (and its user's lock) is all a unit read
         self.events: list[AuditEvent] = []
         self.users = _Users(self)
         self.sessions = _Sessions(self)
@@ -795,6 +834,26 @@ class _Tx:
             self.answered = True
             self.sent.clear()
         return value
+
+    def read_ahead_for_slot(self, slot_id: int, username: str) -> tuple[_Sent, datetime] | None:
+        """Sent right after a unit's first lock and read of a slot, when the unit has read only the signed-in
+        user's session before (a booking): what a booking asks next, in the same round trip - the slot's live
+        bookings, the user's live bookings with their lots, and the reservations of the slot's lot that started
+        before now on the service's clock (the no-shows to release: the service asks for those that started
+        before its own "now", read before the unit began, less the grace period; a later instant is read
+        again). Each is read after the slot's lot and the user are locked, as the service's own reads would be.
+        Returns the reservations' read, for the lot's key."""
+        self.read_ahead[("slot", int(slot_id))] = (self.run(LIVE_OF_SLOT, (int(slot_id),)), None)
+        self.read_ahead[("user", username)] = (self.run(LIVE_OF_USER_WITH_LOTS, (username,)), None)
+        try:
+            until = self.store.clock()
+            until = (until if until.tzinfo is not None else until.astimezone()).astimezone(timezone.utc)
+        except Exception:  # the service will say what is wrong with its clock; nothing is read ahead for it
+            return None
+        return self.run(RESERVED_OF_SLOTS_LOT_BEFORE, (int(slot_id), until)), until
+
+    def fetched_one(self, sent: _Sent) -> tuple | None:
+        return self._fetch(sent, lambda cur: cur.fetchone())
 
     def lot_state(self, kind: str, lot_id: int) -> list[tuple]:
         """A lot's slots (``kind`` "slots") or live bookings ("live"). The two are asked together (the map,
@@ -1015,8 +1074,12 @@ class PostgresStore:
         pool_size: int = 8,
         connect_timeout: float = 5.0,
         statement_timeout: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.url = url
+        # The service's clock (open_service passes it): a unit reads ahead the reservations that started before
+        # its "now" (see _Tx.read_ahead_for_slot).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         self.where = describe_url(url)
         self.connect_timeout = float(connect_timeout)
         try:
