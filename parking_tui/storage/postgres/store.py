@@ -136,7 +136,10 @@ SESSION_WITH_USER = (
 SLOT_WITH_LOT = (
     f"SELECT {_cols(SLOT_COLS, 's')}, {_cols(LOT_COLS, 'l')} FROM slots s JOIN lots l ON l.id = s.lot_id WHERE s.id = %s"
 )
-LIVE_OF_SLOT = f"SELECT {BOOKING_COLS} FROM bookings WHERE status IN {LIVE_SQL} AND slot_id = %s ORDER BY start_time, id"
+# A slot's live bookings come through the exclusion constraint's gist index (schema 5), which matches a bigint only.
+LIVE_OF_SLOT = (
+    f"SELECT {BOOKING_COLS} FROM bookings WHERE status IN {LIVE_SQL} AND slot_id = %s::bigint ORDER BY start_time, id"
+)
 # The reservations of a slot's lot that started before an instant (a unit's read-ahead, see _Slots.get).
 RESERVED_OF_SLOTS_LOT_BEFORE = (
     f"SELECT {BOOKING_COLS} FROM bookings WHERE status = 'reserved'"
@@ -569,7 +572,7 @@ class _Bookings(_Repo):
             where.append("lot_id = %s")
             params.append(lot_id)
         if slot_id is not None:
-            where.append("slot_id = %s")
+            where.append("slot_id = %s::bigint")
             params.append(slot_id)
         if username is not None:
             where.append("username = %s")
