@@ -26,9 +26,10 @@ def test_a_held_lock_keeps_a_second_holder_out_until_it_is_released(tmp_path: Pa
     second = ProcessLock(path, timeout=0.05)
     first.acquire()
     began = time.monotonic()
-    with pytest.raises(LockTimeout):
+    with pytest.raises(LockTimeout) as caught:
         second.acquire()
     waited = time.monotonic() - began
+    assert caught.value.args == (path,)  # it names the lock file
     assert 0.04 <= waited < 2.0, f"a timed-out wait took {waited:.3f} s against a timeout of 0.05 s"
     first.release()
     second.acquire()  # free now: taken at once
@@ -50,6 +51,23 @@ def test_a_waiter_gets_the_lock_soon_after_it_is_released(tmp_path: Path) -> Non
     waited = time.monotonic() - began
     waiter.release()
     assert waited < 1.0, f"the waiter took {waited:.3f} s to notice a lock released after 0.05 s"
+
+
+def test_a_waiter_tries_again_every_few_milliseconds_and_no_more_often(tmp_path: Path, monkeypatch) -> None:
+    """The pauses between tries start short and grow to 5 ms, so that a released lock is noticed within a few
+    milliseconds and a waiter does not spin: in a 0.1-s wait, a few dozen tries."""
+    path = str(tmp_path / "parking.json.lock")
+    holder = ProcessLock(path, timeout=1.0)
+    holder.acquire()
+    pauses: list[float] = []
+    real = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (pauses.append(s), real(s))[1])
+    with pytest.raises(LockTimeout):
+        ProcessLock(path, timeout=0.1).acquire()
+    monkeypatch.undo()
+    holder.release()
+    assert pauses and max(pauses) <= 0.005, f"a pause of {max(pauses):.3f} s: a released lock is noticed late"
+    assert len(pauses) <= 60, f"{len(pauses)} tries in a 0.1-s wait: the waiter spins"
 
 
 def test_a_timed_out_wait_leaves_no_descriptor_open(tmp_path: Path) -> None:
