@@ -205,6 +205,33 @@ def _booking(r: tuple) -> BookingRow:
     return row
 
 
+# A lot's slots and live bookings as a whole (every map, availability check and booking reads them): kept with the
+# rows read, so a lot read again unchanged costs one comparison of the rows (in C) instead of a lookup per row.
+_LOT_MAX = 2_000
+_lot_slots: dict[int, tuple[list[tuple], list[SlotRow], dict[int, int]]] = {}
+_lot_live: dict[int, tuple[list[tuple], list[BookingRow]]] = {}
+
+
+def _slots_of_lot(lot_id: int, raw: list[tuple]) -> tuple[list[tuple], list[SlotRow], dict[int, int]]:
+    """The typed rows of a lot's slots (and slot id -> lot id) for the rows read."""
+    hit = _lot_slots.get(lot_id)
+    if hit is None or hit[0] != raw:
+        if len(_lot_slots) >= _LOT_MAX:
+            _lot_slots.clear()
+        rows = [_slot(r) for r in raw]
+        hit = _lot_slots[lot_id] = (raw, rows, {row.id: row.lot_id for row in rows})
+    return hit
+
+
+def _live_of_lot(lot_id: int, raw: list[tuple]) -> list[BookingRow]:
+    hit = _lot_live.get(lot_id)
+    if hit is None or hit[0] != raw:
+        if len(_lot_live) >= _LOT_MAX:
+            _lot_live.clear()
+        hit = _lot_live[lot_id] = (raw, [_booking(r) for r in raw])
+    return hit[1]
+
+
 def _audit(r: tuple) -> AuditEvent:
     return AuditEvent(_utc(r[0]), r[1], r[2], r[3], dict(r[4] or {}), bool(r[5]))
 
@@ -485,9 +512,9 @@ class _Slots(_Repo):
     def in_lot(self, lot_id: int) -> list[SlotRow]:
         if self.tx.writes:
             self.tx.lock_lot(lot_id)
-        rows = [_slot(r) for r in self.tx.lot_state("slots", lot_id)]
-        self.tx.slot_lots.update((row.id, row.lot_id) for row in rows)
-        return rows
+        _, rows, lots = _slots_of_lot(int(lot_id), self.tx.lot_state("slots", lot_id))
+        self.tx.slot_lots.update(lots)
+        return list(rows)
 
     def add(self, row: SlotRow) -> int:
         (new_id,) = self._one(
@@ -553,7 +580,7 @@ class _Bookings(_Repo):
         if lot_id is not None and slot_id is None and username is None:
             if self.tx.writes:
                 self.tx.lock_lot(lot_id)
-            return [_booking(r) for r in self.tx.lot_state("live", lot_id)]
+            return list(_live_of_lot(int(lot_id), self.tx.lot_state("live", lot_id)))
         where = [f"status IN {LIVE_SQL}"]
         params: list[Any] = []
         taken = None
