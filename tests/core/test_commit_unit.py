@@ -779,6 +779,51 @@ def test_an_unchanged_file_costs_one_stat_per_call_and_no_open(world, db_path, m
     assert opened == [], f"unchanged data files were opened again: {opened}"
 
 
+def test_another_processs_commit_makes_this_one_read_again_only_what_it_changed(world, db_path, open_svc, monkeypatch):
+    """A commit elsewhere that changed only the root (a lot renamed) costs this process the root's re-read; the
+    users, auth and lot files it has cached stay cached (only a restore, a new epoch, drops them all)."""
+    svc = world.svc
+    world.book(world.alice)
+    svc.lot_slots(world.alice, world.lot.id)
+    other = open_svc()
+    for name in ("Renamed", "Renamed again"):  # the first re-read of the root is this process's first parse of it
+        other.update_lot(world.admin, world.lot.id, name=name)
+        svc.lot_slots(world.alice, world.lot.id)
+    other.update_lot(world.admin, world.lot.id, name="Central")
+    opened: list[str] = []
+    real = os.open
+
+    def spy(path, *args, **kwargs):
+        if Path(str(path)).parent == db_path.parent:
+            opened.append(Path(str(path)).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    assert [s.slot_number for s in svc.lot_slots(world.alice, world.lot.id)] == [s.slot_number for s in world.slots]
+    svc.my_bookings(world.alice)
+    monkeypatch.undo()
+    opened = [n for n in opened if (db_path.parent / n).exists()]
+    assert opened == ["parking.json"], f"files no other process changed were read again: {opened}"
+
+
+def test_a_damaged_file_met_after_another_processs_restore_is_reported(world, db_path, open_svc):
+    """This process re-reads its cached files before taking the lock; when the root shows a restore, it drops
+    its caches, and a file that then fails to load is left for the transaction to report in words."""
+    from parking_tui.domain import StorageError
+    from parking_tui.storage import TinyStore
+
+    world.book(world.alice)
+    open_svc().update_lot(world.admin, world.lot.id, name="Renamed")
+    world.svc.get_lot(world.admin, world.lot.id)  # this process parses the root (and learns its epoch)
+    snap = world.svc.store.files.snapshot().name
+    TinyStore(db_path).restore(snap)
+    users = db_path.parent / "parking.users.json"
+    users.write_bytes(users.read_bytes()[:-5])  # damaged after the restore
+    with pytest.raises(StorageError) as caught:
+        world.book(world.alice, 1)
+    assert "parking.users.json" in str(caught.value)
+
+
 def test_a_file_replaced_by_another_process_is_read_again_even_with_the_same_size(world, db_path, open_svc):
     svc = world.svc
     svc.get_lot(world.admin, world.lot.id)  # cached here
