@@ -164,3 +164,19 @@ def test_a_booking_read_in_a_unit_is_read_after_its_lots_lock(pg_url):
         t.join()
     finally:
         store.close()
+
+
+def test_available_slots_of_a_lot_read_before_costs_two_waits(city, monkeypatch):
+    """The session (one wait), then the lot with its slots and live bookings (one wait): a small lot this
+    process has read before comes with its slots (the first look at a lot may ask for them after the lot)."""
+    svc, clock, admin, alice, lots = city
+    (lot, slots) = lots[0]
+    window = (T0 + H, T0 + 2 * H)
+    _book(svc, alice, slots[0], T0 + H, "")
+    counter = Counter(monkeypatch)
+    first = counter.during(lambda: svc.available_slots(alice, lots[1][0].id, *window))
+    statements, waits = counter.during(lambda: svc.available_slots(alice, lot.id, *window))
+    assert [s.slot_number for s in svc.available_slots(alice, lot.id, *window)] == ["A2"]
+    assert first[1] <= 3, first
+    assert waits <= 2, (statements, waits)
+    assert statements <= 6, (statements, waits)  # BEGIN, session, lot, slots, live bookings, COMMIT

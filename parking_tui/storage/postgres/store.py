@@ -223,6 +223,15 @@ def _slots_of_lot(lot_id: int, raw: list[tuple]) -> tuple[list[tuple], list[Slot
     return hit
 
 
+def _small_lot(lot_id: int) -> bool:
+    """Whether this process has read the lot's slots and found at most ``_AHEAD_SLOTS``."""
+    hit = _lot_slots.get(lot_id)
+    return hit is not None and len(hit[0]) <= _AHEAD_SLOTS
+
+
+_AHEAD_SLOTS = 500
+
+
 def _live_of_lot(lot_id: int, raw: list[tuple]) -> list[BookingRow]:
     hit = _lot_live.get(lot_id)
     if hit is None or hit[0] != raw:
@@ -387,6 +396,7 @@ class _Sessions(_Repo):
         tx.user_rows[key] = _user(r[4:]) if r[4] is not None else None
         if tx.writes and r[4] is not None:
             tx.session_user = r[4]  # locked: the next read may bring this user's live bookings along
+        tx.session_only = True  # until the next statement is sent
         return session
 
     def add(self, row: SessionRow) -> None:
@@ -449,7 +459,15 @@ class _Lots(_Repo):
                 self.all()
                 self.tx.lot_rows.setdefault(key, None)
             else:
-                r = self._one(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (key,))
+                ahead = not self.tx.writes and self.tx.session_only and _small_lot(key)
+                sent = self.tx.run(f"SELECT {LOT_COLS} FROM lots WHERE id = %s", (key,))
+                if ahead:
+                    # A view that asks for one lot right after the session (a map, availability) reads the lot's
+                    # slots and live bookings next: they come in the same round trip, for a lot this process
+                    # has read before and found small (so a view that wanted the lot row only wastes little).
+                    for kind in ("slots", "live"):
+                        self.tx.ahead[(kind, key)] = self.tx.run(_LOT_STATE[kind], (key,))
+                r = self.tx.fetched_one(sent)
                 self.tx.lot_rows[key] = _lot(r) if r else None
                 self.tx.lots_asked = True
         return self.tx.lot_rows[key]
@@ -801,6 +819,7 @@ class _Tx:
         # write to bookings in the unit drops them.
         self.read_ahead: dict[tuple[str, Any], tuple[_Sent, datetime | None]] = {}
         self.session_user: str | None = None  # set while the session (and its user's lock) is all a unit read
+        self.session_only = False  # the session is all this view or unit has read so far
         self.events: list[AuditEvent] = []
         self.users = _Users(self)
         self.sessions = _Sessions(self)
@@ -842,6 +861,7 @@ class _Tx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> _Sent:
         """Send a statement; its answer (or its error) comes with the next read or the commit."""
         conn = self._usable()
+        self.session_only = False
         sent = _Sent(sql, params)
         if not self.answered:
             self.sent.append(sent)
