@@ -140,15 +140,42 @@ SLOT_WITH_LOT = (
 LIVE_OF_SLOT = (
     f"SELECT {BOOKING_COLS} FROM bookings WHERE status IN {LIVE_SQL} AND slot_id = %s::bigint ORDER BY start_time, id"
 )
-# The reservations of a slot's lot that started before an instant (a unit's read-ahead, see _Slots.get).
-RESERVED_OF_SLOTS_LOT_BEFORE = (
-    f"SELECT {BOOKING_COLS} FROM bookings WHERE status = 'reserved'"
-    " AND lot_id = (SELECT lot_id FROM slots WHERE id = %s) AND start_time < %s ORDER BY start_time, id"
-)
 LIVE_OF_USER_WITH_LOTS = (
     f"SELECT {_cols(BOOKING_COLS, 'b')}, {_cols(LOT_COLS, 'l')} FROM bookings b JOIN lots l ON l.id = b.lot_id"
     f" WHERE b.status IN {LIVE_SQL} AND b.username = %s ORDER BY b.start_time, b.id"
 )
+
+
+# A booking's reads sent ahead with its slot's lock (see _Tx.read_ahead_for_slot), as one statement: each row
+# says which read it answers - 1 the slot's live bookings, 2 the driver's live bookings with their lots, 3 the
+# reservations of the slot's lot that started before an instant - then the booking, then (2) its lot.
+_NO_LOT = "NULL::bigint, NULL::text, NULL::text, NULL::integer, NULL::text, NULL::jsonb, NULL::timestamptz"
+BOOKING_READ_AHEAD = (
+    f"SELECT 1, {BOOKING_COLS}, {_NO_LOT} FROM bookings"
+    f" WHERE status IN {LIVE_SQL} AND slot_id = %(slot)s::bigint"
+    f" UNION ALL SELECT 2, {_cols(BOOKING_COLS, 'b')}, {_cols(LOT_COLS, 'l')} FROM bookings b"
+    f" JOIN lots l ON l.id = b.lot_id WHERE b.status IN {LIVE_SQL} AND b.username = %(user)s"
+    f" UNION ALL SELECT 3, {BOOKING_COLS}, {_NO_LOT} FROM bookings WHERE status = 'reserved'"
+    " AND lot_id = (SELECT lot_id FROM slots WHERE id = %(slot)s::bigint) AND start_time < %(until)s"
+    " ORDER BY 1, 7, 2"  # which read, start_time, id
+)
+
+
+class _Ahead:
+    """The answer of ``BOOKING_READ_AHEAD``, fetched when first used and split by read."""
+
+    __slots__ = ("sent", "until", "parts")
+
+    def __init__(self, sent: _Sent, until: datetime | None) -> None:
+        self.sent, self.until = sent, until
+        self.parts: dict[int, list[tuple]] | None = None
+
+    def part(self, tx: _Tx, kind: int) -> list[tuple]:
+        if self.parts is None:
+            self.parts = {1: [], 2: [], 3: []}
+            for r in tx.fetched(self.sent):
+                self.parts[r[0]].append(r)
+        return self.parts[kind]
 
 
 def _user_key(username: str) -> int:
@@ -589,12 +616,12 @@ class _Bookings(_Repo):
                 ("user", username) if username is not None and lot_id is None and slot_id is None else None)
             sent = self.tx.read_ahead.pop(key, None) if key is not None else None
             if sent is not None:  # read after the same locks, and nothing written to bookings since
-                rows = self.tx.fetched(sent[0])
+                rows = sent.part(self.tx, 1 if key[0] == "slot" else 2)
                 if key[0] == "slot":
-                    return [_booking(r) for r in rows]
+                    return [_booking(r[1:18]) for r in rows]
                 for r in rows:
-                    self.tx.lot_rows.setdefault(int(r[17]), _lot(r[17:]))
-                return [_booking(r[:17]) for r in rows]
+                    self.tx.lot_rows.setdefault(int(r[18]), _lot(r[18:]))
+                return [_booking(r[1:18]) for r in rows]
         if lot_id is not None and slot_id is None and username is None:
             if self.tx.writes:
                 self.tx.lock_lot(lot_id)
@@ -637,11 +664,11 @@ class _Bookings(_Repo):
 
     def reserved_starting_before(self, lot_id: int, instant: datetime) -> list[BookingRow]:
         ahead = self.tx.read_ahead.pop(("reserved", int(lot_id)), None)
-        if ahead is not None and instant <= ahead[1]:
+        if ahead is not None and ahead.until is not None and instant <= ahead.until:
             # Read ahead for an instant at or after this one: the same rows, and some that started later.
-            rows = self.tx.fetched(ahead[0])
-            if all(int(r[2]) == int(lot_id) for r in rows):
-                return [_booking(r) for r in rows if r[5] < instant]
+            rows = ahead.part(self.tx, 3)
+            if all(int(r[3]) == int(lot_id) for r in rows):
+                return [_booking(r[1:18]) for r in rows if r[6] < instant]
         if self.tx.writes:
             self.tx.lock_lot(lot_id)
         rows = self._all(
@@ -817,7 +844,7 @@ class _Tx:
         self.lot_state_read: set[tuple[str, int]] = set()
         # A unit's reads sent ahead with the slot it locks (see read_ahead_for_slot), by what they answer; any
         # write to bookings in the unit drops them.
-        self.read_ahead: dict[tuple[str, Any], tuple[_Sent, datetime | None]] = {}
+        self.read_ahead: dict[tuple[str, Any], _Ahead] = {}
         self.session_user: str | None = None  # set while the session (and its user's lock) is all a unit read
         self.session_only = False  # the session is all this view or unit has read so far
         self.events: list[AuditEvent] = []
@@ -885,22 +912,24 @@ class _Tx:
             self.sent.clear()
         return value
 
-    def read_ahead_for_slot(self, slot_id: int, username: str) -> tuple[_Sent, datetime] | None:
+    def read_ahead_for_slot(self, slot_id: int, username: str) -> _Ahead:
         """Sent right after a unit's first lock and read of a slot, when the unit has read only the signed-in
         user's session before (a booking): what a booking asks next, in the same round trip - the slot's live
         bookings, the user's live bookings with their lots, and the reservations of the slot's lot that started
         before now on the service's clock (the no-shows to release: the service asks for those that started
         before its own "now", read before the unit began, less the grace period; a later instant is read
         again). Each is read after the slot's lot and the user are locked, as the service's own reads would be.
-        Returns the reservations' read, for the lot's key."""
-        self.read_ahead[("slot", int(slot_id))] = (self.run(LIVE_OF_SLOT, (int(slot_id),)), None)
-        self.read_ahead[("user", username)] = (self.run(LIVE_OF_USER_WITH_LOTS, (username,)), None)
+        One statement (``BOOKING_READ_AHEAD``); returns it, for the lot's key once the slot's lot is known."""
+        until: datetime | None
         try:
             until = self.store.clock()
             until = (until if until.tzinfo is not None else until.astimezone()).astimezone(timezone.utc)
-        except Exception:  # the service will say what is wrong with its clock; nothing is read ahead for it
-            return None
-        return self.run(RESERVED_OF_SLOTS_LOT_BEFORE, (int(slot_id), until)), until
+        except Exception:  # the service will say what is wrong with its clock; no reservations are read ahead
+            until = None
+        ahead = _Ahead(self.run(BOOKING_READ_AHEAD, {"slot": int(slot_id), "user": username, "until": until}), until)
+        self.read_ahead[("slot", int(slot_id))] = ahead
+        self.read_ahead[("user", username)] = ahead
+        return ahead
 
     def fetched_one(self, sent: _Sent) -> tuple | None:
         return self._fetch(sent, lambda cur: cur.fetchone())
