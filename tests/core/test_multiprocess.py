@@ -1,12 +1,12 @@
-"""Real processes (spawn) on one data file: races, random contention, and writers killed with SIGKILL.
+"""Real processes on one data file: races, random contention, and writers killed with SIGKILL.
 
-Worker functions are module-level so ``spawn`` can import them. Every process uses the same frozen instant.
+Workers are forked from a fresh server process (``conftest.child_processes``), not from the test process, and
+import their module-level function by name. Every process uses the same frozen instant.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -20,11 +20,13 @@ import pytest
 import parking_tui
 from parking_tui.domain import Conflict
 
+from conftest import child_processes
+
 from .conftest import T0, FrozenClock, cheap_hasher, live_overlaps, make_user
 
 pytestmark = pytest.mark.slow
 
-CTX = multiprocessing.get_context("spawn")
+CTX = child_processes()
 JOIN_TIMEOUT = 60
 
 

@@ -3,12 +3,11 @@
 
 Each process caches the files it parsed and re-reads one only when its stamp changes; a file kind that were
 never re-read would let this process act on stale data: book a driver twice, accept a token that was signed out,
-miss a lot or a user another process made. Workers are module-level so ``spawn`` can import them.
+miss a lot or a user another process made. Workers are module-level so a worker can import them.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import traceback
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,11 +17,13 @@ import pytest
 import parking_tui
 from parking_tui.domain import AuthenticationError, Conflict
 
+from conftest import child_processes
+
 from .conftest import PASSWORD, T0, FrozenClock, cheap_hasher, live_overlaps, make_user
 
 pytestmark = pytest.mark.slow
 
-CTX = multiprocessing.get_context("spawn")
+CTX = child_processes()
 JOIN_TIMEOUT = 60
 
 

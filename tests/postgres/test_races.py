@@ -1,4 +1,4 @@
-"""Real processes (spawn) on one PostgreSQL database, as kiosks on different hosts would be: races for one slot,
+"""Real processes on one PostgreSQL database, as kiosks on different hosts would be: races for one slot,
 random contention, a client killed with SIGKILL mid-transaction, and the server stopped mid-run.
 
 The database decides, not a file lock: the exclusion constraint and the store's per-lot and per-driver locks.
@@ -6,7 +6,6 @@ The database decides, not a file lock: the exclusion constraint and the store's 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import signal
@@ -22,11 +21,12 @@ import psycopg  # noqa: E402
 import parking_tui  # noqa: E402
 from parking_tui.domain import Conflict, StorageError  # noqa: E402
 
+from conftest import child_processes  # noqa: E402
 from core.conftest import T0, FrozenClock, cheap_hasher, live_overlaps, make_user  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-CTX = multiprocessing.get_context("spawn")
+CTX = child_processes()
 JOIN_TIMEOUT = 90
 
 
