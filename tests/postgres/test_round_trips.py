@@ -181,3 +181,15 @@ def test_available_slots_of_a_lot_read_before_costs_two_waits(city, monkeypatch)
     assert first[1] <= 3, first
     assert waits <= 2, (statements, waits)
     assert statements <= 6, (statements, waits)  # BEGIN, session, lot, slots, live bookings, COMMIT
+
+
+def test_no_booking_waits_for_its_id_after_the_first(city, monkeypatch):
+    """Ids come from a block taken from the sequence ahead; the next block is asked for before the block runs
+    out, with a booking's COMMIT, so over more than two blocks no booking waits more than the others."""
+    svc, clock, admin, alice, lots = city
+    (_lot, slots) = lots[0]
+    counter = Counter(monkeypatch)
+    waits = [counter.during(lambda: _book(svc, alice, slots[k % 2], T0 + (k + 1) * H, ""))[1] for k in range(70)]
+    assert max(waits[1:]) <= 4, waits
+    ids = [b.id for b in svc.my_bookings(alice)]
+    assert len(set(ids)) == 70

@@ -77,6 +77,8 @@ LIVE_SQL = "('reserved', 'checked_in')"
 _LOT_LOCK = 1
 _WARM_MAX = 2  # connections kept aside with a view's COMMIT unanswered
 _ID_BLOCK = 32  # booking ids a process takes from the sequence at a time
+_ID_LOW = 8  # ids left in the block when the next block is asked for (see PostgresStore._booking_id)
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('bookings', 'id')) FROM generate_series(1, %s)"
 _USER_LOCK = 2
 
 T = TypeVar("T")
@@ -848,6 +850,7 @@ class _Tx:
         self.session_user: str | None = None  # set while the session (and its user's lock) is all a unit read
         self.session_only = False  # the session is all this view or unit has read so far
         self.events: list[AuditEvent] = []
+        self.on_release: list[Callable[[], None]] = []  # called once the transaction is over
         self.users = _Users(self)
         self.sessions = _Sessions(self)
         self.login_states = _LoginStates(self)
@@ -1072,6 +1075,9 @@ class _Tx:
                 except Exception:
                     pass
         self.store._putconn(conn)
+        calls, self.on_release = self.on_release, []
+        for call in calls:
+            call()
 
 
 class _View(_Tx):
@@ -1187,6 +1193,7 @@ class PostgresStore:
         self._warm: list[tuple[psycopg.Connection, Any, Any]] = []
         self._warm_lock = threading.Lock()
         self._booking_ids: list[int] = []  # ids taken from the sequence ahead, the next one last
+        self._ids_coming = False  # the next block was asked for and not received yet
         self._ids_lock = threading.Lock()
         self._initialise()
         self.pool = ConnectionPool(
@@ -1294,16 +1301,30 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     def _booking_id(self, tx: _Tx) -> int:
-        """A new booking id: from this process's block of ids taken from the sequence ahead, the next block
-        taken in ``tx`` when it is used up (ids are never reused; a block cut short by an exit leaves a gap)."""
+        """A new booking id: from this process's block of ids taken from the sequence ahead (ids are never
+        reused; a block cut short by an exit leaves a gap). When the block runs low, the next one is asked for in
+        ``tx`` without waiting: its answer comes with the unit's COMMIT, so no booking waits for ids (only the
+        first, or one after a unit that asked for them failed)."""
         with self._ids_lock:
             if not self._booking_ids:
-                rows = tx.all(
-                    "SELECT nextval(pg_get_serial_sequence('bookings', 'id')) FROM generate_series(1, %s)",
-                    (_ID_BLOCK,),
-                )
+                rows = tx.all(_NEXT_IDS, (_ID_BLOCK,))
                 self._booking_ids.extend(sorted((int(r[0]) for r in rows), reverse=True))
-            return self._booking_ids.pop()
+            new_id = self._booking_ids.pop()
+            if len(self._booking_ids) <= _ID_LOW and not self._ids_coming:
+                sent = tx.run(_NEXT_IDS, (_ID_BLOCK,))
+                self._ids_coming = True
+                tx.on_release.append(lambda: self._ids_arrived(sent))
+            return new_id
+
+    def _ids_arrived(self, sent: _Sent) -> None:
+        """The block asked for ahead, once its unit is over (lost with a unit that failed: a gap, no harm)."""
+        try:
+            ids = sorted((int(r[0]) for r in sent.cur.fetchall()), reverse=True) if sent.cur is not None else []
+        except Exception:
+            ids = []
+        with self._ids_lock:
+            self._booking_ids[:0] = ids  # after the ids left of the current block (the next one is last)
+            self._ids_coming = False
 
     def _keep_warm(self, conn: psycopg.Connection, pipeline: Any, pipe: Any) -> bool:
         with self._warm_lock:
