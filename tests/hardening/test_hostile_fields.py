@@ -245,3 +245,16 @@ def test_each_bad_value_is_a_validation_error_naming_its_field(world, case, exam
     refused()
     assert not wrong, f"{len(wrong)} bad values for {field} not refused as they should be:\n" + "\n".join(wrong[:8])
     assert files_bytes(folder) == before  # nothing was written for any of them
+
+
+def test_an_error_keeps_its_words_in_its_args_repr_and_a_pickle():
+    """The words travel with the error wherever it goes: ``str``, ``args`` (what a traceback and a log's
+    ``repr`` show), and a pickle (how an error crosses to another process)."""
+    import pickle
+
+    error = ValidationError("Plate must be 2-10 letters or digits.", field="plate")
+    assert (str(error), error.field) == ("Plate must be 2-10 letters or digits.", "plate")
+    assert error.args == ("Plate must be 2-10 letters or digits.",)
+    assert "Plate must be 2-10 letters or digits." in repr(error)
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ValidationError and str(again) == str(error)
