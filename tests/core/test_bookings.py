@@ -551,3 +551,39 @@ def test_errors_leave_files_unchanged(world, db_path):
             attempt()
         assert {p.name: p.read_bytes() for p in db_path.parent.glob("parking*.json")} == after_ok
     assert os.listdir(db_path.parent)
+
+
+def test_when_no_free_confirmation_code_can_be_made_the_booking_is_refused(open_svc, clock):
+    """Codes come from the service's generator until one is not held by a live booking; a generator that only
+    ever makes a code in use gets the booking refused, in words, not a second booking with the same code."""
+    from conftest import populate
+
+    svc = open_svc(code_generator=lambda: "K7QX-2M9P")
+    world = populate(svc, clock, time_zone="UTC")
+    first = world.book(world.alice)
+    assert first.confirmation_code == "K7QX-2M9P"
+    with pytest.raises(Conflict) as caught:
+        world.book(world.bob, 1)
+    assert (str(caught.value), caught.value.field) == (
+        "No free confirmation code could be made; try again.",
+        "confirmation_code",
+    )
+    assert [b.id for b in svc.list_reservations(world.admin)] == [first.id]
+
+
+def test_a_booking_id_is_checked_and_another_drivers_booking_is_not_found(world):
+    with pytest.raises(ValidationError) as caught:
+        world.svc.cancel_booking(world.alice, "7")
+    assert (str(caught.value), caught.value.field) == ("Booking id must be a whole number.", "booking_id")
+    theirs = world.book(world.bob)
+    with pytest.raises(NotFound) as caught:
+        world.svc.cancel_booking(world.alice, theirs.id)
+    assert (str(caught.value), caught.value.field) == (f"No booking #{theirs.id}.", "booking_id")
+
+
+def test_the_system_clock_is_utc():
+    from parking_tui.domain.context import system_clock
+
+    now = system_clock()
+    assert now.tzinfo is timezone.utc
+    assert abs(now - datetime.now(timezone.utc)) < timedelta(seconds=5)
