@@ -322,8 +322,11 @@ def event_of(row: BookingRow) -> dict[str, object]:
     }
 
 
-def release_expired(ctx: Context, uow: UnitOfWork, lot_id: int, now: datetime, policy: LotPolicy) -> None:
-    """Finish the lot's no-shows (reserved, past the grace period) as ``expired``.
+def release_expired(
+    ctx: Context, uow: UnitOfWork, lot_id: int, now: datetime, policy: LotPolicy
+) -> list[tuple[BookingRow, BookingRow]]:
+    """Finish the lot's no-shows (reserved, past the grace period) as ``expired``; returns the blocked
+    reservations it moved, each as (before, after).
 
     A reservation whose slot is blocked is not a no-show: it is moved to a free slot if one is there, else it
     keeps (or gets) its ``attention``; one still blocked after its end is cancelled, with the reason. Every
@@ -345,8 +348,12 @@ def release_expired(ctx: Context, uow: UnitOfWork, lot_id: int, now: datetime, p
             )
         elif block:
             to_place.append((row, block))
+    moved: list[tuple[BookingRow, BookingRow]] = []
     for row, block in to_place:
-        place(ctx, uow, row, block, now, policy, "system")
+        placed, did_move = place(ctx, uow, row, block, now, policy, "system")
+        if did_move:
+            moved.append((row, placed))
+    return moved
 
 
 def free_slot(

@@ -278,7 +278,12 @@ class Lots:
         number = slot.slot_number
         if slot.retired:
             raise Conflict(f"Slot {number} is retired.", field="status")
-        br.release_expired(ctx, uow, lot.id, now, policy)
+        # Reservations the housekeeping moves off this slot were on it when the admin acted: the answer names
+        # them with the mark's own moves.
+        housekept = [
+            after for before_row, after in br.release_expired(ctx, uow, lot.id, now, policy)
+            if before_row.slot_id == slot.id
+        ]
         live = uow.bookings.live(slot_id=slot.id)
         before_ids = br.blocked_on(uow, slot, now)
         before = slot.admin_status
@@ -310,7 +315,7 @@ class Lots:
             uow, now, actor.username, op, slot_id=slot.id, lot_id=lot.id, slot_number=number,
             before=before, after=after, **extra,
         )
-        moved: list[Booking] = []
+        moved: list[Booking] = [br.booking_value(row, now, policy) for row in housekept]
         unplaced: list[Booking] = []
         for b in sorted(live, key=lambda r: (r.start_time, r.id)):
             if b.status != BookingStatus.RESERVED:

@@ -157,6 +157,26 @@ def test_4_out_of_service_with_no_free_slot_flags_the_booking_and_holds_it(world
     assert (back.status, back.attention) == ("checked_in", "")
 
 
+def test_4_a_mark_reports_a_reservation_its_own_call_moved_off_the_slot(world):
+    """A reservation held on an out-of-service slot (no free slot then) past its grace period is moved by the
+    housekeeping that starts the next mark of that slot: the mark's answer names it, so the manager who marked
+    the slot hears that it moved (a hypothesis state-machine run found it missing)."""
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(14))
+    svc.set_slot_status(world.admin, world.slots[1].id, "out_of_service")
+    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
+    clock.set(at(10, 7))
+    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert held.moved == [] and [b.id for b in held.unplaced] == [alice.id]
+    clock.set(at(10, 15))
+    svc.set_slot_status(world.admin, world.slots[2].id, "available")  # a slot comes free while she is held
+    clock.set(at(13, 15))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "occupied")
+    assert [(b.id, b.slot_number, b.moved_from) for b in mark.moved] == [(alice.id, "A3", "A1")]
+    assert mark.unplaced == []
+    assert svc.get_booking(world.alice, alice.id).slot_number == "A3"
+
+
 def test_5_a_walk_in_mark_ends_by_itself(world):
     svc, clock = world.svc, world.clock
     slot = world.slots[0].id
