@@ -28,12 +28,12 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Tabs
 
 from ..domain.errors import ParkingError, StorageError, ValidationError
-from ..domain.models import Lot, Profile, Slot
 from .commands import ParkingCommands
 from .shell import ParkingScreen, ParkingShell, Place
 from .sizes import MIN_HEIGHT, MIN_WIDTH
 
 if TYPE_CHECKING:
+    from ..domain.models import Lot, Profile, Slot
     from ..domain.service import ParkingService
 
 T = TypeVar("T")
@@ -435,7 +435,7 @@ class ParkingApp(ParkingShell):
 
     def reset_kiosk(self) -> None:
         """End the session (revoked in the data file too), close every screen, empty every field."""
-        from textual.widgets import Input, Static, TabbedContent
+        from textual.widgets import Input, Static
 
         token = self.token
         had_session = token is not None
@@ -459,11 +459,9 @@ class ParkingApp(ParkingShell):
         for message in login.query(".field-error, .form-error").results(Static):
             message.update("")
             message.remove_class("-shown", "-busy")
-        for tabs in login.query(TabbedContent):
-            tabs.active = "sign-in"
-        first = login.query("#login-username")
-        if first:
-            first.first().focus()
+        show_sign_in = getattr(login, "show_sign_in", None)
+        if callable(show_sign_in):
+            show_sign_in()
         self.clear_notifications()
         if had_session:
             self.notify("Signed out after a while without use.", title="Kiosk", markup=False)

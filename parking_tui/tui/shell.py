@@ -26,9 +26,9 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from ..domain.errors import AuthenticationError, ParkingError, StorageError
-from ..domain.models import Lot, Profile, Slot
 
 if TYPE_CHECKING:
+    from ..domain.models import Lot, Profile, Slot
     from datetime import datetime
     from pathlib import Path
 

@@ -122,7 +122,7 @@ class TestIdle:
             await pilot.pause()
             assert set(login_values(app).values()) == {""}
             assert not any(str(e.render()) for e in errors)
-            assert app.screen.query_one("#login-tabs").active == "sign-in"
+            assert app.screen.showing == "sign-in"
             assert app.screen.query_one("#login-username", Input).has_focus
 
     async def test_a_key_press_restarts_the_idle_time(self, kiosk_factory, clock):

@@ -75,7 +75,9 @@ async def open_booking_form(pilot, lots) -> None:
 
 
 def note_of(screen, field: str) -> str:
-    return str(screen.query_one(f"#field-{field} .field-note", Static).render())
+    """The note shown right of a field's input ("" when none is: the note line is made when first needed)."""
+    notes = list(screen.query(f"#field-{field} .field-note").results(Static))
+    return "".join(str(n.render()) for n in notes if n.display)
 
 
 class TestLengthPresets:

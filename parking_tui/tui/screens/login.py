@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Static
 
-from ...domain import rules
 from ...domain.errors import ParkingError, StorageError
-from ...domain.models import Profile
 from ..shell import ParkingScreen
 from ..widgets.form import Field, clear_errors, show_error
+
+if TYPE_CHECKING:
+    from ...domain.models import Profile
 
 DEMO_TEXT = (
     "Demo accounts (username / password):\n"
@@ -27,55 +30,74 @@ class LoginScreen(ParkingScreen[None]):
     IS_ROOT = True
     TITLE = "Sign in"
     HELP_KEYS = [
-        ("Tab", "next field (shift+Tab: previous)"),
+        ("Tab", "next field or button (shift+Tab: previous)"),
         ("Enter", "sign in / create the account"),
-        ("← →", "on the tabs: switch between Sign in and Register"),
+        ("Escape", "on the registration form: back to signing in"),
     ]
     BINDINGS = [
-        Binding("ctrl+r", "show_tab('register')", "Register", tooltip="Create an account"),
+        Binding("ctrl+r", "show_tab('register')", "New account", tooltip="Create an account"),
         Binding("ctrl+s", "show_tab('sign-in')", "Sign in", tooltip="Sign in to an account"),
+        Binding("escape", "show_tab('sign-in')", "Back", show=False, id="login.back"),
     ]
+    # Focus lands on the username at once.
+    AUTO_FOCUS = "#login-username"
 
     def compose(self) -> ComposeResult:
         yield Header(icon="P")
         with Vertical(id="login-box"):
             yield Static("Find a free parking slot and reserve it.", id="login-intro")
-            with TabbedContent(id="login-tabs", initial="sign-in"):
-                with TabPane("Sign in", id="sign-in"):
+            # Two forms, one shown: plain containers rather than tabs (every widget costs time on the first
+            # screen people see; tabs are nine of them).
+            with ContentSwitcher(id="login-forms", initial="sign-in"):
+                with Vertical(id="sign-in", classes="login-form"):
                     yield Field("Username", "login-username", max_length=32)
                     yield Field("Password", "login-password", password=True, max_length=256)
                     yield Static("", id="login-error", classes="form-error", markup=False)
                     with Horizontal(classes="buttons"):
                         yield Button("Sign in", id="login-submit", variant="primary", compact=True)
-                # Built when first shown (most people only sign in): the sign-in screen is ready sooner.
-                yield TabPane("Register", id="register")
+                        yield Button("New account", id="login-register", compact=True)
+                # Built when first shown (most people only sign in).
+                yield Vertical(id="register", classes="login-form")
             if self.app.demo:
                 yield Static(DEMO_TEXT, id="demo-accounts")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#login-username", Input).focus()
 
     @property
     def register_built(self) -> bool:
         return bool(self.query("#reg-username"))
 
+    @property
+    def showing(self) -> str:
+        """The form on screen: ``sign-in`` or ``register``."""
+        return self.query_one(ContentSwitcher).current or "sign-in"
+
     async def build_register(self) -> None:
         """Mount the registration form (once)."""
         if self.register_built:
             return
-        pane = self.query_one("#register", TabPane)
+        pane = self.query_one("#register", Vertical)
         await pane.mount_all(
             [
+                Static("Create an account", id="reg-title"),
                 Field("Username", "reg-username", max_length=32, placeholder="3-32 letters, digits, _ . -"),
                 Field("E-mail", "reg-email", max_length=254, placeholder="name@example.com"),
                 Field("Password", "reg-password", password=True, max_length=256, placeholder="at least 8 characters"),
                 Field("Repeat", "reg-password2", password=True, max_length=256, placeholder="the password again"),
                 Field("Phone", "reg-phone", max_length=23, placeholder="optional"),
                 Static("", id="reg-error", classes="form-error", markup=False),
-                Horizontal(Button("Create account", id="reg-submit", variant="primary", compact=True), classes="buttons"),
+                Horizontal(
+                    Button("Create account", id="reg-submit", variant="primary", compact=True),
+                    Button("Back to sign in", id="reg-back", compact=True),
+                    classes="buttons",
+                ),
             ]
         )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_tab" and parameters:
+            # The footer offers the other form; Escape goes back only from the registration form.
+            return parameters[0] != self.showing
+        return True
 
     def on_screen_suspend(self) -> None:
         self._left_for_session = self.app.token is not None
@@ -99,19 +121,24 @@ class LoginScreen(ParkingScreen[None]):
     async def action_show_tab(self, tab: str) -> None:
         if tab == "register":
             await self.build_register()
-        self.query_one(TabbedContent).active = tab
+        self.query_one(ContentSwitcher).current = tab
+        self.title = "Sign in" if tab == "sign-in" else "New account"
         self.query_one("#login-username" if tab == "sign-in" else "#reg-username", Input).focus()
+        self.refresh_bindings()
 
     def show_sign_in(self) -> None:
-        self.query_one(TabbedContent).active = "sign-in"
+        self.query_one(ContentSwitcher).current = "sign-in"
+        self.title = "Sign in"
         self.query_one("#login-username", Input).focus()
-
-    @on(TabbedContent.TabActivated)
-    async def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "register" and not self.register_built:
-            await self.build_register()
-            self.query_one("#reg-username", Input).focus()
         self.refresh_bindings()
+
+    @on(Button.Pressed, "#login-register")
+    async def _register_pressed(self) -> None:
+        await self.action_show_tab("register")
+
+    @on(Button.Pressed, "#reg-back")
+    def _back_pressed(self) -> None:
+        self.show_sign_in()
 
     # ---------------------------------------------------------------------------------- sign in
 
@@ -255,6 +282,8 @@ class Registered(ParkingError):
 
 def registration_problems(username: str, email: str, password: str, again: str, phone: str) -> dict[str, str]:
     """Every problem of a registration form, by field name (empty: nothing wrong that can be seen here)."""
+    from ...domain import rules  # when first needed: the sign-in screen comes up sooner without it
+
     problems: dict[str, str] = {}
     checks = (
         ("reg-username", rules.validate_username, username),

@@ -54,17 +54,14 @@ class Field(Vertical):
         )
 
     def compose(self) -> ComposeResult:
+        # The note and the error line are mounted when first used: most fields never show either, and every
+        # widget costs time when a screen is built (the sign-in screen is the first thing people see).
         with Horizontal():
             label = Label(self._label, classes="field-label")
             if self._label_width:
                 label.styles.width = self._label_width
             yield label
             yield self.input
-            yield Static("", classes="field-note", markup=False)
-        error = Static("", classes="field-error", markup=False)
-        if self._label_width:
-            error.styles.padding = (0, 0, 0, self._label_width)
-        yield error
 
     @property
     def value(self) -> str:
@@ -76,19 +73,37 @@ class Field(Vertical):
 
     @property
     def error(self) -> str:
-        return str(self.query_one(".field-error", Static).content)
+        found = self.query(".field-error").results(Static)
+        return "".join(str(error.content) for error in found)
+
+    def _line(self, kind: str) -> Static | None:
+        """The field's note or error line; ``None`` while it was never needed."""
+        found = self.query(f".{kind}").results(Static)
+        return next(iter(found), None)
 
     def set_note(self, text: str | None) -> None:
         """A short note right of the input (not an error): "ends tomorrow 04:00"."""
-        note = self.query_one(".field-note", Static)
+        note = self._line("field-note")
+        if note is None:
+            if not text:
+                return
+            note = Static("", classes="field-note", markup=False)
+            self.query_one(Horizontal).mount(note)
         note.update(Content(text or ""))
         note.set_class(bool(text), "-shown")
 
     def set_error(self, message: str | None) -> None:
-        error = self.query_one(".field-error", Static)
+        self.input.set_class(bool(message), "-invalid")
+        error = self._line("field-error")
+        if error is None:
+            if not message:
+                return
+            error = Static("", classes="field-error", markup=False)
+            if self._label_width:
+                error.styles.padding = (0, 0, 0, self._label_width)
+            self.mount(error)
         error.update(Content(message or ""))
         error.set_class(bool(message), "-shown")
-        self.input.set_class(bool(message), "-invalid")
 
 
 def clear_errors(fields: Iterable[Field], general: Static | None = None) -> None:
