@@ -587,3 +587,13 @@ def test_the_system_clock_is_utc():
     now = system_clock()
     assert now.tzinfo is timezone.utc
     assert abs(now - datetime.now(timezone.utc)) < timedelta(seconds=5)
+
+
+def test_a_slot_id_is_checked_and_an_unknown_slot_is_not_found(world):
+    start, end = world.window()
+    with pytest.raises(ValidationError) as caught:
+        world.svc.create_booking(world.alice, "3", start, end)
+    assert (str(caught.value), caught.value.field) == ("Slot id must be a whole number.", "slot_id")
+    with pytest.raises(NotFound) as caught:
+        world.svc.create_booking(world.alice, 9999, start, end)
+    assert (str(caught.value), caught.value.field) == ("No slot with id 9999.", "slot_id")
