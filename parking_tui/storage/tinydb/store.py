@@ -858,10 +858,10 @@ class TinyStore:
                 data = _loads(_read_nofollow(self.dir / name))
             except (OSError, ValueError):
                 continue
-            if name == self.root_name:
-                tag = data.get("meta", {}).get("1", {})
-            else:
-                tag = data.get("_file", {}).get("1", {})
+            # A file that holds no object where the tag should be (damaged since) does not carry the id; reading
+            # it for real reports the damage.
+            table = data.get("meta" if name == self.root_name else "_file") if isinstance(data, dict) else None
+            tag = table.get("1") if isinstance(table, dict) else None
             if isinstance(tag, dict) and tag.get("tx") == tx_id:
                 return True
         return False
