@@ -16,8 +16,12 @@ lock.
 
 Round trips. Each connection works in pipeline mode and every statement is prepared at its first use on it
 (see ``_Tx``): a lock travels with the read it guards, a session with its user, a slot with its lot, writes and
-audit lines with the next read or the COMMIT, and a view's COMMIT with the next call's first read. A
-create_booking costs 8 round trips (31 before), available_slots 4.
+audit lines with the next read or the COMMIT, and a view's COMMIT with the next call's first read. What a call
+asks next is sent ahead where it is known: a booking's live bookings of the slot and of the driver and the lot's
+started reservations come with the slot's lock (``_Tx.read_ahead_for_slot``), a small lot's slots and live
+bookings with the lot in a view (``_Lots.get``), the next block of booking ids with a COMMIT. A create_booking
+costs 8 statements and 4 round trips (31 round trips at first), available_slots 6 statements and 2 round trips
+(3 the first time a process looks at a lot).
 
 Live views. ``change_token(lot)`` reads one row of ``lot_changes``, a counter that triggers bump in the
 transaction of every change to the lot, its slots or its bookings (so it changes at commit, on every host at
@@ -201,7 +205,14 @@ def _login(r: tuple) -> LoginStateRow:
     return LoginStateRow(r[0], r[1], _utc(r[2]), _utc(r[3]))
 
 
+# The capacity of each lot whose row this process has read (an upper bound of its slots: see _small_lot).
+_lot_capacity: dict[int, int] = {}
+
+
 def _lot(r: tuple) -> LotRow:
+    if len(_lot_capacity) >= 10_000:
+        _lot_capacity.clear()
+    _lot_capacity[int(r[0])] = r[3]
     return LotRow(int(r[0]), r[1], r[2], r[3], r[4], _policy_in(r[5]), _utc(r[6]))
 
 
@@ -253,9 +264,14 @@ def _slots_of_lot(lot_id: int, raw: list[tuple]) -> tuple[list[tuple], list[Slot
 
 
 def _small_lot(lot_id: int) -> bool:
-    """Whether this process has read the lot's slots and found at most ``_AHEAD_SLOTS``."""
+    """Whether this process knows the lot to have at most ``_AHEAD_SLOTS`` slots: it read them, or it read the
+    lot's row and its capacity (a lot never has more slots than its capacity). A guess from another database
+    with the same lot id costs a read ahead at worst, never a wrong answer."""
     hit = _lot_slots.get(lot_id)
-    return hit is not None and len(hit[0]) <= _AHEAD_SLOTS
+    if hit is not None:
+        return len(hit[0]) <= _AHEAD_SLOTS
+    capacity = _lot_capacity.get(lot_id)
+    return capacity is not None and capacity <= _AHEAD_SLOTS
 
 
 _AHEAD_SLOTS = 500
@@ -493,7 +509,7 @@ class _Lots(_Repo):
                 if ahead:
                     # A view that asks for one lot right after the session (a map, availability) reads the lot's
                     # slots and live bookings next: they come in the same round trip, for a lot this process
-                    # has read before and found small (so a view that wanted the lot row only wastes little).
+                    # knows to be small (so a view that wanted the lot row only wastes little).
                     for kind in ("slots", "live"):
                         self.tx.ahead[(kind, key)] = self.tx.run(_LOT_STATE[kind], (key,))
                 r = self.tx.fetched_one(sent)
