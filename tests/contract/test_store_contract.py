@@ -383,3 +383,13 @@ def test_audit_is_written_with_the_commit_and_queried_by_filters_and_limit(store
         assert q(AuditFilter(booking_id=2), 10) == [events[2]]
         assert q(AuditFilter(since=T0 + H, until=T0 + 3 * H), 10) == events[1:3]
         assert q(AuditFilter(user="bob", op="login"), 10) == [events[3]]
+
+
+def test_a_finding_is_printed_as_one_line_and_its_fix_below():
+    """A store's doctor reports findings through the port; each prints as the operator reads it."""
+    from parking_tui.domain.ports import Finding
+
+    assert str(Finding("warning", "parking.json is mode 644")) == "WARNING parking.json is mode 644"
+    assert str(Finding("error", "parking.lot-1.json is damaged", fix="parking-tui restore NAME")) == (
+        "ERROR   parking.lot-1.json is damaged\n        fix: parking-tui restore NAME"
+    )
