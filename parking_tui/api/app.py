@@ -231,19 +231,34 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
         mark = svc.mark_slot(tok, slot_id, body.status, until=body.until, reason=body.reason or "")
         zones = Zones(svc, tok)
         return err.json_response(
-            {"slot": slot_json(mark.slot), "moved": zones.bookings(mark.moved), "unplaced": zones.bookings(mark.unplaced)}
+            {
+                "slot": slot_json(mark.slot),
+                "moved": zones.bookings(mark.moved),
+                "unplaced": zones.bookings(mark.unplaced),
+            }
         )
 
     # ------------------------------------------------------------------------------------ bookings
 
-    @app.post(f"{api}/booking/create/", status_code=201, response_model=BookingOut,
-              responses=_errors(400, 401, 404, 409), tags=["bookings"], summary="Book a slot for a window")
+    @app.post(
+        f"{api}/booking/create/",
+        status_code=201,
+        response_model=BookingOut,
+        responses=_errors(400, 401, 404, 409),
+        tags=["bookings"],
+        summary="Book a slot for a window",
+    )
     def create_booking(body: BookingIn, tok: str = Token) -> Response:
         booking = svc.create_booking(tok, body.slot_id, body.start_time, body.end_time, plate=body.plate or "")
         return err.json_response(Zones(svc, tok).booking(booking), 201)
 
-    @app.get(f"{api}/booking/my/", response_model=list[BookingOut], responses=_errors(401), tags=["bookings"],
-             summary="My bookings, newest first")
+    @app.get(
+        f"{api}/booking/my/",
+        response_model=list[BookingOut],
+        responses=_errors(401),
+        tags=["bookings"],
+        summary="My bookings, newest first",
+    )
     def my_bookings(tok: str = Token) -> Response:
         return err.json_response(Zones(svc, tok).bookings(svc.my_bookings(tok)))
 
@@ -252,20 +267,35 @@ def create_app(svc: ParkingService, *, cors_origins: Sequence[str] = ()) -> Fast
             return err.json_response(Zones(svc, tok).booking(method(tok, booking_id)))
 
         action.__name__ = name.replace("-", "_")
-        app.put(f"{api}/booking/{{booking_id}}/{name}/", response_model=BookingOut,
-                responses=_errors(401, 404, 409), tags=["bookings"], summary=summary)(action)
+        app.put(
+            f"{api}/booking/{{booking_id}}/{name}/",
+            response_model=BookingOut,
+            responses=_errors(401, 404, 409),
+            tags=["bookings"],
+            summary=summary,
+        )(action)
 
     _booking_action("check-in", svc.check_in, "Check in (owner or admin)")
     _booking_action("check-out", svc.check_out, "Check out: the slot is free again (owner or admin)")
     _booking_action("cancel", svc.cancel_booking, "Cancel a reservation (owner or admin)")
 
-    @app.put(f"{api}/booking/{{booking_id}}/extend/", response_model=BookingOut,
-             responses=_errors(400, 401, 404, 409), tags=["bookings"], summary="Move the end later (owner or admin)")
+    @app.put(
+        f"{api}/booking/{{booking_id}}/extend/",
+        response_model=BookingOut,
+        responses=_errors(400, 401, 404, 409),
+        tags=["bookings"],
+        summary="Move the end later (owner or admin)",
+    )
     def extend(body: ExtendIn, tok: str = Token, booking_id: int = BookingId) -> Response:
         return err.json_response(Zones(svc, tok).booking(svc.extend_booking(tok, booking_id, body.end_time)))
 
-    @app.get(f"{api}/reservations/", response_model=list[BookingOut], responses=_errors(400, 401, 403, 404),
-             tags=["bookings"], summary="Every reservation, filtered (admin)")
+    @app.get(
+        f"{api}/reservations/",
+        response_model=list[BookingOut],
+        responses=_errors(400, 401, 403, 404),
+        tags=["bookings"],
+        summary="Every reservation, filtered (admin)",
+    )
     def reservations(
         tok: str = Token,
         lot: int | None = Query(default=None, ge=1, le=MAX_ID, description="only this lot"),

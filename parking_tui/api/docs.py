@@ -34,7 +34,9 @@ def _schema_text(schema: dict[str, Any], components: dict[str, Any], depth: int 
         return _schema_text(components.get(_ref_name(schema["$ref"]), {}), components, depth + 1)
     if "anyOf" in schema:
         parts = [_schema_text(s, components, depth + 1) for s in schema["anyOf"] if s.get("type") != "null"]
-        return parts[0] if len(parts) == 1 else " | ".join(json.dumps(p) if not isinstance(p, str) else p for p in parts)
+        return (
+            parts[0] if len(parts) == 1 else " | ".join(json.dumps(p) if not isinstance(p, str) else p for p in parts)
+        )
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties")

@@ -113,7 +113,10 @@ def dispatch(args: argparse.Namespace, target: Path | str, open_service: Callabl
         if args.db_command == "status":
             from ..storage import SCHEMA
 
-            print(f"{target}: a TinyDB data file; this version writes schema {SCHEMA} and upgrades older data when opened.")
+            print(
+                f"{target}: a TinyDB data file; this version writes schema {SCHEMA} "
+                "and upgrades older data when opened."
+            )
             return 0
         open_service(target)
         print(f"{target}: the data is at this version's schema.")
@@ -131,9 +134,12 @@ def dispatch(args: argparse.Namespace, target: Path | str, open_service: Callabl
                     print(f"{where}: not a parking-tui database (it holds other tables).")
                     return 1
                 state = (
-                    "empty (initialised at first open)" if version == 0
-                    else "current" if version == latest
-                    else "older: run `parking-tui db upgrade`" if version < latest
+                    "empty (initialised at first open)"
+                    if version == 0
+                    else "current"
+                    if version == latest
+                    else "older: run `parking-tui db upgrade`"
+                    if version < latest
                     else "newer than this parking-tui"
                 )
                 print(f"{where}: schema {version} of {latest}, {state}.")

@@ -69,7 +69,9 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 def _add_app_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = {"default": argparse.SUPPRESS} if suppress else {}
-    p.add_argument("--demo", action="store_true", help="create the demo data if missing and show the demo accounts", **default)
+    p.add_argument(
+        "--demo", action="store_true", help="create the demo data if missing and show the demo accounts", **default
+    )
     p.add_argument("--kiosk", action="store_true", help="kiosk mode for a terminal at the lot entrance", **default)
     p.add_argument(
         "--idle",

@@ -80,12 +80,28 @@ class ParkingApp(ParkingShell):
     BINDINGS = [
         # The footer shows the screen's own keys, Help and Back (it fits 80 columns); these are in help (?),
         # the palette, and on the lot list's footer as F2-F4.
-        Binding("b", "open_my_bookings", "Bookings", show=False, id="my_bookings", tooltip="Your bookings: check in, out, cancel"),
+        Binding(
+            "b",
+            "open_my_bookings",
+            "Bookings",
+            show=False,
+            id="my_bookings",
+            tooltip="Your bookings: check in, out, cancel",
+        ),
         Binding("p", "open_profile", "Profile", show=False, id="profile", tooltip="Your account details; sign out"),
         Binding("a", "open_admin", "Admin", show=False, id="admin", tooltip="Lots, reservations, check-in by code"),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="The keys that work here"),
         Binding("escape", "back", "Back", id="back", tooltip="Go back to the previous screen"),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", show=False, priority=True, id="quit", tooltip="Leave parking-tui"),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            key_display="^q",
+            show=False,
+            priority=True,
+            id="quit",
+            tooltip="Leave parking-tui",
+        ),
         Binding("f10", "quit_kiosk", "Quit kiosk", id="quit_kiosk", tooltip="Admin: close this kiosk terminal"),
         # Kiosk: up and down move between fields and buttons, so Tab is never needed (see ``check_action``).
         Binding("down", "kiosk_focus('next')", show=False, priority=True, id="kiosk.down"),
@@ -356,11 +372,12 @@ class ParkingApp(ParkingShell):
             return
         self.exit(0)
 
-
     # -------------------------------------------------------------------------------- kiosk
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)):
+        if isinstance(
+            event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp, events.Paste)
+        ):
             self.last_activity = self.idle_clock()
         if isinstance(event, events.Key) and event.key == "ctrl+j" and not event.is_forwarded:
             # Keys typed while the program starts (a slow SSH link, a password manager) reach the terminal before
@@ -530,7 +547,9 @@ class ParkingApp(ParkingShell):
             folder.mkdir(parents=True, exist_ok=True)
             path = Path(self.save_screenshot(path=str(folder.absolute())))
         except OSError as error:
-            self.notify(f"Could not save the screenshot in {folder}: {error.strerror or error}", severity="error", markup=False)
+            self.notify(
+                f"Could not save the screenshot in {folder}: {error.strerror or error}", severity="error", markup=False
+            )
             return
         self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False, timeout=10)
 

@@ -81,4 +81,10 @@ class ParkingCommands(Provider):
         for command in self._commands():
             score = matcher.match(command.name)
             if score > 0:
-                yield Hit(score, highlight(matcher, command.name), command.callback, text=command.name, help=escape(command.help))
+                yield Hit(
+                    score,
+                    highlight(matcher, command.name),
+                    command.callback,
+                    text=command.name,
+                    help=escape(command.help),
+                )

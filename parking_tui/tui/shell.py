@@ -201,7 +201,8 @@ class ParkingShell(App[Any]):
             self.report_error(StorageError(f"The data file cannot be read: {error}"))
         else:
             self.log.error("service call failed", error)
-            self.notify(f"Something went wrong: {type(error).__name__}: {error}", title="Not done", severity="error", markup=False)
+            what = f"Something went wrong: {type(error).__name__}: {error}"
+            self.notify(what, title="Not done", severity="error", markup=False)
 
     def report_error(self, error: ParkingError) -> None:
         """Show a domain error: storage failure screen, sign-out for an ended session, else a notification."""
@@ -308,5 +309,3 @@ class ParkingModal(ShellNode, ModalScreen[R]):
     """A dialog of this app."""
 
     app = getters.app(ParkingShell)
-
-

@@ -98,7 +98,8 @@ class AdminScreen(ParkingScreen[None]):
         "1 Check in/out: type a driver's confirmation code and press Enter - a reservation is checked in, a "
         "parked car checked out. 2 Reservations: filter by lot, status, date (today, 2030-06-15) and search by "
         "code or username. 3 Lots: create a lot with its slots generated in rows (A-C x 10 gives A1-C10), add a "
-        "slot. 4 Summary: occupancy per lot now and today. 5 Users: grant or withdraw the admin role. 6 Audit: who did what, "
+        "slot. 4 Summary: occupancy per lot now and today. 5 Users: grant or withdraw the admin role. "
+        "6 Audit: who did what, "
         "when and from which terminal; filter by user, operation or booking code. "
         "Mark slots occupied / available / out of service from a lot's map."
     )
@@ -210,7 +211,13 @@ class AdminScreen(ParkingScreen[None]):
         Binding("g", "toggle_admin", "Admin role", id="admin.toggle_admin", tooltip="Grant or withdraw the admin role"),
         Binding("d", "toggle_active", "Disable/enable", id="admin.toggle_active"),
         Binding("x", "export", "Export CSV", id="admin.export"),
-        Binding("w", "chart_view", "Day/week", id="admin.chart_view", tooltip="Summary: today hour by hour, or the last 7 days"),
+        Binding(
+            "w",
+            "chart_view",
+            "Day/week",
+            id="admin.chart_view",
+            tooltip="Summary: today hour by hour, or the last 7 days",
+        ),
         Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
         Binding("slash", "search", "Search", key_display="/", show=False, id="admin.search", tooltip="Search this tab"),
     ]
@@ -263,9 +270,7 @@ class AdminScreen(ParkingScreen[None]):
             with TabPane(TABS[4][1], id=TABS[4][0]):
                 yield Input(placeholder="/ search: username, e-mail or phone", id="users-search", compact=True)
                 yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
-                yield Static(
-                    "g or Enter: grant or withdraw admin · d: disable or enable the account", id="users-note"
-                )
+                yield Static("g or Enter: grant or withdraw admin · d: disable or enable the account", id="users-note")
             with TabPane(TABS[5][1], id=TABS[5][0]):
                 yield AuditPane(id="audit-pane")
         yield Static("", id="admin-updated", classes="updated-line")
@@ -504,7 +509,8 @@ class AdminScreen(ParkingScreen[None]):
         result.update(
             Text(
                 f"Already checked in: {booking.confirmation_code} · {booking.username} · slot "
-                f"{self.slot_label(booking)}\n{span(booking.start_time, booking.end_time, self.app.svc.now(), self.zone_of(booking))}"
+                f"{self.slot_label(booking)}\n"
+                f"{span(booking.start_time, booking.end_time, self.app.svc.now(), self.zone_of(booking))}"
             )
         )
         result.set_classes("-warning")
@@ -866,9 +872,7 @@ class AdminScreen(ParkingScreen[None]):
         me = self.app.profile.username if self.app.profile is not None else None
         if not grant and user.username == me:
             # The service refuses this too; say so before asking anything.
-            self.notify(
-                "You cannot remove your own admin role; another admin can.", severity="warning", markup=False
-            )
+            self.notify("You cannot remove your own admin role; another admin can.", severity="warning", markup=False)
             return
         question = (
             f"Make {user.username} an admin (lot manager)?"
@@ -932,12 +936,28 @@ class AdminScreen(ParkingScreen[None]):
 
     def palette_commands(self):
         yield Command("Check in/out by code", "Type a confirmation code, Enter", lambda: self.action_tab("admin-desk"))
-        yield Command("All reservations", "Filter by lot, status, date; search", lambda: self.action_tab("admin-reservations"))
-        yield Command("Create lot / add slot", "A new lot with rows of slots, or one more slot", lambda: self.action_tab("admin-lots"))
-        yield Command("Occupancy summary", "Free, reserved, occupied, no-shows, overstays per lot", lambda: self.action_tab("admin-summary"))
+        yield Command(
+            "All reservations", "Filter by lot, status, date; search", lambda: self.action_tab("admin-reservations")
+        )
+        yield Command(
+            "Create lot / add slot",
+            "A new lot with rows of slots, or one more slot",
+            lambda: self.action_tab("admin-lots"),
+        )
+        yield Command(
+            "Occupancy summary",
+            "Free, reserved, occupied, no-shows, overstays per lot",
+            lambda: self.action_tab("admin-summary"),
+        )
         yield Command("Users and roles", "Grant or withdraw the admin role", lambda: self.action_tab("admin-users"))
-        yield Command("Audit log", "Who did what, when, from where; filter by user, operation, code", lambda: self.action_tab("admin-audit"))
+        yield Command(
+            "Audit log",
+            "Who did what, when, from where; filter by user, operation, code",
+            lambda: self.action_tab("admin-audit"),
+        )
         if self.active_tab == "admin-reservations":
-            yield Command("Export reservations as CSV", "The reservations as filtered, to a file you name", self.action_export)
+            yield Command(
+                "Export reservations as CSV", "The reservations as filtered, to a file you name", self.action_export
+            )
         elif self.active_tab == "admin-summary":
             yield Command("Export the summary as CSV", "Occupancy per lot, to a file you name", self.action_export)

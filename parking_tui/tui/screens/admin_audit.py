@@ -161,7 +161,8 @@ class AuditPane(ShellNode, Vertical):
             )
         shown = len(self.events)
         more = f" (the newest {LIMIT})" if shown >= LIMIT else ""
-        note.update(Text(f"{shown} event{'s' if shown != 1 else ''}{more}, newest first · Enter shows the whole record"))
+        plural = "s" if shown != 1 else ""
+        note.update(Text(f"{shown} event{plural}{more}, newest first · Enter shows the whole record"))
         self._offer_ops(e.get("op") for e in self.events)
         self.show_detail()
 
@@ -191,7 +192,9 @@ class AuditPane(ShellNode, Vertical):
         if e is None:
             detail.update("")
             return
-        head = f"{when(e)} · {_plain(e.get('user', '?'))} on {_plain(e.get('terminal', '?'))} · {_plain(e.get('op', '?'))}"
+        head = (
+            f"{when(e)} · {_plain(e.get('user', '?'))} on {_plain(e.get('terminal', '?'))} · {_plain(e.get('op', '?'))}"
+        )
         detail.update(Text(" ".join(p for p in (head, ids(e), change(e)) if p)))
 
     @on(DataTable.RowHighlighted, "#audit-table")

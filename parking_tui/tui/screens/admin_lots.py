@@ -203,7 +203,8 @@ class LotsPane(ShellNode, VerticalScroll):
             yield Label("Lot", classes="form-label")
             yield Select([], prompt="Choose a lot", id="edit-lot", compact=True)
         yield Static("", id="edit-lot-error", classes="field-error")
-        for field, label in (("name", "Name"), ("location", "Location"), ("capacity", "Capacity"), ("zone", "Time zone")):
+        labels = (("name", "Name"), ("location", "Location"), ("capacity", "Capacity"), ("zone", "Time zone"))
+        for field, label in labels:
             with Horizontal(classes="form-row"):
                 yield Label(label, classes="form-label")
                 yield Input(id=f"edit-{field}", compact=True)
@@ -255,7 +256,12 @@ class LotsPane(ShellNode, VerticalScroll):
         for field, value in values.items():
             self.query_one(f"#edit-{field}", Input).value = value
         svc, token = self.app.svc, self.app.session
-        self.call(lambda: svc.lot_slots(token, lot.id), then=lambda slots: self._show_use(lot, slots), group="edit-note", exclusive=True)
+        self.call(
+            lambda: svc.lot_slots(token, lot.id),
+            then=lambda slots: self._show_use(lot, slots),
+            group="edit-note",
+            exclusive=True,
+        )
 
     def _show_use(self, lot: Lot, slots: list[Slot]) -> None:
         in_use = sum(1 for s in slots if not s.retired)
@@ -359,9 +365,12 @@ class LotsPane(ShellNode, VerticalScroll):
         self.call(job, then=self._lot_created, inline=self._lot_not_created, group="lot-create", exclusive=True)
 
     def _lot_not_created(self, error: ParkingError) -> None:
-        target = {"name": "lot-name", "location": "lot-location", "total_slots": "lot-capacity", "time_zone": "lot-zone"}.get(
-            error.field or ""
-        )
+        target = {
+            "name": "lot-name",
+            "location": "lot-location",
+            "total_slots": "lot-capacity",
+            "time_zone": "lot-zone",
+        }.get(error.field or "")
         if target:
             self._error(target, str(error))
         else:
@@ -373,13 +382,17 @@ class LotsPane(ShellNode, VerticalScroll):
             self.notify(
                 f"Lot {lot.name} was created, but its slots were not: {slots_error}",
                 title="Slots not added",
-                severity="error", markup=False,
+                severity="error",
+                markup=False,
             )
         for field in ("name", "location", "capacity", "rows", "per_row", "zone"):
             self.query_one(f"#lot-{field}", Input).value = ""
         self.reload()
         self.post_message(self.LotsChanged())
-        self.notify(f"Lot {lot.name} created with {made} slot{'s' if made != 1 else ''} (capacity {lot.total_slots}).", markup=False)
+        self.notify(
+            f"Lot {lot.name} created with {made} slot{'s' if made != 1 else ''} (capacity {lot.total_slots}).",
+            markup=False,
+        )
         self.query_one("#lot-name", Input).focus()
 
     def add_slot(self) -> None:
@@ -428,7 +441,11 @@ class LotsPane(ShellNode, VerticalScroll):
 
         self.call(
             lambda: svc.update_lot(
-                token, lot.id, name=values["name"], location=values["location"], total_slots=capacity,
+                token,
+                lot.id,
+                name=values["name"],
+                location=values["location"],
+                total_slots=capacity,
                 time_zone=values["zone"].strip() or lot.time_zone,
             ),
             then=self._lot_saved,

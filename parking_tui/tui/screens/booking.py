@@ -62,7 +62,8 @@ class BookingScreen(ParkingScreen[None]):
                 yield Static(Text.assemble(("Slot ", "bold"), (self.slot.slot_number, "bold")), id="booking-slot")
                 yield Static(f"{self.lot.name} · {self.lot.location}", id="booking-lot", markup=False)
                 yield Static(
-                    f"At most {self.lot.policy.max_duration_hours} h, up to {self.lot.policy.max_advance_days} days ahead.",
+                    f"At most {self.lot.policy.max_duration_hours} h, "
+                    f"up to {self.lot.policy.max_advance_days} days ahead.",
                     classes="hint",
                 )
                 yield WindowForm(*self.window, now, zone=self.lot.time_zone, id="booking-form")
@@ -133,7 +134,9 @@ class BookingScreen(ParkingScreen[None]):
     def palette_commands(self):
         yield Command("Confirm booking", "Reserve the slot for this time", self.action_confirm)
         for hours in (1, 2, 4):
-            yield Command(f"Make it {hours} h", f"Set the end {hours} h after the start", lambda h=hours: self.action_preset(h))
+            yield Command(
+                f"Make it {hours} h", f"Set the end {hours} h after the start", lambda h=hours: self.action_preset(h)
+            )
 
 
 class ConfirmationScreen(ParkingScreen[None]):

@@ -148,7 +148,8 @@ class LoginScreen(ParkingScreen[None]):
     def _register_fields(self) -> list[Field]:
         if not self.register_built:
             return []
-        return [self.query_one(f"#field-reg-{n}", Field) for n in ("username", "email", "password", "password2", "phone")]
+        names = ("username", "email", "password", "password2", "phone")
+        return [self.query_one(f"#field-reg-{n}", Field) for n in names]
 
     @on(Input.Submitted, "#login-username")
     def _username_entered(self) -> None:
@@ -184,7 +185,9 @@ class LoginScreen(ParkingScreen[None]):
             token = svc.login(username, password)
             return token, svc.profile(token)
 
-        self.call(job, then=self._login_ok, inline=self._login_failed, always=self._not_busy, group="login", exclusive=True)
+        self.call(
+            job, then=self._login_ok, inline=self._login_failed, always=self._not_busy, group="login", exclusive=True
+        )
 
     def _not_busy(self) -> None:
         self.set_busy(False)
@@ -234,7 +237,14 @@ class LoginScreen(ParkingScreen[None]):
             except ParkingError as error:
                 raise Registered(user.username, error) from error
 
-        self.call(job, then=self._registered, inline=self._register_failed, always=self._not_busy, group="login", exclusive=True)
+        self.call(
+            job,
+            then=self._registered,
+            inline=self._register_failed,
+            always=self._not_busy,
+            group="login",
+            exclusive=True,
+        )
 
     def _registered(self, signed: tuple[str, Profile]) -> None:
         self.notify(f"Account {signed[1].username} created.", markup=False)
@@ -257,7 +267,6 @@ class LoginScreen(ParkingScreen[None]):
             self.query_one("#reg-error", Static),
             {"username": "reg-username", "email": "reg-email", "password": "reg-password", "phone_number": "reg-phone"},
         )
-
 
     # ---------------------------------------------------------------------------------- busy
 

@@ -138,7 +138,8 @@ class LotBrowserScreen(ParkingScreen[None]):
         empty = self.query_one("#lots-empty", Static)
         if not self.rows:
             admin = self.app.is_admin
-            empty.update("No lots yet." + (" Create one in Admin (a)." if admin else " Ask the lot manager to add one."))
+            hint = " Create one in Admin (a)." if admin else " Ask the lot manager to add one."
+            empty.update("No lots yet." + hint)
         elif not shown:
             empty.update(Text(f"No lot matches {query.strip()!r}. Esc clears the filter."))
         else:
@@ -217,4 +218,8 @@ class LotBrowserScreen(ParkingScreen[None]):
     def palette_commands(self):
         yield Command("Filter lots", "Filter the lots by name or location", self.action_focus_filter)
         for lot, free, total in self.rows:
-            yield Command(f"Open {lot.name}", f"{lot.location}: {free} of {total} free", lambda i=lot.id: self.app.action_open_lot(i))
+            yield Command(
+                f"Open {lot.name}",
+                f"{lot.location}: {free} of {total} free",
+                lambda i=lot.id: self.app.action_open_lot(i),
+            )

@@ -129,7 +129,9 @@ class ExtendModal(ParkingModal["Booking | None"]):
         b = self.booking
         with Vertical(id="extend-box"):
             yield Label(
-                Text(f"Extend {b.confirmation_code} · slot {b.slot_number} · ends {local(b.end_time, self.zone):%H:%M}"),
+                Text(
+                    f"Extend {b.confirmation_code} · slot {b.slot_number} · ends {local(b.end_time, self.zone):%H:%M}"
+                ),
                 id="extend-title",
             )
             with Horizontal(id="extend-presets"):
@@ -268,7 +270,9 @@ class MyBookingsScreen(ParkingScreen[None]):
             return svc.my_bookings(token), {lot.id: lot for lot in svc.list_lots(token)}
 
         # Quiet (a poll): a domain error is left for the next look; an ended session or storage still show.
-        self.call(job, then=self._show, inline=(lambda _error: None) if quiet else None, group="my-bookings", exclusive=True)
+        self.call(
+            job, then=self._show, inline=(lambda _error: None) if quiet else None, group="my-bookings", exclusive=True
+        )
 
     def _show(self, loaded: tuple[list[Booking], dict[int, Lot]]) -> None:
         app = self.app
@@ -414,7 +418,8 @@ class MyBookingsScreen(ParkingScreen[None]):
         def extended(result: Booking | None) -> None:
             if result is not None:
                 self.notify(
-                    f"Booking {result.confirmation_code} now ends at {local(result.end_time, self.zone_of(result)):%H:%M}.",
+                    f"Booking {result.confirmation_code} now ends at "
+                    f"{local(result.end_time, self.zone_of(result)):%H:%M}.",
                     markup=False,
                 )
             self.reload()

@@ -185,7 +185,8 @@ class SlotMapScreen(ParkingScreen[None]):
     def _show_when(self) -> None:
         now = self.svc.now()
         if self.window is None:
-            text = Text.assemble(("Now", "bold"), f"  {timefmt.day_label(now, now, self.zone)} {timefmt.hm(now, self.zone)}")
+            today = f"  {timefmt.day_label(now, now, self.zone)} {timefmt.hm(now, self.zone)}"
+            text = Text.assemble(("Now", "bold"), today)
         else:
             text = Text.assemble(("Free for", "bold"), f"  {timefmt.span(*self.window, now, self.zone)}")
         note = timefmt.zone_note(now, self.zone)
@@ -226,19 +227,28 @@ class SlotMapScreen(ParkingScreen[None]):
         text = Text()
         text.append(f"Slot {slot.slot_number}\n", "bold")
         kind = self.grid.kinds[self.grid.cursor] if self.grid.kinds else slot.status.value
-        text.append(f" {GLYPHS[slot.status.value]} ", self.grid.get_component_rich_style(component_for(slot.status.value)))
+        text.append(
+            f" {GLYPHS[slot.status.value]} ", self.grid.get_component_rich_style(component_for(slot.status.value))
+        )
         text.append(f" {LABELS[slot.status.value]} now\n")
         if slot.retired:
             text.append("Retired: takes no bookings\n", "italic")
         elif slot.admin_status is not SlotStatus.AVAILABLE:
             what = "occupied (walk-in)" if slot.admin_status is SlotStatus.OCCUPIED else "out of service"
-            until = f" until {timefmt.day_label(slot.mark_until, now, self.zone)} {timefmt.hm(slot.mark_until, self.zone)}" if slot.mark_until else ""
+            until = (
+                f" until {timefmt.day_label(slot.mark_until, now, self.zone)} {timefmt.hm(slot.mark_until, self.zone)}"
+                if slot.mark_until
+                else ""
+            )
             text.append(f"Marked {what}{until}\n", "italic")
             if slot.mark_reason:
                 text.append(f"  {slot.mark_reason}\n", "italic")
         if self.window is not None:
             free = kind == FREE_IN_WINDOW
-            text.append(("Free" if free else "Not free") + f" {timefmt.span(*self.window, now, self.zone)}\n", "bold" if free else "")
+            text.append(
+                ("Free" if free else "Not free") + f" {timefmt.span(*self.window, now, self.zone)}\n",
+                "bold" if free else "",
+            )
         text.append("\n")
         schedule = self.schedules.get(slot.id)
         if schedule is None:
@@ -326,10 +336,14 @@ class SlotMapScreen(ParkingScreen[None]):
         index = self.grid.slots.index(slot) if slot in self.grid.slots else -1
         kind = self.grid.kinds[index] if index >= 0 else slot.status.value
         if slot.status is SlotStatus.OUT_OF_SERVICE:
-            self.notify(f"Slot {slot.slot_number} is out of service; choose another slot.", severity="warning", markup=False)
+            self.notify(
+                f"Slot {slot.slot_number} is out of service; choose another slot.", severity="warning", markup=False
+            )
             return
         if kind == BUSY_IN_WINDOW:
-            self.notify(f"Slot {slot.slot_number} is taken at that time; choose a free slot.", severity="warning", markup=False)
+            self.notify(
+                f"Slot {slot.slot_number} is taken at that time; choose a free slot.", severity="warning", markup=False
+            )
             return
         if kind != FREE_IN_WINDOW and kind != SlotStatus.AVAILABLE.value:
             self.notify(
@@ -372,7 +386,9 @@ class SlotMapScreen(ParkingScreen[None]):
         if slot is None:
             return
         svc, token = self.svc, self.token
-        self.call(lambda: svc.preview_mark(token, slot.id, status), then=lambda preview: self._ask_mark(slot, status, preview))
+        self.call(
+            lambda: svc.preview_mark(token, slot.id, status), then=lambda preview: self._ask_mark(slot, status, preview)
+        )
 
     def _ask_mark(self, slot: Slot, status: str, preview: SlotMark) -> None:
         if status != "out_of_service" and not preview.moved and not preview.unplaced:
@@ -390,7 +406,9 @@ class SlotMapScreen(ParkingScreen[None]):
                 self._mark_now(slot, status)
 
         self.app.push_screen(
-            ConfirmModal(question, describe_mark(preview, self.svc.now(), self.zone), yes="Mark it", no="Keep it as it is"),
+            ConfirmModal(
+                question, describe_mark(preview, self.svc.now(), self.zone), yes="Mark it", no="Keep it as it is"
+            ),
             answered,
         )
 
@@ -401,9 +419,7 @@ class SlotMapScreen(ParkingScreen[None]):
     def _marked(self, slot: Slot, status: str, result: SlotMark) -> None:
         if result is not None:
             moved = f" {len(result.moved)} booking(s) moved." if result.moved else ""
-            unplaced = (
-                f" {len(result.unplaced)} could not be placed: see Reservations." if result.unplaced else ""
-            )
+            unplaced = f" {len(result.unplaced)} could not be placed: see Reservations." if result.unplaced else ""
             self.notify(
                 f"Slot {slot.slot_number} marked {MARKS[status]}.{moved}{unplaced}",
                 severity="warning" if result.unplaced else "information",
@@ -412,15 +428,23 @@ class SlotMapScreen(ParkingScreen[None]):
             self.refresh_slots()
 
     def palette_commands(self):
-        yield Command("Choose a time window", "Show which slots are free for a date and time", self.action_choose_window)
+        yield Command(
+            "Choose a time window", "Show which slots are free for a date and time", self.action_choose_window
+        )
         if self.window is not None:
             yield Command("Show the map now", "Back to the slots as they are now", self.action_show_now)
         slot = self.selected_slot
         if slot is not None:
-            yield Command(f"Book slot {slot.slot_number}", "Open the booking form for the selected slot", lambda: self.book(slot))
+            yield Command(
+                f"Book slot {slot.slot_number}", "Open the booking form for the selected slot", lambda: self.book(slot)
+            )
             if self.is_admin:
                 for status, text in MARKS.items():
-                    yield Command(f"Mark slot {slot.slot_number} {status.replace('_', ' ')}", f"Admin: {text}", lambda s=status: self.action_mark(s))
+                    yield Command(
+                        f"Mark slot {slot.slot_number} {status.replace('_', ' ')}",
+                        f"Admin: {text}",
+                        lambda s=status: self.action_mark(s),
+                    )
 
 
 NOW = "now"

@@ -42,7 +42,7 @@ def today_picture(hours: LotHours, now: datetime, styles: dict[str, str] | None 
     reserved = hours.reserved[first:]
     no_shows = hours.no_shows[first:]
     overstays = hours.overstays[first:]
-    peak = max((o + r for o, r in zip(occupied, reserved)), default=0)
+    peak = max((o + r for o, r in zip(occupied, reserved, strict=True)), default=0)
     top = max(peak, 1)
     text = Text()
     text.append(f"{hours.lot.name}", "bold")

@@ -114,7 +114,9 @@ def clear_errors(fields: Iterable[Field], general: Static | None = None) -> None
         general.remove_class("-shown")
 
 
-def show_error(error: ParkingError, fields: Iterable[Field], general: Static, aliases: dict[str, str] | None = None) -> None:
+def show_error(
+    error: ParkingError, fields: Iterable[Field], general: Static, aliases: dict[str, str] | None = None
+) -> None:
     """Put the error under the field it names (``error.field``), else in the form's general error line."""
     name = (aliases or {}).get(error.field or "", error.field)
     for field in fields:

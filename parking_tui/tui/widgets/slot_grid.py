@@ -235,7 +235,8 @@ class SlotGrid(ScrollView, can_focus=True):
             number = self.slots[i].slot_number
             if i == self.cursor:
                 text = f"▶{number:<{lw}}{GLYPHS.get(kind, ' ')}"
-                style = style + self._style("slot-grid--cursor") if focused else style + Style(bold=True, underline=True)
+                cursor = self._style("slot-grid--cursor") if focused else Style(bold=True, underline=True)
+                style = style + cursor
             else:
                 text = f" {number:<{lw}}{GLYPHS.get(kind, ' ')}"
             if column:

@@ -105,11 +105,15 @@ class WindowForm(Vertical):
             end_field.set_note(None)
             return
         start, end = window
-        chosen = self.chosen_length if self.chosen_length and end - start == timedelta(hours=self.chosen_length) else None
+        chosen = (
+            self.chosen_length if self.chosen_length and end - start == timedelta(hours=self.chosen_length) else None
+        )
         for button in self.query(".presets Button"):
             button.set_class(button.id == f"preset-{chosen}", "-chosen")
         zone = self.zone
-        overnight = timefmt.local(end, zone).date() != timefmt.local(start, zone).date() and timefmt.hm(end, zone) != "00:00"
+        overnight = (
+            timefmt.local(end, zone).date() != timefmt.local(start, zone).date() and timefmt.hm(end, zone) != "00:00"
+        )
         if overnight:
             # An end before the start means the next day: say so where the end is typed.
             same_day = timefmt.local(start, zone).date() == timefmt.local(self.now, zone).date()
