@@ -509,6 +509,105 @@ def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure,
     }
 
 
+# The 8-process run's floors on PostgreSQL: what a booking costs with no checks at all, to show how far the
+# service is from what the machine can do. "floor": a booking's minimum in one pipeline (BEGIN, the session's and
+# the slot's locked reads, the INSERT, the audit line, COMMIT), one round trip; "function": the same work as one
+# PL/pgSQL call, the shape a booking would take with its rules in the database. Neither is the product.
+_FLOOR_FUNCTION = """
+CREATE FUNCTION bench_floor_book(p_tok text, p_slot bigint, p_user text, p_start timestamptz, p_end timestamptz,
+                                 p_code text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE s record; b bigint;
+BEGIN
+    PERFORM * FROM parking_session_locked(p_tok);
+    SELECT * INTO s FROM parking_slot_locked(p_slot);
+    INSERT INTO bookings (slot_id, lot_id, slot_number, username, start_time, end_time, status, confirmation_code,
+                          created_at)
+         VALUES (s.id, s.lot_id, s.slot_number, p_user, p_start, p_end, 'reserved', p_code, p_start)
+      RETURNING id INTO b;
+    INSERT INTO audit (at, "user", terminal, op, details, committed)
+         VALUES (p_start, p_user, 'bench', 'create_booking', jsonb_build_object('booking_id', b), true);
+    RETURN b;
+END $$;
+"""
+
+
+def _floor_worker(url: str, kind: str, p: int, seconds: float, q) -> None:
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+    toks = [r[0] for r in conn.execute("SELECT token_hash FROM sessions ORDER BY token_hash")]
+    user = conn.execute("SELECT username FROM users ORDER BY username LIMIT 1").fetchone()[0]
+    slots = conn.execute("SELECT id, lot_id, slot_number FROM slots ORDER BY id").fetchall()
+    # Windows no other booking has (each process and each kind its own years): never a conflict.
+    base = datetime(2100 if kind == "floor" else 2400, 1, 1, tzinfo=timezone.utc)
+    n = errors = 0
+    first_error = ""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        n += 1
+        sid, lot, number = slots[(p * 7919 + n * 31) % len(slots)]
+        start = base + timedelta(minutes=15 * (p * 1_000_000 + n))
+        tok, code = toks[(p * 50 + n) % len(toks)], f"{kind}-{p}-{n}"
+        try:
+            _floor_booking(conn, kind, tok, sid, lot, number, user, start, code)
+        except psycopg.Error as exc:
+            errors += 1
+            first_error = first_error or str(exc).splitlines()[0]
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+    conn.close()
+    q.put((n - errors, errors, first_error))
+
+
+def _floor_booking(conn: Any, kind: str, tok: str, sid: int, lot: int, number: str, user: str, start: datetime,
+                   code: str) -> None:
+    from psycopg.types.json import Jsonb
+
+    with conn.pipeline():
+        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        if kind == "function":
+            conn.execute("SELECT bench_floor_book(%s, %s, %s, %s, %s, %s)",
+                         (tok, sid, user, start, start + timedelta(minutes=15), code))
+        else:
+            conn.execute("SELECT * FROM parking_session_locked(%s)", (tok,))
+            conn.execute("SELECT * FROM parking_slot_locked(%s)", (sid,))
+            conn.execute(
+                "INSERT INTO bookings (slot_id, lot_id, slot_number, username, start_time, end_time, status,"
+                " confirmation_code, created_at) VALUES (%s, %s, %s, %s, %s, %s, 'reserved', %s, %s)",
+                (sid, lot, number, user, start, start + timedelta(minutes=15), code, start),
+            )
+            conn.execute(
+                'INSERT INTO audit (at, "user", terminal, op, details, committed) VALUES (%s, %s, %s, %s, %s, %s)',
+                (start, user, "bench", "create_booking", Jsonb({"booking": code}), True),
+            )
+        conn.execute("COMMIT")
+
+
+def bench_pg_floor(url: str, procs: int, seconds: float) -> dict[str, Any]:
+    """Bookings/s of ``procs`` processes for each floor (see ``_FLOOR_FUNCTION``), one after the other, on the
+    PostgreSQL database at ``url`` (a copy of the data set: it is written to)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(_FLOOR_FUNCTION)
+    out: dict[str, Any] = {"procs": procs, "seconds": seconds}
+    ctx = mp.get_context("spawn")
+    for kind in ("floor", "function"):
+        q = ctx.Queue()
+        workers = [ctx.Process(target=_floor_worker, args=(url, kind, p, seconds, q)) for p in range(procs)]
+        load0 = os.getloadavg()
+        for w in workers:
+            w.start()
+        results = [q.get(timeout=seconds + 120) for _ in workers]
+        for w in workers:
+            w.join()
+        out[f"{kind}_per_s"] = sum(r[0] for r in results) / seconds
+        out[f"{kind}_errors"] = sum(r[1] for r in results)
+        out[f"{kind}_first_error"] = next((r[2] for r in results if r[2]), "")
+        out[f"{kind}_load_average"] = [round(x, 2) for x in (load0 + os.getloadavg())]
+    return out
+
+
 def count_overlaps(path: Path) -> int:
     """Live bookings of one slot that overlap in time, read straight from the files (0 is the invariant)."""
     stem = path.name[:-5]
@@ -1225,6 +1324,10 @@ def main(argv: list[str] | None = None) -> int:
                     _, pg_res["multiprocess"] = part(
                         "multi-process [postgres]", lambda: bench_multiprocess(pg.fresh("mp"), args.procs, args.seconds)
                     )
+                    pg_res["floor"] = part(
+                        "floors [postgres]",
+                        lambda: bench_pg_floor(str(pg.fresh("floor").path), args.procs, args.seconds),
+                    )
     finally:
         if pg is not None:
             pg.close()
@@ -1299,6 +1402,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'':<12}lock held p50 {res['lock_held_p50_ms']:.1f} ms, p99 {res['lock_held_p99_ms']:.1f} ms, "
                 f"busy {res['lock_busy_fraction']:.0%} of the time"
             )
+    floor = pg_res.get("floor")
+    if floor:
+        print(
+            f"PostgreSQL floors, {floor['procs']} processes for {floor['seconds']:g} s, no checks: one pipeline "
+            f"{floor['floor_per_s']:.0f} bookings/s, one server-side call {floor['function_per_s']:.0f} bookings/s "
+            f"({floor['floor_errors'] + floor['function_errors']} errors)"
+        )
     if mp_res and pg_res.get("multiprocess") and mp_res["bookings_per_s"]:
         ratio = pg_res["multiprocess"]["bookings_per_s"] / mp_res["bookings_per_s"]
         print(f"PostgreSQL / TinyDB bookings/s: {ratio:.1f}x")
