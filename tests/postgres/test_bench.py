@@ -30,7 +30,8 @@ def test_the_benchmark_measures_both_stores_side_by_side(pg_cluster, tmp_path, c
     assert trips["change_token(lot)"]["round_trips"] <= 1
     assert set(report["load_average"]) >= {"service", "service [postgres]", "multi-process [postgres]"}
     floor = report["postgres"]["floor"]  # what a booking with no checks costs, for comparison
-    assert floor["floor_per_s"] > 0 and floor["function_per_s"] > 0, (floor["floor_first_error"], floor["function_first_error"])
+    errors = (floor["floor_first_error"], floor["function_first_error"])
+    assert floor["floor_per_s"] > 0 and floor["function_per_s"] > 0, errors
     assert floor["floor_errors"] == floor["function_errors"] == 0
     printed = capsys.readouterr().out
     assert "side by side" in printed and "PostgreSQL / TinyDB bookings/s" in printed
