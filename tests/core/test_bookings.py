@@ -597,3 +597,52 @@ def test_a_slot_id_is_checked_and_an_unknown_slot_is_not_found(world):
     with pytest.raises(NotFound) as caught:
         world.svc.create_booking(world.alice, 9999, start, end)
     assert (str(caught.value), caught.value.field) == ("No slot with id 9999.", "slot_id")
+
+
+# ------------------------------------------------------------------------------------ the admin's lists
+
+
+def test_the_reservations_list_searches_filters_and_refuses_in_words(world, clock):
+    svc, admin = world.svc, world.admin
+    done = world.book(world.alice, 0, start_min=30)
+    svc.cancel_booking(world.alice, done.id)
+    live = world.book(world.alice, 1, start_min=90)
+    other = world.book(world.bob, 2, start_min=90)
+    everything = svc.list_reservations(admin)  # finished ones included unless asked otherwise
+    assert [b.id for b in everything] == [done.id, live.id, other.id]
+    assert [b.id for b in svc.list_reservations(admin, include_finished=False)] == [live.id, other.id]
+    code = live.confirmation_code
+    for typed in (code, code.lower(), code.replace("-", " "), code.replace("-", "").lower()):
+        assert [b.id for b in svc.list_reservations(admin, q=typed)] == [live.id], typed
+    assert [b.id for b in svc.list_reservations(admin, q="")] == [done.id, live.id, other.id]
+    with pytest.raises(ValidationError) as caught:
+        svc.list_reservations(admin, q="x" * 41)
+    assert caught.value.field == "q"
+    assert [b.id for b in svc.list_reservations(admin, q="x" * 40)] == []
+    assert [b.id for b in svc.list_reservations(admin, slot_id=world.slots[2].id)] == [other.id]
+    assert [b.id for b in svc.list_reservations(admin, status="cancelled")] == [done.id]
+    with pytest.raises(ValidationError) as caught:
+        svc.list_reservations(admin, status="lost")
+    assert (str(caught.value), caught.value.field) == ("Unknown booking status.", "status")
+    since = clock.now + timedelta(minutes=100)  # ends at or after: the two live ones end at +150
+    assert [b.id for b in svc.list_reservations(admin, since=since)] == [live.id, other.id]
+    assert [b.id for b in svc.list_reservations(admin, slot_id=world.slots[2].id, since=since)] == [other.id]
+
+
+def test_the_audit_log_filters_and_refuses_a_bad_limit_in_words(world):
+    svc, admin = world.svc, world.admin
+    mine = world.book(world.alice)
+    theirs = world.book(world.bob, 1)
+    everything = svc.audit_log(admin)
+    assert len(everything) >= 4
+    assert {e["user"] for e in svc.audit_log(admin, username="alice")} == {"alice"}
+    assert {e.get("booking_id") for e in svc.audit_log(admin, op="create_booking", booking_id=theirs.id)} == {
+        theirs.id
+    }
+    assert [e["op"] for e in svc.audit_log(admin, code=mine.confirmation_code.lower())] == ["create_booking"]
+    assert len(svc.audit_log(admin, limit=1)) == 1
+    assert all(e.get("committed", True) is True and "committed" not in e for e in everything)
+    for bad in (0, -1, True, "5", 2.0):
+        with pytest.raises(ValidationError) as caught:
+            svc.audit_log(admin, limit=bad)
+        assert (str(caught.value), caught.value.field) == ("limit must be a positive whole number.", "limit"), bad
