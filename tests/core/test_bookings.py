@@ -646,3 +646,18 @@ def test_the_audit_log_filters_and_refuses_a_bad_limit_in_words(world):
         with pytest.raises(ValidationError) as caught:
             svc.audit_log(admin, limit=bad)
         assert (str(caught.value), caught.value.field) == ("limit must be a positive whole number.", "limit"), bad
+
+
+def test_the_summary_and_the_hours_list_lots_by_name_and_check_the_days(world, clock):
+    svc, admin = world.svc, world.admin
+    svc.create_lot(admin, "Alpha", "First Street 1", 2)  # made after "Central", listed before it
+    assert [s.lot.name for s in svc.lot_summary(admin)] == ["Alpha", "Central"]
+    hours = svc.occupancy_by_hour(admin)
+    assert [h.lot.name for h in hours] == ["Alpha", "Central"]
+    midnight = clock.now.replace(hour=0, minute=0, second=0, microsecond=0)  # the lots are in UTC
+    assert {h.start for h in hours} == {midnight}  # one day by default: today's
+    assert {h.start for h in svc.occupancy_by_hour(admin, days=31)} == {midnight - timedelta(days=30)}
+    for bad in (0, 32, True, "2"):
+        with pytest.raises(ValidationError) as caught:
+            svc.occupancy_by_hour(admin, days=bad)
+        assert (str(caught.value), caught.value.field) == ("days must be a whole number from 1 to 31.", "days"), bad
