@@ -190,10 +190,12 @@ class ParkingApp(ParkingShell):
         self.call_after_refresh(self._check_size)
 
     def _check_size(self) -> None:
-        from .screens.notices import TooSmallScreen
-
         width, height = self.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if not small and len(self.screen_stack) <= 1:
+            return  # big enough, and no notice to take down (the first screen's start does not need the module)
+        from .screens.notices import TooSmallScreen
+
         showing = [s for s in self.screen_stack if isinstance(s, TooSmallScreen)]
         if showing:
             if small:
