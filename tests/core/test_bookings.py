@@ -661,3 +661,17 @@ def test_the_summary_and_the_hours_list_lots_by_name_and_check_the_days(world, c
         with pytest.raises(ValidationError) as caught:
             svc.occupancy_by_hour(admin, days=bad)
         assert (str(caught.value), caught.value.field) == ("days must be a whole number from 1 to 31.", "days"), bad
+
+
+def test_the_summarys_day_starts_at_the_lots_midnight_to_the_microsecond(world, clock):
+    """A booking that starts at midnight exactly is today's, whatever the time of the day now."""
+    from .conftest import PASSWORD
+
+    svc = world.svc
+    clock.advance(hours=14, minutes=3, microseconds=500_000)  # 00:03:00.5 the next day (the lot is in UTC)
+    admin, alice = svc.login("admin", PASSWORD), svc.login("alice", PASSWORD)  # a new day, new sessions
+    midnight = clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    svc.create_booking(alice, world.slots[0].id, midnight, midnight + timedelta(hours=1))  # within tolerance
+    clock.advance(minutes=7, seconds=30, microseconds=200_000)  # 00:10:30.7
+    [summary] = svc.lot_summary(admin)
+    assert summary.bookings_today == 1
