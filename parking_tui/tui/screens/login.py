@@ -62,6 +62,11 @@ class LoginScreen(ParkingScreen[None]):
                 yield Static(DEMO_TEXT, id="demo-accounts")
         yield Footer()
 
+    def on_mount(self) -> None:
+        # Also when the app starts without the terminal's focus (a browser tab through ``serve``): the screen's
+        # auto focus alone leaves no field focused there.
+        self.query_one("#login-username", Input).focus()
+
     @property
     def register_built(self) -> bool:
         return bool(self.query("#reg-username"))
