@@ -759,19 +759,25 @@ def test_files_another_process_changed_are_parsed_before_the_lock_except_the_man
 # ------------------------------------------------------------------------------------------------ the file cache
 
 
-def test_an_unchanged_file_costs_one_stat_per_call_and_no_open(world, db_path, monkeypatch):
-    svc = world.svc
-    world.book(world.alice)
-    svc.lot_slots(world.alice, world.lot.id)
+def _spy_on_opens(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[str]:
+    """The names of the files in ``folder`` that ``os.open`` opens from now on (until ``monkeypatch.undo()``)."""
     opened: list[str] = []
     real = os.open
 
     def spy(path, *args, **kwargs):
-        if Path(str(path)).parent == db_path.parent:
+        if Path(str(path)).parent == folder:
             opened.append(Path(str(path)).name)
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
+    return opened
+
+
+def test_an_unchanged_file_costs_one_stat_per_call_and_no_open(world, db_path, monkeypatch):
+    svc = world.svc
+    world.book(world.alice)
+    svc.lot_slots(world.alice, world.lot.id)
+    opened = _spy_on_opens(monkeypatch, db_path.parent)
     svc.lot_slots(world.alice, world.lot.id)
     svc.my_bookings(world.alice)
     monkeypatch.undo()
@@ -790,15 +796,7 @@ def test_another_processs_commit_makes_this_one_read_again_only_what_it_changed(
         other.update_lot(world.admin, world.lot.id, name=name)
         svc.lot_slots(world.alice, world.lot.id)
     other.update_lot(world.admin, world.lot.id, name="Central")
-    opened: list[str] = []
-    real = os.open
-
-    def spy(path, *args, **kwargs):
-        if Path(str(path)).parent == db_path.parent:
-            opened.append(Path(str(path)).name)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", spy)
+    opened = _spy_on_opens(monkeypatch, db_path.parent)
     assert [s.slot_number for s in svc.lot_slots(world.alice, world.lot.id)] == [s.slot_number for s in world.slots]
     svc.my_bookings(world.alice)
     monkeypatch.undo()
