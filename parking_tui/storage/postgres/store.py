@@ -629,16 +629,15 @@ class _Bookings(_Repo):
     def live(
         self, *, lot_id: int | None = None, slot_id: int | None = None, username: str | None = None
     ) -> list[BookingRow]:
-        if self.tx.read_ahead:
-            key = ("slot", int(slot_id)) if slot_id is not None and lot_id is None and username is None else (
-                ("user", username) if username is not None and lot_id is None and slot_id is None else None)
-            sent = self.tx.read_ahead.pop(key, None) if key is not None else None
+        slot_only = slot_id is not None and lot_id is None and username is None
+        user_only = username is not None and lot_id is None and slot_id is None
+        if self.tx.read_ahead and (slot_only or user_only):
+            sent = self.tx.read_ahead.pop(("slot", int(slot_id)) if slot_only else ("user", username), None)
             if sent is not None:  # read after the same locks, and nothing written to bookings since
-                rows = sent.part(self.tx, 1 if key[0] == "slot" else 2)
-                if key[0] == "slot":
-                    return [_booking(r[1:18]) for r in rows]
-                for r in rows:
-                    self.tx.lot_rows.setdefault(int(r[18]), _lot(r[18:]))
+                rows = sent.part(self.tx, 1 if slot_only else 2)
+                if user_only:  # the driver's bookings came with their lots
+                    for r in rows:
+                        self.tx.lot_rows.setdefault(int(r[18]), _lot(r[18:]))
                 return [_booking(r[1:18]) for r in rows]
         if lot_id is not None and slot_id is None and username is None:
             if self.tx.writes:
@@ -667,14 +666,15 @@ class _Bookings(_Repo):
         if username is not None:
             where.append("username = %s")
             params.append(username)
-        if username is not None and lot_id is None and slot_id is None:
+        if user_only:
             # A driver's bookings come with their lots (the per-driver rules read each one's policy next).
             rows = self._all(LIVE_OF_USER_WITH_LOTS, (username,))
             for r in rows:
                 self.tx.lot_rows.setdefault(int(r[17]), _lot(r[17:]))
             return [_booking(r[:17]) for r in rows]
-        sql = f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
-        assert slot_id is None or lot_id is not None or username is not None or sql == LIVE_OF_SLOT
+        sql = LIVE_OF_SLOT if slot_only else (
+            f"SELECT {BOOKING_COLS} FROM bookings WHERE {' AND '.join(where)} ORDER BY start_time, id"
+        )
         rows = self._all(sql, params)
         if taken is not None:
             taken()
