@@ -39,8 +39,6 @@ class LoginScreen(ParkingScreen[None]):
         Binding("ctrl+s", "show_tab('sign-in')", "Sign in", tooltip="Sign in to an account"),
         Binding("escape", "show_tab('sign-in')", "Back", show=False, id="login.back"),
     ]
-    # Focus lands on the username at once.
-    AUTO_FOCUS = "#login-username"
 
     def compose(self) -> ComposeResult:
         yield Header(icon="P")
@@ -63,8 +61,8 @@ class LoginScreen(ParkingScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        # Also when the app starts without the terminal's focus (a browser tab through ``serve``): the screen's
-        # auto focus alone leaves no field focused there.
+        # Here, not by the screen's auto focus: that leaves no field focused when the app starts without the
+        # terminal's focus (a browser tab through ``serve``).
         self.query_one("#login-username", Input).focus()
 
     @property
@@ -126,15 +124,16 @@ class LoginScreen(ParkingScreen[None]):
     async def action_show_tab(self, tab: str) -> None:
         if tab == "register":
             await self.build_register()
-        self.query_one(ContentSwitcher).current = tab
-        self.title = "Sign in" if tab == "sign-in" else "New account"
-        self.query_one("#login-username" if tab == "sign-in" else "#reg-username", Input).focus()
-        self.refresh_bindings()
+        self._show(tab)
 
     def show_sign_in(self) -> None:
-        self.query_one(ContentSwitcher).current = "sign-in"
-        self.title = "Sign in"
-        self.query_one("#login-username", Input).focus()
+        self._show("sign-in")
+
+    def _show(self, tab: str) -> None:
+        """Show the sign-in or the (built) registration form, its first field focused."""
+        self.query_one(ContentSwitcher).current = tab
+        self.title = self.TITLE if tab == "sign-in" else "New account"
+        self.query_one("#login-username" if tab == "sign-in" else "#reg-username", Input).focus()
         self.refresh_bindings()
 
     @on(Button.Pressed, "#login-register")

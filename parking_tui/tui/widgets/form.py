@@ -73,8 +73,8 @@ class Field(Vertical):
 
     @property
     def error(self) -> str:
-        found = self.query(".field-error").results(Static)
-        return "".join(str(error.content) for error in found)
+        line = self._line("field-error")
+        return str(line.content) if line is not None else ""
 
     def _line(self, kind: str) -> Static | None:
         """The field's note or error line; ``None`` while it was never needed."""
