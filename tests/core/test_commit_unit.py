@@ -10,11 +10,35 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from parking_tui.storage.tinydb.lock import LockTimeout, ProcessLock
+
+
+@contextmanager
+def _umask(mask: int):
+    """Run the block with this process's umask set to ``mask``."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _book_in_new_store(tmp_path: Path, clock, file_mode: int, umask: int) -> None:
+    """Open a new store in ``tmp_path`` with ``file_mode`` under ``umask``, populate it and make a booking."""
+    import parking_tui
+    from conftest import cheap_hasher, populate
+
+    with _umask(umask):
+        svc = parking_tui.open_service(
+            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=file_mode
+        )
+        world = populate(svc, clock, time_zone="UTC")
+        world.book(world.alice)
 
 
 # ------------------------------------------------------------------------------------------------ the lock
@@ -85,23 +109,17 @@ def test_a_timed_out_wait_leaves_no_descriptor_open(tmp_path: Path) -> None:
 
 def test_the_lock_file_gets_exactly_the_configured_mode(tmp_path: Path) -> None:
     path = tmp_path / "parking.json.lock"
-    old = os.umask(0o077)
-    try:
+    with _umask(0o077):
         lock = ProcessLock(str(path), timeout=1.0, mode=0o660)
         lock.acquire()
         lock.release()
-    finally:
-        os.umask(old)
     assert (path.stat().st_mode & 0o777) == 0o660
     os.chmod(path, 0o644)  # an existing file with another mode is set to the configured one
     ProcessLock(str(path), timeout=1.0, mode=0o600).acquire()
     assert (path.stat().st_mode & 0o777) == 0o600
     plain = tmp_path / "plain.lock"
-    old = os.umask(0)
-    try:
+    with _umask(0):
         ProcessLock(str(plain), timeout=1.0).acquire()  # no mode given: owner only
-    finally:
-        os.umask(old)
     assert (plain.stat().st_mode & 0o777) == 0o600
 
 
@@ -531,14 +549,11 @@ def test_the_audit_log_is_created_with_exactly_the_configured_mode(tmp_path: Pat
     import parking_tui
     from conftest import cheap_hasher
 
-    old = os.umask(0o077)
-    try:
+    with _umask(0o077):
         svc = parking_tui.open_service(
             tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640
         )
         svc.register("alice", "alice@example.com", "correct-horse")
-    finally:
-        os.umask(old)
     audit = tmp_path / "parking.audit.jsonl"
     assert (audit.stat().st_mode & 0o777) == 0o640
     os.chmod(audit, 0o600)  # an existing log keeps the mode it has
@@ -831,18 +846,7 @@ def test_a_file_replaced_by_another_process_is_read_again_even_with_the_same_siz
 
 
 def test_data_files_get_exactly_the_configured_mode_and_leave_no_temporary_file(tmp_path: Path, clock) -> None:
-    import parking_tui
-    from conftest import cheap_hasher, populate
-
-    old = os.umask(0o077)
-    try:
-        svc = parking_tui.open_service(
-            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o640
-        )
-        world = populate(svc, clock, time_zone="UTC")
-        world.book(world.alice)
-    finally:
-        os.umask(old)
+    _book_in_new_store(tmp_path, clock, file_mode=0o640, umask=0o077)
     files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("parking") and p.name.endswith(".json"))
     assert len(files) >= 5
     assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o640 for p in files}
@@ -1146,9 +1150,6 @@ def test_no_new_file_of_the_store_is_ever_open_with_a_wider_mode_than_configured
     """Each new file (a temporary data file, the audit log, the lock file) is created with the configured mode,
     not only set to it afterwards: with umask 0, a file created with the default mode would be readable and
     writable by everyone until its ``fchmod``, and to whoever opened it in that moment, for good."""
-    import parking_tui
-    from conftest import cheap_hasher, populate
-
     seen: dict[str, int] = {}
     real = os.fchmod
 
@@ -1157,15 +1158,9 @@ def test_no_new_file_of_the_store_is_ever_open_with_a_wider_mode_than_configured
         return real(fd, mode)
 
     monkeypatch.setattr(os, "fchmod", fchmod)
-    old = os.umask(0)
     try:
-        svc = parking_tui.open_service(
-            tmp_path / "parking.json", clock=clock, password_hasher=cheap_hasher(), file_mode=0o600
-        )
-        world = populate(svc, clock, time_zone="UTC")
-        world.book(world.alice)
+        _book_in_new_store(tmp_path, clock, file_mode=0o600, umask=0)
     finally:
-        os.umask(old)
         monkeypatch.undo()
     assert [n for n in seen if n.endswith(".tmp")] and "parking.audit.jsonl" in seen, seen
     assert {n: oct(m) for n, m in seen.items() if m & ~0o600} == {}
