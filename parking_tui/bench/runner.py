@@ -460,6 +460,16 @@ def _mp_worker(target: str, now_iso: str, users: list[str], tokens: dict[str, st
     q.put((ok, conflicts, errors, held, took))
 
 
+def _collect(workers: list, q: Any, timeout: float) -> list:
+    """Start the worker processes, take one result from each off ``q``, and wait for them to end."""
+    for w in workers:
+        w.start()
+    results = [q.get(timeout=timeout) for _ in workers]
+    for w in workers:
+        w.join()
+    return results
+
+
 def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure, dict[str, Any]]:
     """``procs`` processes booking random slots of every lot for ``seconds`` on the store at ``ds.path`` (a data
     file or a ``postgresql://`` URL)."""
@@ -478,11 +488,7 @@ def bench_multiprocess(ds: DataSet, procs: int, seconds: float) -> tuple[Figure,
         )
         workers.append(w)
     load0 = os.getloadavg()
-    for w in workers:
-        w.start()
-    results = [q.get(timeout=seconds + 180) for _ in workers]
-    for w in workers:
-        w.join()
+    results = _collect(workers, q, timeout=seconds + 180)
     ok = sum(r[0] for r in results)
     conflicts = sum(r[1] for r in results)
     errors = sum(r[2] for r in results)
@@ -596,11 +602,7 @@ def bench_pg_floor(url: str, procs: int, seconds: float) -> dict[str, Any]:
         q = ctx.Queue()
         workers = [ctx.Process(target=_floor_worker, args=(url, kind, p, seconds, q)) for p in range(procs)]
         load0 = os.getloadavg()
-        for w in workers:
-            w.start()
-        results = [q.get(timeout=seconds + 120) for _ in workers]
-        for w in workers:
-            w.join()
+        results = _collect(workers, q, timeout=seconds + 120)
         out[f"{kind}_per_s"] = sum(r[0] for r in results) / seconds
         out[f"{kind}_errors"] = sum(r[1] for r in results)
         out[f"{kind}_first_error"] = next((r[2] for r in results if r[2]), "")
