@@ -31,7 +31,7 @@ children=${MUTATION_CHILDREN:-1}
 # The fast tests of the domain: the service's use cases through both the facade and the rules, without the
 # TUI, the doors, the command line or anything that starts processes.
 domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py",
-    "tests/core/test_accounts.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
+    "tests/core/test_accounts.py", "tests/core/test_context_unit.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
     "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_lot_time.py",
     "tests/core/test_occupancy_hours.py", "tests/hardening/test_hostile_fields.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py"'
@@ -39,7 +39,7 @@ domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py",
 # the modules whose functions every test calls (a surviving mutant of them runs every selected test): each of
 # their runs then fits in a session on the shared machine. accounts and errors keep the whole selection.
 domain_quick_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py", "tests/core/test_subminute.py",
-    "tests/core/test_accounts.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
+    "tests/core/test_accounts.py", "tests/core/test_context_unit.py", "tests/core/test_authorisation.py", "tests/core/test_bookings.py",
     "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_occupancy_hours.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py"'
 # The tests of the store's write path that run in one process and in seconds: the commit's own unit tests
