@@ -1260,6 +1260,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="parking-bench-"))
+    try:
+        return _bench(args, work)
+    finally:
+        # The data set is removed however the run ends (a part that raises, Ctrl+C), unless --keep asked for it.
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(args: argparse.Namespace, work: Path) -> int:
+    """The benchmark itself, on the data set built in ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     path = work / "parking.json"
     for old in work.glob("parking*"):  # a data set kept by an earlier --keep run: its backups are a folder
@@ -1460,8 +1470,6 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": loads,
         }
         Path(args.json).write_text(json.dumps(out, indent=2))
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 
 import pytest
@@ -59,3 +60,19 @@ def test_the_benchmark_prints_its_table(tmp_path, capsys):
     assert "create_booking" in printed and "p50 ms" in printed
     figures = json.loads(out_json.read_text())["figures"]
     assert figures["create_booking"]["n"] == 5 and figures["create_booking"]["p50_ms"] > 0
+
+
+def test_a_run_that_fails_leaves_no_data_set_behind(tmp_path, monkeypatch):
+    from parking_tui.bench import runner
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real = runner.build_dataset
+
+    def build_then_fail(path, scale):
+        real(path, scale)
+        raise RuntimeError("a part failed")
+
+    monkeypatch.setattr(runner, "build_dataset", build_then_fail)
+    with pytest.raises(RuntimeError, match="a part failed"):
+        main(["--scale", "tiny", "--ops", "5", "--only", "service"])
+    assert list(tmp_path.glob("parking-bench-*")) == []
