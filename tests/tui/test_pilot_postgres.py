@@ -3,7 +3,6 @@ service, both on one PostgreSQL database; the booking shows on the app's screen 
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import traceback
 from datetime import datetime, timedelta
@@ -17,10 +16,12 @@ from parking_tui.cli.demo import ensure_demo_data  # noqa: E402
 from parking_tui.tui.app import make_app  # noqa: E402
 from parking_tui.tui.screens.admin import AdminScreen  # noqa: E402
 
+from conftest import child_processes  # noqa: E402
+
 from .conftest import PASSWORDS, FrozenClock, cheap_hasher  # noqa: E402
 from .test_live import FOLLOW_SECONDS, rows, seconds_until  # noqa: E402
 
-CTX = multiprocessing.get_context("spawn")
+CTX = child_processes()
 
 
 def other_host(url, now_iso, token, lot_name, number, go, results):
