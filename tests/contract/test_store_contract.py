@@ -359,6 +359,26 @@ def test_login_states(store):
         assert uow.login_states.all() == [] and uow.login_states.get("ann") is None
 
 
+def test_a_row_written_again_without_a_field_reads_back_without_it(store, reopen, lot_slot):
+    """A field set to ``None`` (or left at its default) on a later write is gone, not kept from the row before:
+    a lock that replaces a failure count has no last failure, a mark set again without an end has none."""
+    lot_id, slot_id = lot_slot
+    with store.unit_of_work() as uow:
+        uow.login_states.put(LoginStateRow("ann", 4, last_failure=T0))
+        slot = uow.slots.get(slot_id)
+        marked = dataclasses.replace(slot, admin_status="out_of_service", mark_until=T0 + H, mark_reason="paint")
+        uow.slots.update(marked)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.login_states.put(LoginStateRow("ann", 0, locked_until=T0 + H))
+        uow.slots.update(dataclasses.replace(uow.slots.get(slot_id), mark_until=None, mark_reason=""))
+        uow.commit()
+    for handle in (store, reopen()):
+        with handle.view() as v:
+            assert v.login_states.get("ann") == LoginStateRow("ann", 0, locked_until=T0 + H)
+            assert v.slots.get(slot_id) == SlotRow(slot_id, lot_id, "A1", admin_status="out_of_service")
+
+
 # ----------------------------------------------------------------------------------------------------- audit
 
 

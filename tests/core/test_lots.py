@@ -282,3 +282,15 @@ def test_lot_summary(world):
         svc.lot_summary(world.alice)
     with pytest.raises(NotFound):
         svc.lot_summary(world.admin, 999)
+
+
+def test_a_mark_set_again_without_an_end_keeps_no_end_of_the_mark_before(world):
+    svc, clock = world.svc, world.clock
+    slot = world.slots[0]
+    svc.set_slot_status(world.admin, slot.id, "out_of_service", until=clock.now + timedelta(hours=1))
+    svc.set_slot_status(world.admin, slot.id, "available")
+    again = svc.set_slot_status(world.admin, slot.id, "out_of_service", reason="paint")
+    assert (again.status, again.mark_until) == ("out_of_service", None)
+    clock.advance(hours=2)  # past the first mark's end: this one has none, it lasts until cleared
+    (now,) = [s for s in svc.lot_slots(world.admin, world.lot.id) if s.id == slot.id]
+    assert (now.status, now.mark_until, now.mark_reason) == ("out_of_service", None, "paint")

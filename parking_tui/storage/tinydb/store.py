@@ -243,9 +243,15 @@ def _write_all(fd: int, payload: bytes) -> None:
 
 
 def _put(table: Table, doc_id: int, record: Record) -> None:
-    """Insert or replace the record under our own id (records are always written whole)."""
+    """Insert or replace the record under our own id (records are always written whole: a field the new record
+    leaves out, as it leaves out every ``None``, is gone, not kept from the record before)."""
+
+    def replace_whole(doc: dict[str, Any]) -> None:
+        doc.clear()
+        doc.update(record)
+
     if str(doc_id) in table._read_table():  # noqa: SLF001 - a dict lookup; saves a second table rewrite
-        table.update(record, doc_ids=[doc_id])
+        table.update(replace_whole, doc_ids=[doc_id])
     else:
         table.insert(Document(record, doc_id=doc_id))
 
