@@ -555,3 +555,121 @@ def test_stale_sign_in_states_are_forgotten_first(people, clock, monkeypatch):
     with svc.store.unit_of_work() as uow:  # left without commit: read only
         kept = sorted(s.username for s in uow.login_states.all())
     assert kept == ["new1", "new2"]
+
+
+# ------------------------------------------------------------------------------------------ edges, one by one
+
+
+class _HookedHasher(argon2.PasswordHasher):
+    """The tests' cheap argon2id, which runs ``before_return`` once, the next time it has hashed a password:
+    the moment between a password change's check (outside the lock) and its write."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.before_return = None
+
+    def hash(self, password, **kwargs):
+        hashed = super().hash(password, **kwargs)
+        hook, self.before_return = self.before_return, None
+        if hook is not None:
+            hook()
+        return hashed
+
+
+def test_change_password_refuses_when_the_stored_hash_changed_meanwhile(open_svc):
+    hasher = _HookedHasher()
+    svc = open_svc(password_hasher=hasher)
+    svc.create_admin("boss", "boss@example.com", PASSWORD)
+    admin = svc.login("boss", PASSWORD)
+    svc.register("carol", "carol@example.com", PASSWORD)
+    carol = svc.login("carol", PASSWORD)
+    # Another process with stronger argon2 parameters signs carol in: it re-hashes her password (same password,
+    # new hash) without ending her sessions. It does so after this change checked the old hash, before it writes.
+    other = open_svc(password_hasher=argon2.PasswordHasher(time_cost=2, memory_cost=8, parallelism=1))
+    hasher.before_return = lambda: other.login("carol", PASSWORD)
+    with pytest.raises(Conflict) as caught:
+        svc.change_password(carol, PASSWORD, NEW)
+    assert (str(caught.value), caught.value.field) == ("The password was changed meanwhile; try again.", "old_password")
+    assert hasher.before_return is None  # the other sign-in did happen in between
+    assert svc.profile(carol).user == "carol"  # this session is kept, and nothing was written
+    assert _events(svc, admin, "change_password") == []
+    with pytest.raises(AuthenticationError):
+        svc.login("carol", NEW)
+    assert svc.login("carol", PASSWORD)
+    svc.change_password(carol, PASSWORD, NEW)  # tried again, on the hash as it is now: taken
+    assert svc.login("carol", NEW)
+
+
+def test_a_locked_sign_in_says_how_many_minutes_are_left_rounded_up(people, clock):
+    svc, admin, carol = people
+    for _ in range(accounts.LOCKOUT_THRESHOLD):
+        with pytest.raises(AuthenticationError):
+            svc.login("carol", "wrong-password")
+    locked_at = clock.now  # locked for 5 minutes from here
+
+    def refusal() -> str:
+        with pytest.raises(AuthenticationError) as caught:
+            svc.login("carol", PASSWORD)
+        return str(caught.value)
+
+    assert refusal() == "Too many failed sign-ins. Try again in 5 minutes."
+    clock.set(locked_at + timedelta(minutes=1, seconds=30))  # 3 min 30 s left
+    assert refusal() == "Too many failed sign-ins. Try again in 4 minutes."
+    clock.set(locked_at + timedelta(minutes=3, seconds=59))  # 61 s left
+    assert refusal() == "Too many failed sign-ins. Try again in 2 minutes."
+    clock.set(locked_at + timedelta(minutes=4))  # 60 s left
+    assert refusal() == "Too many failed sign-ins. Try again in 1 minute."
+    clock.set(locked_at + timedelta(minutes=5) - timedelta(microseconds=1))
+    assert refusal() == "Too many failed sign-ins. Try again in 1 minute."
+    clock.set(locked_at + timedelta(minutes=5))
+    assert svc.login("carol", PASSWORD)
+
+
+def _fail_as(svc, *names):
+    for name in names:
+        with pytest.raises(AuthenticationError):
+            svc.login(name, "wrong-password")
+
+
+def _states(svc) -> list[str]:
+    with svc.store.unit_of_work() as uow:  # left without commit: read only
+        return sorted(s.username for s in uow.login_states.all())
+
+
+def test_sign_in_states_exactly_at_the_bound_are_all_kept(people, clock, monkeypatch):
+    svc, admin, carol = people
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 2)
+    _fail_as(svc, "old")
+    clock.advance(accounts.FAILURE_WINDOW + timedelta(minutes=1))  # "old" no longer matters, but
+    _fail_as(svc, "new1")  # two states are not over a bound of two: nothing is forgotten
+    assert _states(svc) == ["new1", "old"]
+
+
+def test_a_lock_ending_exactly_now_is_forgotten_before_any_recent_failure(people, clock, monkeypatch):
+    svc, admin, carol = people
+    _fail_as(svc, *["carol"] * accounts.LOCKOUT_THRESHOLD)  # locked until now + 5 minutes
+    lock_ends = clock.now + accounts.LOCKOUT_DURATION
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 2)
+    clock.advance(minutes=1)
+    _fail_as(svc, "ghost1")
+    clock.set(lock_ends)
+    _fail_as(svc, "ghost2")  # three states: carol's lock (over now), ghost1's older failure, ghost2's
+    assert _states(svc) == ["ghost1", "ghost2"]
+
+
+def test_a_failure_exactly_a_window_old_is_stale(people, clock, monkeypatch):
+    svc, admin, carol = people
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 2)
+    _fail_as(svc, "old1", "old2")
+    clock.advance(accounts.FAILURE_WINDOW)
+    _fail_as(svc, "new1")  # one over the bound, but both old failures are exactly a window old: both go
+    assert _states(svc) == ["new1"]
+
+
+def test_every_stale_state_is_forgotten_not_only_the_excess(people, clock, monkeypatch):
+    svc, admin, carol = people
+    monkeypatch.setattr(accounts, "MAX_LOGIN_STATES", 3)
+    _fail_as(svc, "old1", "old2", "old3")
+    clock.advance(accounts.FAILURE_WINDOW + timedelta(seconds=1))
+    _fail_as(svc, "new1")  # one over the bound, three stale: all three go
+    assert _states(svc) == ["new1"]
