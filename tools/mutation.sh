@@ -10,7 +10,9 @@
 #                                    errors, lots, models, ports, service, views
 #   tools/mutation.sh domain         every module of domain/, one after the other (rules included)
 #   tools/mutation.sh MODE 'GLOB'... only the mutants whose names match (re-runs them even if already run)
-#   tools/mutation.sh MODE survivors  only the mutants that survived the last run (after adding tests)
+#   tools/mutation.sh MODE survivors  only the mutants that survived the last run (after adding tests); the other
+#                                    verdicts are kept
+#   tools/mutation.sh report         every mode's results as they stand, and domain/ as a whole
 #
 # Each mode works in its own folder, .mutation/MODE/ (the code and the tests are linked in, pyproject.toml is
 # the project's with a [tool.mutmut] section for that mode: the file to mutate and the fast tests that can
@@ -85,6 +87,36 @@ case "$mode" in
       "${store}_settle__mutmut_*" "${store}_tx_landed__mutmut_*" "${store}_append_audit__mutmut_*"
       "${store}_sync_after__mutmut_*" "${store}_sync_dir__mutmut_*" "${store}_write_files__mutmut_*"
       "parking_tui.storage.tinydb.store.x__write_all__mutmut_*" "${tx}_next_from_block__mutmut_*" "${lock}*") ;;
+  report)
+    # What every mode's folder holds now, a line each, and domain/ as a whole.
+    "$py" - "$root/.mutation" <<'EOF'
+import json, pathlib, sys
+from mutmut.stats import status_by_exit_code
+domain = ("rules", "accounts", "booking_rules", "bookings", "context", "errors", "lots", "models", "ports", "service", "views")
+total = {}
+print(f"{'mode':14} {'in files':>8} {'run':>5} {'killed':>6} {'survived':>8} {'no test':>7} {'score':>6}")
+for folder in sorted(pathlib.Path(sys.argv[1]).glob("*/mutants")):
+    mode = folder.parent.name
+    c = {"mutants": 0, "run": 0, "killed": 0, "survived": 0, "no test": 0}
+    for meta in folder.rglob("*.py.meta"):
+        for code in json.loads(meta.read_text())["exit_code_by_key"].values():
+            c["mutants"] += 1
+            if code is None:
+                continue
+            c["run"] += 1
+            s = status_by_exit_code[code]
+            key = "killed" if s in ("killed", "timeout", "caught by type check") else "no test" if s == "no tests" else "survived"
+            c[key] += 1
+    if mode in domain:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    x = c
+    print(f"{mode:14} {x['mutants']:8} {x['run']:5} {x['killed']:6} {x['survived']:8} {x['no test']:7} {100 * x['killed'] / max(x['run'], 1):5.1f}%")
+if total:
+    x = total
+    print(f"{'domain/':14} {x['mutants']:8} {x['run']:5} {x['killed']:6} {x['survived']:8} {x['no test']:7} {100 * x['killed'] / max(x['run'], 1):5.1f}%  (of the mutants run)")
+EOF
+    exit 0 ;;
   *) echo "unknown mode $mode (rules, commit, domain, or a module of domain/)" >&2; exit 2 ;;
 esac
 forced=0
@@ -133,6 +165,17 @@ EOF
   )
   forced=1
   [ ${#run[@]} -gt 0 ] || { echo "$mode: no survivors"; forced=0; names=(); }
+  # Adding a test file to the selection makes mutmut forget every verdict of the mode, not only the survivors':
+  # keep the others (a mutant killed by a test still in the selection stays killed when tests are added), and put
+  # them back after the run, for the functions whose code is unchanged.
+  "$py" - <<'EOF'
+import json, pathlib
+keep = {}
+for meta in pathlib.Path("mutants").rglob("*.py.meta"):
+    data = json.loads(meta.read_text())
+    keep[str(meta)] = {"codes": data["exit_code_by_key"], "hashes": data.get("hash_by_function_name", {})}
+pathlib.Path("verdicts-before-survivors.json").write_text(json.dumps(keep))
+EOF
 fi
 if [ "$forced" = 0 ] && [ ${#names[@]} -gt 0 ] && [ -d mutants ]; then
   mapfile -t run < <("$py" - "${names[@]}" <<'EOF'
@@ -147,6 +190,28 @@ EOF
 fi
 if [ "$forced" = 1 ] || [ ${#names[@]} -eq 0 ] || [ ${#run[@]} -gt 0 ]; then
   "$py" -m mutmut run --max-children "$children" "${run[@]}" || true
+fi
+if [ "$survivors" = 1 ] && [ -f verdicts-before-survivors.json ]; then
+  "$py" - <<'EOF'
+import json, pathlib, re
+before = json.loads(pathlib.Path("verdicts-before-survivors.json").read_text())
+kept = 0
+for path, old in before.items():
+    meta = pathlib.Path(path)
+    if not meta.exists():
+        continue
+    data = json.loads(meta.read_text())
+    hashes = data.get("hash_by_function_name", {})
+    for name, code in old["codes"].items():
+        function = re.sub(r"__mutmut_\d+$", "", name).rsplit(".", 1)[-1]
+        same = hashes.get(function) is not None and hashes.get(function) == old["hashes"].get(function)
+        if code is not None and data["exit_code_by_key"].get(name, 0) is None and same:
+            data["exit_code_by_key"][name] = code
+            kept += 1
+    meta.write_text(json.dumps(data))
+pathlib.Path("verdicts-before-survivors.json").unlink()
+print(f"kept {kept} verdicts of the earlier run (mutants not re-run, their functions unchanged)")
+EOF
 fi
 echo "$mode: mutmut took $(( $(date +%s) - started )) s"
 "$py" - "${names[@]}" <<'EOF'
