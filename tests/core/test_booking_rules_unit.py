@@ -1,0 +1,300 @@
+"""domain/booking_rules.py through the service: what blocks a slot, how a blocked reservation is moved or
+flagged (and its audit events), when its grace period counts from, and how a slot reads.
+
+Each test pins one behaviour a mutant of booking_rules.py changed without any other test noticing (see the
+mutation-testing section of docs/testing.md). The world's lot is in UTC; the clock starts at 10:00 and only
+the test moves it. Expected values are written out by hand: the slot a reservation lands on, the words of its
+``attention``, the exact audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from parking_tui.domain import Conflict, LotPolicy
+from parking_tui.domain.models import Slot, SlotStatus
+
+from .conftest import T0, make_user
+
+S = timedelta(seconds=1)
+
+
+def at(hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    """An instant on the world's day (the lot is in UTC)."""
+    return T0.replace(hour=hh, minute=mm, second=ss)
+
+
+def park(world, name: str, slot_index: int, start: datetime, end: datetime):
+    """A new driver books the slot for ``[start, end)`` and checks in now: the booking."""
+    token = make_user(world.svc, name)
+    booking = world.svc.create_booking(token, world.slots[slot_index].id, start, end)
+    world.svc.check_in(token, booking.id)
+    return token, booking
+
+
+def last_event(world, code: str) -> dict:
+    return world.svc.audit_log(world.admin, code=code)[-1]
+
+
+def event(world, when: datetime, op: str, booking, slot_index: int, **details) -> dict:
+    """The audit event we expect, written out: when, who, where, what, and the booking's ids."""
+    return {
+        "at": when.isoformat(timespec="microseconds"),
+        "user": "admin",
+        "terminal": world.svc.terminal,
+        "op": op,
+        "booking_id": booking.id,
+        "code": booking.confirmation_code,
+        "owner": booking.username,
+        "lot_id": world.lot.id,
+        "slot_id": world.slots[slot_index].id,
+        **details,
+    }
+
+
+def a1(world) -> Slot:
+    return next(s for s in world.svc.lot_slots(world.alice, world.lot.id) if s.slot_number == "A1")
+
+
+# ------------------------------------------------------------------------------------------ how a slot reads
+
+
+def test_a_slot_with_nothing_on_it_reads_available_with_no_mark(world):
+    slot = a1(world)
+    assert slot == Slot(
+        world.slots[0].id, world.lot.id, "A1", SlotStatus.AVAILABLE, admin_status=SlotStatus.AVAILABLE,
+        mark_until=None, mark_reason="", retired=False,
+    )
+    assert slot.retired is False and slot.mark_reason == ""
+
+
+def test_a_mark_shows_its_end_and_reason_while_in_force_and_nothing_once_it_has_ended(world):
+    svc = world.svc
+    svc.set_slot_status(world.admin, world.slots[0].id, "out_of_service", until=at(11), reason="Repaint")
+    assert a1(world) == Slot(
+        world.slots[0].id, world.lot.id, "A1", SlotStatus.OUT_OF_SERVICE, admin_status=SlotStatus.OUT_OF_SERVICE,
+        mark_until=at(11), mark_reason="Repaint", retired=False,
+    )
+    assert [(free, total) for _lot, free, total in svc.lot_overview(world.alice)] == [(2, 3)]
+    world.clock.set(at(11))  # the mark ends by itself: nothing of it shows
+    assert a1(world) == Slot(
+        world.slots[0].id, world.lot.id, "A1", SlotStatus.AVAILABLE, admin_status=SlotStatus.AVAILABLE,
+        mark_until=None, mark_reason="", retired=False,
+    )
+    assert [(free, total) for _lot, free, total in svc.lot_overview(world.alice)] == [(3, 3)]
+
+
+# ------------------------------------------------------------------------------------------ what blocks a slot
+
+
+def test_a_no_show_still_on_record_never_blocks_the_next_reservation(world):
+    svc = world.svc
+    svc.create_booking(world.bob, world.slots[0].id, at(10), at(10, 15))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 15), at(11))
+    world.clock.set(at(10, 20))  # bob never came; nothing was written since, so his row is still live
+    seen = svc.get_booking(world.alice, alice.id)
+    assert (seen.status, seen.attention) == ("reserved", "")
+
+
+def test_a_parked_car_never_blocks_a_reservation_after_its_own_end(world):
+    svc = world.svc
+    park(world, "carol", 0, at(10), at(11))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
+    world.clock.set(at(10, 30))
+    assert svc.get_booking(world.alice, alice.id).attention == ""
+
+
+def test_a_car_in_another_slot_never_blocks_a_reservation(world):
+    svc = world.svc
+    park(world, "carol", 1, at(10), at(12))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    world.clock.set(at(10, 5))
+    assert svc.get_booking(world.alice, alice.id).attention == ""
+    world.clock.set(at(10, 16))  # not blocked, so a no-show after the 15 minutes of grace
+    assert svc.get_booking(world.alice, alice.id).status == "expired"
+
+
+def test_an_overstay_through_a_whole_reservation_cancels_it_rather_than_making_it_a_no_show(world):
+    svc = world.svc
+    park(world, "carol", 0, at(10), at(10, 30))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 30), at(10, 45))
+    world.clock.set(at(10, 44, 30))  # the car's hold reaches a minute past now: past her end
+    assert svc.get_booking(world.alice, alice.id).attention == "previous car still in A1"
+    world.clock.set(at(10, 50))
+    assert svc.get_booking(world.alice, alice.id).status == "cancelled"
+
+
+def test_an_overstay_blocks_the_next_reservation_even_behind_a_no_show(world):
+    """Bob's reservation (first on the slot) is a no-show still held by the lot's long grace period; Carol's
+    car, parked after him, overstays into Alice's reservation."""
+    svc = world.svc
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(grace_minutes=60))
+    bob = svc.create_booking(world.bob, world.slots[0].id, at(10), at(10, 20))
+    carol = make_user(svc, "carol")
+    car = svc.create_booking(carol, world.slots[0].id, at(10, 20), at(10, 40))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 40), at(11))
+    world.clock.set(at(10, 20))
+    svc.check_in(carol, car.id)
+    world.clock.set(at(10, 50))
+    assert svc.get_booking(world.alice, alice.id).attention == "previous car still in A1"
+    assert svc.get_booking(world.bob, bob.id).status == "reserved"  # 60 minutes of grace, not the default 15
+
+
+def test_a_lots_own_grace_period_decides_when_a_reservation_expires(world):
+    svc = world.svc
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(grace_minutes=40))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    world.clock.set(at(10, 40))
+    assert svc.get_booking(world.alice, alice.id).status == "reserved"
+    world.clock.set(at(10, 40) + S)
+    assert svc.get_booking(world.alice, alice.id).status == "expired"
+
+
+# ------------------------------------------------------------------------------- moving a blocked reservation
+
+
+def _moved_at_10_20(world):
+    """Alice's reservation on A1 is blocked by an out-of-service mark at 10:05 with no free slot (a car in A2
+    until 10:30, one in A3); the A2 car leaves at 10:15; at 10:20 the manager marks A1 again and she is moved
+    to A2, ahead of Bob's reservation there from 11:00."""
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(11))
+    bob = svc.create_booking(world.bob, world.slots[1].id, at(11), at(12))
+    early, early_car = park(world, "filler1", 1, at(10), at(10, 30))
+    park(world, "filler2", 2, at(10), at(12))
+    clock.set(at(10, 5))
+    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", reason="Repaint")
+    assert held.moved == [] and [(b.id, b.attention) for b in held.unplaced] == [
+        (alice.id, "A1 out of service, no free slot to move to")
+    ]
+    clock.set(at(10, 15))
+    svc.check_out(early, early_car.id)
+    clock.set(at(10, 20))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", reason="Repaint")
+    return alice, bob, mark
+
+
+def test_a_moved_reservation_says_where_from_and_loses_its_attention(world):
+    alice, _bob, mark = _moved_at_10_20(world)
+    assert [(b.id, b.slot_number, b.moved_from, b.attention) for b in mark.moved] == [(alice.id, "A2", "A1", "")]
+    assert mark.unplaced == []
+    assert last_event(world, alice.confirmation_code) == event(
+        world, at(10, 20), "reassign", alice, 1, before="A1", after="A2", from_slot_id=world.slots[0].id,
+        reason="A1 out of service",
+    )
+    cancelled = world.svc.cancel_booking(world.alice, alice.id)
+    assert (cancelled.status, cancelled.attention) == ("cancelled", "")  # a finished booking shows what is kept
+
+
+def test_a_moved_reservation_gets_its_grace_period_from_the_move(world):
+    svc, clock = world.svc, world.clock
+    alice, _bob, _mark = _moved_at_10_20(world)
+    clock.set(at(10, 35))
+    assert svc.get_booking(world.alice, alice.id).status == "reserved"
+    clock.set(at(10, 35) + S)
+    assert svc.get_booking(world.alice, alice.id).status == "expired"
+
+
+def test_a_blocked_reservation_moves_past_a_busy_slot_to_the_next_free_one(world):
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
+    svc.create_booking(world.bob, world.slots[1].id, at(11), at(12))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert [(b.id, b.slot_number) for b in mark.moved] == [(alice.id, "A3")]
+
+
+def test_a_reservation_held_past_its_grace_by_an_overstay_keeps_its_slot_from_others(world):
+    """Bob's reservation on A2 is past its grace period, but Carol's car is still in A2, so it is held, not a
+    no-show: Alice's reservation, blocked on A1, cannot be moved into his time."""
+    svc, clock = world.svc, world.clock
+    park(world, "carol", 1, at(10), at(10, 30))
+    bob = svc.create_booking(world.bob, world.slots[1].id, at(10, 30), at(12))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
+    park(world, "filler", 2, at(10), at(13))
+    clock.set(at(10, 50))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert mark.moved == [] and [b.id for b in mark.unplaced] == [alice.id]
+    assert svc.get_booking(world.bob, bob.id).slot_number == "A2"
+
+
+# ----------------------------------------------------------------- flagging, and lifting a block that ended
+
+
+def _held_on_a1(world):
+    """Carol's car is in A1 until 10:20; Alice (10:30-12:00) and Bob (12:00-13:00) have A1 after her; A2 and
+    A3 are full. At 10:05 the manager marks A1 out of service (no end): both are held there, flagged."""
+    svc, clock = world.svc, world.clock
+    park(world, "filler1", 1, at(10), at(14))
+    park(world, "filler2", 2, at(10), at(14))
+    carol, car = park(world, "carol", 0, at(10), at(10, 20))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 30), at(12))
+    bob = svc.create_booking(world.bob, world.slots[0].id, at(12), at(13))
+    clock.set(at(10, 5))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", reason="Repaint")
+    return carol, car, alice, bob, mark
+
+
+def test_a_reservation_with_no_free_slot_is_flagged_with_an_audit_event(world):
+    _carol, _car, alice, bob, mark = _held_on_a1(world)
+    assert mark.moved == [] and [b.id for b in mark.unplaced] == [alice.id, bob.id]
+    assert last_event(world, bob.confirmation_code) == event(
+        world, at(10, 5), "attention", bob, 0, reason="A1 out of service, no free slot to move to"
+    )
+
+
+def test_a_shorter_mark_lifts_the_reservations_it_no_longer_covers(world):
+    """At 10:10 the mark is given an end, 11:30: Bob (from 12:00) is free again, Alice (from 10:30) is not."""
+    svc = world.svc
+    _carol, _car, alice, bob, _mark = _held_on_a1(world)
+    world.clock.set(at(10, 10))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", until=at(11, 30), reason="Repaint")
+    assert mark.moved == [] and [b.id for b in mark.unplaced] == [alice.id]
+    assert last_event(world, bob.confirmation_code) == event(world, at(10, 10), "attention", bob, 0, reason="")
+    assert last_event(world, alice.confirmation_code)["op"] == "attention"  # from 10:05: still flagged
+    cancelled = svc.cancel_booking(world.bob, bob.id)
+    assert (cancelled.status, cancelled.attention) == ("cancelled", "")
+
+
+def test_a_reservation_held_by_a_mark_with_an_end_gets_its_grace_period_from_that_end(world):
+    svc, clock = world.svc, world.clock
+    carol, car, alice, _bob, _mark = _held_on_a1(world)
+    clock.set(at(10, 10))
+    svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", until=at(11, 30), reason="Repaint")
+    clock.set(at(10, 15))
+    svc.check_out(carol, car.id)
+    clock.set(at(11, 45))  # the mark ended by itself at 11:30: 15 minutes of grace from then
+    assert svc.get_booking(world.alice, alice.id).status == "reserved"
+    clock.set(at(11, 45) + S)
+    assert svc.get_booking(world.alice, alice.id).status == "expired"
+
+
+def test_clearing_a_slot_that_held_nothing_leaves_a_started_reservation_to_expire(world):
+    svc, clock = world.svc, world.clock
+    park(world, "carol", 1, at(10), at(12))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    clock.set(at(10, 10))
+    svc.mark_slot(world.admin, world.slots[0].id, "available")
+    clock.set(at(10, 15) + S)
+    assert svc.get_booking(world.alice, alice.id).status == "expired"
+    assert [e["op"] for e in svc.audit_log(world.admin, code=alice.confirmation_code)] == ["create_booking"]
+
+
+def test_a_moved_reservation_blocked_again_still_counts_as_the_drivers_booking(world):
+    """Moved at 10:10 (grace from then), then held on A2 by a mark with no end: at 10:20 Alice still holds it,
+    so she cannot book another overlapping slot without a plate."""
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(12))
+    park(world, "filler", 2, at(10), at(11))
+    clock.set(at(10, 10))
+    moved = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert [b.slot_number for b in moved.moved] == ["A2"]
+    clock.set(at(10, 12))
+    held = svc.mark_slot(world.admin, world.slots[1].id, "out_of_service")
+    assert [b.id for b in held.unplaced] == [alice.id]
+    clock.set(at(10, 20))
+    with pytest.raises(Conflict) as refused:
+        svc.create_booking(world.alice, world.slots[2].id, at(11), at(12))
+    assert refused.value.field == "start_time"
+    assert str(refused.value).startswith(f"You already hold booking {alice.confirmation_code} (slot A2)")
