@@ -94,7 +94,10 @@ def mark_block(slot: SlotRow, start: datetime, end: datetime, now: datetime) -> 
     if mark is SlotStatus.AVAILABLE:
         return ""
     until = slot.mark_until or MAX_INSTANT
-    if not rules.overlaps(start, end, now, until):
+    # A window already over is blocked by a mark in force now: the mark came while the reservation was still live
+    # (every mark starts with the lot's housekeeping, which finishes the no-shows first), so it held the window
+    # to its end, and the reservation was never usable (cancelled, not a no-show).
+    if now < end and not rules.overlaps(start, end, now, until):
         return ""
     return f"{number} out of service" if mark is SlotStatus.OUT_OF_SERVICE else f"walk-in car in {number}"
 
