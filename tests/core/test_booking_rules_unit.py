@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from parking_tui.domain import Conflict, LotPolicy
-from parking_tui.domain.models import Slot, SlotStatus
+from parking_tui.domain.models import Booking, BookingStatus, Slot, SlotStatus
 
 from .conftest import T0, make_user
 
@@ -38,11 +38,11 @@ def last_event(world, code: str) -> dict:
     return world.svc.audit_log(world.admin, code=code)[-1]
 
 
-def event(world, when: datetime, op: str, booking, slot_index: int, **details) -> dict:
+def event(world, when: datetime, op: str, booking, slot_index: int, *, user: str = "admin", **details) -> dict:
     """The audit event we expect, written out: when, who, where, what, and the booking's ids."""
     return {
         "at": when.isoformat(timespec="microseconds"),
-        "user": "admin",
+        "user": user,
         "terminal": world.svc.terminal,
         "op": op,
         "booking_id": booking.id,
@@ -122,6 +122,8 @@ def test_an_overstay_through_a_whole_reservation_cancels_it_rather_than_making_i
     alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 30), at(10, 45))
     world.clock.set(at(10, 44, 30))  # the car's hold reaches a minute past now: past her end
     assert svc.get_booking(world.alice, alice.id).attention == "previous car still in A1"
+    world.clock.set(at(10, 45))
+    assert svc.get_booking(world.alice, alice.id).status == "cancelled"
     world.clock.set(at(10, 50))
     assert svc.get_booking(world.alice, alice.id).status == "cancelled"
 
@@ -265,7 +267,8 @@ def test_a_reservation_held_by_a_mark_with_an_end_gets_its_grace_period_from_tha
     clock.set(at(10, 15))
     svc.check_out(carol, car.id)
     clock.set(at(11, 45))  # the mark ended by itself at 11:30: 15 minutes of grace from then
-    assert svc.get_booking(world.alice, alice.id).status == "reserved"
+    seen = svc.get_booking(world.alice, alice.id)
+    assert (seen.status, seen.attention) == ("reserved", "")  # nothing blocks it any more
     clock.set(at(11, 45) + S)
     assert svc.get_booking(world.alice, alice.id).status == "expired"
 
@@ -298,3 +301,200 @@ def test_a_moved_reservation_blocked_again_still_counts_as_the_drivers_booking(w
         svc.create_booking(world.alice, world.slots[2].id, at(11), at(12))
     assert refused.value.field == "start_time"
     assert str(refused.value).startswith(f"You already hold booking {alice.confirmation_code} (slot A2)")
+
+
+# ------------------------------------------------------------------- the sweep that starts every write to a lot
+
+
+def test_the_next_write_expires_a_no_show_with_an_audit_event(world):
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    world.clock.set(at(10, 16))
+    svc.create_booking(world.bob, world.slots[1].id, at(11), at(12))
+    assert last_event(world, alice.confirmation_code) == event(
+        world, at(10, 16), "expire", alice, 0, user="system", before="reserved", after="expired"
+    )
+
+
+def test_the_next_write_cancels_a_reservation_an_overstay_held_through_its_end(world):
+    svc = world.svc
+    park(world, "carol", 0, at(10), at(10, 30))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 30), at(10, 45))
+    world.clock.set(at(10, 50))  # nothing was written since 10:00: nobody flagged her reservation
+    svc.create_booking(world.bob, world.slots[1].id, at(11), at(12))
+    reason = "previous car still in A1, no free slot to move to"
+    seen = svc.get_booking(world.alice, alice.id)
+    assert (seen.status, seen.attention, seen.cancelled_at) == ("cancelled", reason, at(10, 50))
+    assert last_event(world, alice.confirmation_code) == event(
+        world, at(10, 50), "cancel", alice, 0, user="system", before="reserved", after="cancelled", reason=reason
+    )
+
+
+def test_the_next_write_moves_a_held_reservation_once_a_slot_is_free(world):
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    svc.create_booking(world.bob, world.slots[1].id, at(11), at(12))
+    early, early_car = park(world, "filler1", 1, at(10), at(10, 20))
+    park(world, "filler2", 2, at(10), at(12))
+    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert [b.id for b in held.unplaced] == [alice.id]
+    clock.set(at(10, 20))
+    svc.check_out(early, early_car.id)
+    clock.set(at(10, 25))
+    svc.create_booking(world.bob, world.slots[1].id, at(12), at(13))
+    moved = svc.get_booking(world.alice, alice.id)
+    assert (moved.slot_number, moved.moved_from, moved.status) == ("A2", "A1", "reserved")
+    assert last_event(world, alice.confirmation_code) == event(
+        world, at(10, 25), "reassign", moved, 1, user="system", before="A1", after="A2",
+        from_slot_id=world.slots[0].id, reason="A1 out of service",
+    )
+
+
+# --------------------------------------------------------------------------------- refusing new time
+
+
+def refusal(call, *args, **kwargs) -> tuple[str | None, str]:
+    with pytest.raises(Conflict) as caught:
+        call(*args, **kwargs)
+    return caught.value.field, str(caught.value)
+
+
+def test_a_retired_slot_refuses_new_bookings_naming_the_slot(world):
+    svc = world.svc
+    svc.retire_slot(world.admin, world.slots[0].id)
+    assert refusal(svc.create_booking, world.alice, world.slots[0].id, at(11), at(12)) == (
+        "slot_id", "Slot A1 is retired; choose another slot."
+    )
+
+
+def test_a_mark_refuses_new_bookings_with_its_end_if_it_has_one(world):
+    svc = world.svc
+    svc.set_slot_status(world.admin, world.slots[0].id, "out_of_service", until=at(11))
+    assert refusal(svc.create_booking, world.alice, world.slots[0].id, at(10, 30), at(11, 30)) == (
+        "slot_id", "Slot A1 is out of service until 15 Jun 11:00; choose another slot."
+    )
+    svc.set_slot_status(world.admin, world.slots[1].id, "occupied", until=at(11))
+    assert refusal(svc.create_booking, world.alice, world.slots[1].id, at(10, 30), at(11, 30)) == (
+        "slot_id", "Slot A2 is occupied until 15 Jun 11:00; choose another slot."
+    )
+    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
+    assert refusal(svc.create_booking, world.alice, world.slots[2].id, at(10, 30), at(11, 30)) == (
+        "slot_id", "Slot A3 is out of service; choose another slot."
+    )
+
+
+def test_a_mark_that_ended_by_itself_refuses_nothing(world):
+    svc = world.svc
+    svc.set_slot_status(world.admin, world.slots[0].id, "out_of_service", until=at(11))
+    world.clock.set(at(11))
+    assert svc.create_booking(world.alice, world.slots[0].id, at(11), at(12)).slot_number == "A1"
+
+
+def test_a_walk_in_mark_flags_a_reservation_it_cannot_move_as_a_walk_in(world):
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
+    park(world, "filler1", 1, at(10), at(13))
+    park(world, "filler2", 2, at(10), at(13))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "occupied", until=at(12, 30))
+    assert [(b.id, b.attention) for b in mark.unplaced] == [(alice.id, "walk-in car in A1, no free slot to move to")]
+
+
+# ------------------------------------------------------------------------------------- one driver, many cars
+
+
+def test_a_booking_without_a_plate_allows_no_other_at_the_same_time_on_the_lots_clock(world):
+    svc = world.svc
+    berlin = svc.create_lot(world.admin, "Berlin", "Unter den Linden 1", 2, time_zone="Europe/Berlin")
+    b1, b2 = svc.add_slots(world.admin, berlin.id, ["B1", "B2"])
+    held = svc.create_booking(world.alice, b1.id, at(11), at(12))
+    assert refusal(svc.create_booking, world.alice, b2.id, at(11, 30), at(12, 30), plate="AB12 CDE") == (
+        "start_time",
+        f"You already hold booking {held.confirmation_code} (slot B1) from 15 Jun 13:00 to 15 Jun 14:00; one "
+        "booking at a time unless each booking names its car's plate.",
+    )
+
+
+def test_the_same_plate_cannot_be_booked_twice_at_the_same_time(world):
+    svc = world.svc
+    held = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12), plate="AB12 CDE")
+    assert refusal(svc.create_booking, world.alice, world.slots[1].id, at(11, 30), at(12, 30), plate="ab12cde") == (
+        "plate", f"Car AB12CDE already has booking {held.confirmation_code} from 15 Jun 11:00 to 15 Jun 12:00."
+    )
+
+
+def test_a_lot_allowing_one_car_per_driver_refuses_a_second_plate(world):
+    svc = world.svc
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(max_cars_per_driver=1))
+    svc.create_booking(world.alice, world.slots[0].id, at(11), at(12), plate="CAR1")
+    assert refusal(svc.create_booking, world.alice, world.slots[1].id, at(11), at(12), plate="CAR2") == (
+        "start_time", "You already hold 1 booking at that time; this lot allows 1 car per driver."
+    )
+
+
+def test_the_default_lot_allows_two_cars_per_driver_and_not_three(world):
+    svc = world.svc
+    svc.create_booking(world.alice, world.slots[0].id, at(11), at(12), plate="CAR1")
+    svc.create_booking(world.alice, world.slots[1].id, at(11), at(12), plate="CAR2")
+    assert refusal(svc.create_booking, world.alice, world.slots[2].id, at(11), at(12), plate="CAR3") == (
+        "start_time", "You already hold 2 bookings at that time; this lot allows 2 cars per driver."
+    )
+
+
+def test_a_no_show_held_by_the_lots_long_grace_still_counts_as_the_drivers_booking(world):
+    svc = world.svc
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(grace_minutes=60))
+    held = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    world.clock.set(at(10, 30))
+    field, message = refusal(svc.create_booking, world.alice, world.slots[1].id, at(10, 30), at(11, 30))
+    assert field == "start_time" and message.startswith(f"You already hold booking {held.confirmation_code}")
+
+
+def test_an_overstaying_car_can_still_be_extended(world):
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(10, 30))
+    svc.check_in(world.alice, alice.id)
+    world.clock.set(at(10, 40))
+    longer = svc.extend_booking(world.alice, alice.id, at(11, 30))
+    assert (longer.status, longer.end_time) == ("checked_in", at(11, 30))
+
+
+# ------------------------------------------------------------------------------------- clashes
+
+
+def test_an_extension_stops_at_the_next_booking_on_the_slot(world):
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    svc.create_booking(world.bob, world.slots[0].id, at(11, 30), at(12, 30))
+    assert refusal(svc.extend_booking, world.alice, alice.id, at(12)) == (
+        "end_time",
+        "Slot A1 is booked by someone else from 15 Jun 11:30; the latest you can extend to is 15 Jun 11:30.",
+    )
+
+
+def test_a_moved_reservation_keeps_its_new_slot_from_others_through_its_grace_from_the_move(world):
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    clock.set(at(10, 10))
+    moved = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert [b.slot_number for b in moved.moved] == ["A2"]
+    clock.set(at(10, 20))  # 20 minutes after her start, 10 after the move
+    assert refusal(svc.create_booking, world.bob, world.slots[1].id, at(10, 20), at(11)) == (
+        "slot_id", "Slot A2 is already booked from 15 Jun 10:00 to 15 Jun 11:00; choose another time or slot."
+    )
+    assert svc.get_booking(world.alice, alice.id).status == "reserved"
+
+
+# ------------------------------------------------------------------------------ another driver's booking
+
+
+def test_another_drivers_booking_is_a_busy_window_that_still_shows_its_overstay(world):
+    svc = world.svc
+    bob = svc.create_booking(world.bob, world.slots[0].id, at(10), at(10, 30))
+    svc.check_in(world.bob, bob.id)
+    world.clock.set(at(10, 50))
+    (seen,) = svc.slot_schedule(world.alice, world.slots[0].id)
+    assert seen == Booking(
+        id=0, slot_id=world.slots[0].id, username="", start_time=at(10), end_time=at(10, 30),
+        status=BookingStatus.CHECKED_IN, confirmation_code="", lot_id=world.lot.id, slot_number="A1",
+    )
+    assert seen.overstay == timedelta(minutes=20)
