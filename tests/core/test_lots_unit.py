@@ -276,3 +276,17 @@ def test_available_slots_skips_retired_and_marked_slots_and_held_time(world):
     svc.create_booking(dan, world.slots[1].id, at(10, 30), at(12))
     clock.set(at(10, 50))
     assert [s.slot_number for s in svc.available_slots(world.alice, world.lot.id, at(11, 30), at(12, 30))] == ["A3"]
+
+
+def test_capacity_refusals_say_what_is_in_use(world):
+    svc, lot = world.svc, world.lot.id
+    assert refused(Conflict, svc.update_lot, world.admin, lot, total_slots=2) == (
+        "total_slots", "Central has 3 slots in use; retire slots before lowering its capacity to 2."
+    )
+    assert refused(Conflict, svc.add_slots, world.admin, lot, ["A1"]) == (
+        "slot_number", "Slot A1 already exists in Central."
+    )
+    svc.update_lot(world.admin, lot, total_slots=4)
+    assert refused(Conflict, svc.add_slots, world.admin, lot, ["B1", "B2"]) == (
+        "slot_number", "Central holds 4 slots and has 3; 2 more would exceed its capacity (raise it with Edit lot)."
+    )
