@@ -38,7 +38,8 @@ domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py",
     "tests/core/test_occupancy_hours.py", "tests/hardening/test_hostile_fields.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py",
     "tests/core/test_booking_rules_unit.py", "tests/core/test_views_edges.py", "tests/core/test_housekeeping_unit.py",
-    "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py"'
+    "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py",
+    "tests/core/test_bookings_unit.py"'
 # The same without the two slowest files (the hostile-field properties and the lot's clock, 20 of the 34 s), for
 # the modules whose functions every test calls (a surviving mutant of them runs every selected test): each of
 # their runs then fits in a session on the shared machine. accounts and errors keep the whole selection.
@@ -47,7 +48,8 @@ domain_quick_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edge
     "tests/core/test_lots.py", "tests/core/test_lots_day.py", "tests/core/test_occupancy_hours.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py",
     "tests/core/test_booking_rules_unit.py", "tests/core/test_views_edges.py", "tests/core/test_housekeeping_unit.py",
-    "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py"'
+    "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py",
+    "tests/core/test_bookings_unit.py"'
 # The tests of the store's write path that run in one process and in seconds: the commit's own unit tests
 # (test_commit_unit.py: the lock, the unit of work, faults at each step, settling a commit cut short, what the
 # root records), the power-cut model, the data files, damaged files, restore. Left out (each would cost every
