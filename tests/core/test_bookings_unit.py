@@ -13,9 +13,10 @@ from datetime import datetime
 
 import pytest
 
-from parking_tui.domain import Conflict, LotPolicy, ValidationError
+from parking_tui.domain import Conflict, LotPolicy, NotFound, ValidationError
 
 from .conftest import T0, make_user
+from .test_lots_day import fill
 
 
 def at(hh: int, mm: int = 0) -> datetime:
@@ -203,3 +204,101 @@ def test_an_extension_counts_the_drivers_other_plated_bookings_against_the_lots_
     svc.create_booking(world.alice, world.slots[1].id, at(12), at(13), plate="BB22")
     svc.create_booking(world.alice, world.slots[2].id, at(12), at(13), plate="CC33")
     assert svc.extend_booking(world.alice, b.id, at(12, 30)).end_time == at(12, 30)
+
+
+# ------------------------------------------------------------------------------------------- booking
+
+
+def test_booking_refusals_name_their_field_and_the_lots_clock(world, tokyo):
+    svc = world.svc
+    lot, slots = tokyo
+    with pytest.raises(ValidationError) as exc:
+        svc.create_booking(world.alice, slots[0].id, "at eight", "2030-06-15T21:00")
+    assert refusal(exc) == ("Start time must be a date and time like 2025-12-04T10:10.", "start_time")
+    with pytest.raises(ValidationError) as exc:
+        svc.create_booking(world.alice, slots[0].id, "2030-06-15T20:00", "at nine")
+    assert refusal(exc) == ("End time must be a date and time like 2025-12-04T10:10.", "end_time")
+    svc.create_booking(world.bob, slots[0].id, "2030-06-15T20:00", "2030-06-15T21:00")
+    with pytest.raises(Conflict) as exc:
+        svc.create_booking(world.alice, slots[0].id, "2030-06-15T20:30", "2030-06-15T21:30")
+    assert refusal(exc) == (
+        "Slot T1 is already booked from 15 Jun 20:00 to 15 Jun 21:00; choose another time or slot.", "slot_id"
+    )
+    svc.set_slot_status(world.admin, slots[1].id, "out_of_service", until=at(14), reason="Repaint")
+    with pytest.raises(Conflict) as exc:
+        svc.create_booking(world.alice, slots[1].id, "2030-06-15T20:30", "2030-06-15T21:30")
+    assert refusal(exc) == ("Slot T2 is out of service until 15 Jun 23:00; choose another slot.", "slot_id")
+
+
+def test_a_third_car_may_be_booked_where_the_lot_allows_three(world):
+    svc = world.svc
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(max_cars_per_driver=3))
+    svc.create_booking(world.alice, world.slots[0].id, at(11), at(12), plate="AA11")
+    svc.create_booking(world.alice, world.slots[1].id, at(11), at(12), plate="BB22")
+    third = svc.create_booking(world.alice, world.slots[2].id, at(11), at(12), plate="CC33")
+    assert (third.slot_number, third.plate) == ("A3", "CC33")
+
+
+def test_an_unknown_code_is_not_found_in_words_naming_the_field(world):
+    b = world.svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
+    with pytest.raises(NotFound) as exc:
+        world.svc.find_booking(world.bob, b.confirmation_code)
+    assert refusal(exc) == (f"No booking with code {b.confirmation_code}.", "confirmation_code")
+
+
+# ------------------------------------------------------------------------------------------ checking in
+
+
+def test_check_in_on_a_tokyo_lot_opens_on_the_lots_clock(world, tokyo):
+    svc = world.svc
+    lot, slots = tokyo
+    b = svc.create_booking(world.alice, slots[0].id, "2030-06-15T20:00", "2030-06-15T21:00")
+    with pytest.raises(Conflict) as exc:
+        svc.check_in(world.alice, b.id)
+    assert str(exc.value) == "Check-in opens 15 minutes before the start (19:45)."
+
+
+def test_an_early_arrival_with_nowhere_to_go_is_told_in_words_when_to_come(world):
+    svc, clock = world.svc, world.clock
+    carol = make_user(svc, "carol")
+    svc.create_booking(carol, world.slots[1].id, at(10, 40), at(13))
+    fill(world, (2,), at(10), at(13))
+    svc.create_booking(world.alice, world.slots[0].id, at(10, 40), at(11))
+    bob = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    clock.set(at(10, 50))
+    with pytest.raises(Conflict) as exc:
+        svc.check_in(world.bob, bob.id)
+    assert str(exc.value) == "Slot A1 is still booked by another driver until 11:00; check in from then."
+
+
+def test_a_held_reservation_asks_for_the_attendant_once_and_is_let_go_when_the_car_leaves(world):
+    """10:00-11:00 is overstayed on A1 and the other slots are full: the 11:00 reservation cannot be checked
+    into. The first try flags it (one event by the driver), the second flags nothing new; the car leaving
+    lifts the flag (an event by whoever checked it out), and the driver gets in."""
+    svc, clock = world.svc, world.clock
+    a = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    svc.check_in(world.alice, a.id)
+    b = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    fill(world, (1, 2), at(10), at(13))
+    clock.set(at(11, 5))
+    words = (
+        "Slot A1 cannot be used (previous car still in A1) and no other slot is free; please see the attendant."
+    )
+    for _ in range(2):
+        with pytest.raises(Conflict) as exc:
+            svc.check_in(world.bob, b.id)
+        assert str(exc.value) == words
+    reason = "previous car still in A1, no free slot to move to"
+    assert svc.get_booking(world.bob, b.id).attention == reason
+    clock.set(at(11, 10))
+    svc.check_out(world.alice, a.id)
+    clock.set(at(11, 12))
+    done = svc.check_in(world.bob, b.id)
+    assert (done.status, done.attention, done.slot_number) == ("checked_in", "", "A1")
+    about = ids(world, b, 0)
+    assert events(world, b)[1:] == [
+        {"at": stamp(at(11, 5)), "user": "bob", "op": "attention", **about, "reason": reason},
+        {"at": stamp(at(11, 10)), "user": "alice", "op": "attention", **about, "reason": ""},
+        {"at": stamp(at(11, 12)), "user": "bob", "op": "check_in", **about, "before": "reserved",
+         "after": "checked_in"},
+    ]
