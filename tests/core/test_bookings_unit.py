@@ -302,3 +302,39 @@ def test_a_held_reservation_asks_for_the_attendant_once_and_is_let_go_when_the_c
         {"at": stamp(at(11, 12)), "user": "bob", "op": "check_in", **about, "before": "reserved",
          "after": "checked_in"},
     ]
+
+
+# ------------------------------------------------------------ a reservation held past its grace by a blocked slot
+
+
+def held(world):
+    """Carol's car overstays 10:00-10:20 on A1 while the other slots are full, so alice's 10:20-11:00 on A1,
+    past its grace period at 10:40, is held (not expired) for her: the slot still counts it as booked."""
+    svc, clock = world.svc, world.clock
+    carol = make_user(svc, "carol")
+    c = svc.create_booking(carol, world.slots[0].id, at(10), at(10, 20))
+    svc.check_in(carol, c.id)
+    svc.create_booking(world.alice, world.slots[0].id, at(10, 20), at(11))
+    fill(world, (1, 2), at(10), at(13))
+    clock.set(at(10, 40))
+    return carol, c
+
+
+def test_a_held_reservation_still_refuses_a_new_booking_over_it(world):
+    held(world)
+    with pytest.raises(Conflict) as exc:
+        world.svc.create_booking(world.bob, world.slots[0].id, at(10, 45), at(11))
+    assert refusal(exc) == (
+        "Slot A1 is already booked from 15 Jun 10:20 to 15 Jun 11:00; choose another time or slot.", "slot_id"
+    )
+
+
+def test_a_held_reservation_still_refuses_an_extension_into_it(world):
+    carol, c = held(world)
+    with pytest.raises(Conflict) as exc:
+        world.svc.extend_booking(carol, c.id, at(10, 50))
+    assert refusal(exc) == (
+        "Slot A1 is booked by someone else from 15 Jun 10:20, right after yours; this booking cannot be extended.",
+        "end_time",
+    )
+
