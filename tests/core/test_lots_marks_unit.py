@@ -199,3 +199,25 @@ def test_a_reservation_the_lots_housekeeping_moves_off_the_slot_is_named_in_the_
     assert [(e["at"], e["user"], e["booking_id"], e["after"]) for e in events(world, "reassign")] == [
         (at(13, 15), "system", alice.id, "A3")
     ]
+
+
+def test_a_mark_looks_past_a_reservation_it_does_not_block_to_the_ones_after(world):
+    """A lot of 5-minute bookings held 30 minutes: Alice's booking on A1 is over but still in her grace period,
+    Bob's car that came after her overstays, and Carol's reservation after Bob's has begun. Clearing A1 leaves
+    Alice's (before the car) where it is and moves Carol's, which the car holds."""
+    svc, clock = world.svc, world.clock
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(min_minutes=5, grace_minutes=30))
+    a1 = world.slots[0].id
+    alice = svc.create_booking(world.alice, a1, at(10), at(10, 5))
+    bob = svc.create_booking(world.bob, a1, at(10, 5), at(10, 10))
+    carol = svc.create_booking(make_user(svc, "carol"), a1, at(10, 10), at(10, 40))
+    clock.set(at(10, 5))
+    svc.check_in(world.bob, bob.id)
+    clock.set(at(10, 20))
+    cleared = svc.mark_slot(world.admin, a1, "available")
+    assert [(b.id, b.slot_number, b.moved_from) for b in cleared.moved] == [(carol.id, "A2", "A1")]
+    assert cleared.unplaced == []
+    assert [(e["booking_id"], e["before"], e["after"], e["reason"]) for e in events(world, "reassign")] == [
+        (carol.id, "A1", "A2", "previous car still in A1")
+    ]
+    assert svc.get_booking(world.alice, alice.id).slot_number == "A1"
