@@ -338,3 +338,29 @@ def test_a_held_reservation_still_refuses_an_extension_into_it(world):
         "end_time",
     )
 
+
+
+def test_a_held_reservation_past_its_grace_may_still_be_cancelled(world):
+    held(world)
+    mine = world.svc.my_bookings(world.alice)[0]
+    assert world.svc.cancel_booking(world.alice, mine.id).status == "cancelled"
+
+
+def test_a_held_reservation_moved_by_the_housekeeping_is_checked_in_where_it_was_moved(world):
+    """A2's car leaves at 10:45 (that write's housekeeping flags alice's held reservation, A2 being still taken
+    while it runs); at 10:50 alice checks in: the housekeeping of her own write first moves her reservation to
+    A2, and the check-in is on A2 with no second move."""
+    svc, clock = world.svc, world.clock
+    held(world)
+    filler = svc.my_bookings(world.svc.login("filler1", "correct-horse"))[0]
+    clock.set(at(10, 45))
+    svc.check_out(world.admin, filler.id)
+    clock.set(at(10, 50))
+    mine = svc.my_bookings(world.alice)[0]
+    done = svc.check_in(world.alice, mine.id)
+    assert (done.slot_number, done.status) == ("A2", "checked_in")
+    assert [(e["op"], e["user"], e.get("before"), e.get("after")) for e in events(world, mine)[1:]] == [
+        ("attention", "system", None, None),
+        ("reassign", "system", "A1", "A2"),
+        ("check_in", "alice", "reserved", "checked_in"),
+    ]
