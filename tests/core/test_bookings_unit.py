@@ -364,3 +364,19 @@ def test_a_held_reservation_moved_by_the_housekeeping_is_checked_in_where_it_was
         ("reassign", "system", "A1", "A2"),
         ("check_in", "alice", "reserved", "checked_in"),
     ]
+
+
+def test_a_reservation_whose_slot_is_still_taken_is_moved_at_check_in_by_its_driver(world):
+    svc, clock = world.svc, world.clock
+    a = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    svc.check_in(world.alice, a.id)
+    b = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    clock.set(at(11, 5))
+    done = svc.check_in(world.bob, b.id)
+    assert (done.slot_number, done.moved_from, done.status) == ("A2", "A1", "checked_in")
+    assert events(world, b)[1:] == [
+        {"at": stamp(at(11, 5)), "user": "bob", "op": "reassign", **ids(world, b, 1), "before": "A1",
+         "after": "A2", "from_slot_id": world.slots[0].id, "reason": "previous car still in A1"},
+        {"at": stamp(at(11, 5)), "user": "bob", "op": "check_in", **ids(world, b, 1), "before": "reserved",
+         "after": "checked_in", "slot_before": "A1", "slot_after": "A2"},
+    ]
