@@ -39,7 +39,7 @@ domain_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edges.py",
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py",
     "tests/core/test_booking_rules_unit.py", "tests/core/test_views_edges.py", "tests/core/test_housekeeping_unit.py",
     "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py",
-    "tests/core/test_bookings_unit.py", "tests/core/test_service_unit.py", "tests/core/test_bookings_audit_unit.py"'
+    "tests/core/test_bookings_unit.py", "tests/core/test_service_unit.py", "tests/core/test_bookings_audit_unit.py", "tests/core/test_login_unit.py"'
 # The same without the two slowest files (the hostile-field properties and the lot's clock, 20 of the 34 s), for
 # the modules whose functions every test calls (a surviving mutant of them runs every selected test): each of
 # their runs then fits in a session on the shared machine. accounts and errors keep the whole selection.
@@ -49,7 +49,7 @@ domain_quick_tests='"tests/core/test_rules_unit.py", "tests/core/test_rules_edge
     "tests/hardening/test_time_zones.py", "tests/hardening/test_security.py", "tests/contract/test_store_contract.py",
     "tests/core/test_booking_rules_unit.py", "tests/core/test_views_edges.py", "tests/core/test_housekeeping_unit.py",
     "tests/core/test_lots_unit.py", "tests/core/test_lots_admin_unit.py", "tests/core/test_lots_marks_unit.py",
-    "tests/core/test_bookings_unit.py", "tests/core/test_service_unit.py", "tests/core/test_bookings_audit_unit.py"'
+    "tests/core/test_bookings_unit.py", "tests/core/test_service_unit.py", "tests/core/test_bookings_audit_unit.py", "tests/core/test_login_unit.py"'
 # The tests of the store's write path that run in one process and in seconds: the commit's own unit tests
 # (test_commit_unit.py: the lock, the unit of work, faults at each step, settling a commit cut short, what the
 # root records), the power-cut model, the data files, damaged files, restore. Left out (each would cost every
