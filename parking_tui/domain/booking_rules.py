@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from . import rules
 from .context import DEFAULT_POLICY, Context, natural_key, policy_of
@@ -18,6 +18,7 @@ from .models import Booking, BookingStatus, LotPolicy, Slot, SlotStatus
 from .ports import FINISHED, BookingRow, LotRow, ReadView, SlotRow, UnitOfWork
 
 MAX_INSTANT = datetime(9999, 1, 1, tzinfo=timezone.utc)
+_INSTANT = timedelta(microseconds=1)
 
 
 # ------------------------------------------------------------------------------------------ reading rows
@@ -94,10 +95,7 @@ def mark_block(slot: SlotRow, start: datetime, end: datetime, now: datetime) -> 
     if mark is SlotStatus.AVAILABLE:
         return ""
     until = slot.mark_until or MAX_INSTANT
-    # A window already over is blocked by a mark in force now: the mark came while the reservation was still live
-    # (every mark starts with the lot's housekeeping, which finishes the no-shows first), so it held the window
-    # to its end, and the reservation was never usable (cancelled, not a no-show).
-    if now < end and not rules.overlaps(start, end, now, until):
+    if not rules.overlaps(start, end, now, until):
         return ""
     return f"{number} out of service" if mark is SlotStatus.OUT_OF_SERVICE else f"walk-in car in {number}"
 
@@ -109,6 +107,12 @@ def block_reason(slot: SlotRow, row: BookingRow, live: Iterable[BookingRow], now
     reason = mark_block(slot, start, end, now)
     if reason:
         return reason
+    if row.attention and now >= end:
+        # Held by a block to its end (``attention`` is cleared when the block lifts), on a slot still marked or
+        # retired: it was never usable, so it is cancelled with the reason rather than finished as a no-show.
+        reason = mark_block(slot, now, now + _INSTANT, now)
+        if reason:
+            return reason
     for other in live:
         if other.id == row.id or other.status != BookingStatus.CHECKED_IN:
             continue

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from parking_tui.domain import LotPolicy
+
 from .conftest import make_user
 from .test_lots_day import at, fill
 
@@ -104,3 +106,19 @@ def test_a_held_reservation_moved_by_housekeeping_says_system_moved_it_and_why(w
     ]
     moved = svc.get_booking(world.alice, alice.id)
     assert (moved.slot_number, moved.moved_from, moved.attention) == ("A3", "A1", "")
+
+
+def test_a_mark_after_a_reservations_window_neither_moves_nor_cancels_it(world):
+    """On a lot whose grace period outlasts a short booking, a reservation can still be on record after its end.
+    A mark set then did not hold it while it was due: it is left where it is and finishes as a no-show."""
+    svc, clock = world.svc, world.clock
+    svc.update_lot(world.admin, world.lot.id, policy=LotPolicy(grace_minutes=30, min_minutes=5))
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(10, 5))
+    clock.set(at(10, 20))
+    mark = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert (mark.moved, mark.unplaced) == ([], [])
+    assert svc.get_booking(world.alice, alice.id).slot_number == "A1"
+    clock.set(at(10, 31))
+    a_write_to_the_lot(world)
+    assert [e["op"] for e in svc.audit_log(world.admin, code=alice.confirmation_code)] == ["create_booking", "expire"]
+    assert svc.get_booking(world.alice, alice.id).status == "expired"

@@ -84,7 +84,9 @@ def test_the_audit_log_lists_the_newest_500_by_default(world, clock):
 
 
 def test_a_service_gives_new_lots_its_zone_or_utc(world, clock):
-    made_here = ParkingService(world.svc.store, clock=clock, password_hasher=cheap_hasher(), time_zone="Pacific/Auckland")
+    made_here = ParkingService(
+        world.svc.store, clock=clock, password_hasher=cheap_hasher(), time_zone="Pacific/Auckland"
+    )
     assert made_here.time_zone == "Pacific/Auckland"
     assert made_here.create_lot(world.admin, "Harbour", "Quay 1", 4).time_zone == "Pacific/Auckland"
     plain = ParkingService(world.svc.store, clock=clock, password_hasher=cheap_hasher())
