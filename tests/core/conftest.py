@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,49 @@ def live_overlaps(bookings) -> list[tuple]:
             if a.slot_id == b.slot_id and a.start_time < b.end_time and b.start_time < a.end_time:
                 bad.append((a, b))
     return bad
+
+
+# Helpers of the domain's unit tests (``from .conftest import at, park, refused, stamp``).
+
+
+def at(hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    """An instant on the world's day (the lot is in UTC)."""
+    return T0.replace(hour=hh, minute=mm, second=ss)
+
+
+def stamp(when: datetime) -> str:
+    """An instant as the audit log writes it."""
+    return when.isoformat(timespec="microseconds")
+
+
+def refused(
+    error: type[Exception], call: Callable[..., object], *args: object, **kwargs: object
+) -> tuple[str | None, str]:
+    """The field and the words of the ``error`` (exactly that class) that ``call`` raises."""
+    with pytest.raises(error) as caught:
+        call(*args, **kwargs)
+    assert type(caught.value) is error
+    return getattr(caught.value, "field", None), str(caught.value)
+
+
+def park(world: World, name: str, slot_index: int, start: datetime, end: datetime) -> tuple[str, object]:
+    """A new driver books the slot for ``[start, end)`` and checks in now: (token, booking)."""
+    token = make_user(world.svc, name)
+    booking = world.svc.create_booking(token, world.slots[slot_index].id, start, end)
+    world.svc.check_in(token, booking.id)
+    return token, booking
+
+
+def held_on_a1_until_a3_frees(world: World):
+    """Alice's reservation (10:10-14:00) is held on A1, marked out of service at 10:07 while A2 and A3 are out of
+    service too; at 10:15 A3 comes free while she is held. Returns her booking; the clock stands at 10:15."""
+    svc, clock = world.svc, world.clock
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(14))
+    svc.set_slot_status(world.admin, world.slots[1].id, "out_of_service")
+    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
+    clock.set(at(10, 7))
+    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
+    assert held.moved == [] and [b.id for b in held.unplaced] == [alice.id]
+    clock.set(at(10, 15))
+    svc.set_slot_status(world.admin, world.slots[2].id, "available")
+    return alice

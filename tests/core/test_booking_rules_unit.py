@@ -16,22 +16,9 @@ import pytest
 from parking_tui.domain import Conflict, LotPolicy
 from parking_tui.domain.models import Booking, BookingStatus, Slot, SlotStatus
 
-from .conftest import T0, make_user
+from .conftest import at, make_user, park
 
 S = timedelta(seconds=1)
-
-
-def at(hh: int, mm: int = 0, ss: int = 0) -> datetime:
-    """An instant on the world's day (the lot is in UTC)."""
-    return T0.replace(hour=hh, minute=mm, second=ss)
-
-
-def park(world, name: str, slot_index: int, start: datetime, end: datetime):
-    """A new driver books the slot for ``[start, end)`` and checks in now: the booking."""
-    token = make_user(world.svc, name)
-    booking = world.svc.create_booking(token, world.slots[slot_index].id, start, end)
-    world.svc.check_in(token, booking.id)
-    return token, booking
 
 
 def last_event(world, code: str) -> dict:

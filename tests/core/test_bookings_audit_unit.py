@@ -10,34 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
 
 from parking_tui.domain import Conflict, ValidationError
 
-from .conftest import T0, make_user
-
-
-def at(hh: int, mm: int = 0) -> datetime:
-    """An instant on the world's day (the lot is in UTC)."""
-    return T0.replace(hour=hh, minute=mm)
-
-
-def stamp(when: datetime) -> str:
-    return when.isoformat(timespec="microseconds")
-
-
-def refused(error, call, *args, **kwargs) -> tuple[str | None, str]:
-    with pytest.raises(error) as caught:
-        call(*args, **kwargs)
-    assert type(caught.value) is error
-    return caught.value.field, str(caught.value)
-
-
-def park(world, name: str, slot_index: int, start: datetime, end: datetime):
-    token = make_user(world.svc, name)
-    booking = world.svc.create_booking(token, world.slots[slot_index].id, start, end)
-    world.svc.check_in(token, booking.id)
-    return token, booking
+from .conftest import at, park, refused, stamp
 
 
 def event(world, when: datetime, user: str, op: str, booking, slot_index: int, **details) -> dict:

@@ -9,24 +9,13 @@ the lot's clock, not the service's. Expected values are written out by hand.
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import pytest
 
 from parking_tui.domain import Conflict, LotPolicy, NotFound, ValidationError
 
-from .conftest import T0, make_user
+from .conftest import at, make_user, stamp
 from .test_lots_day import fill
-
-
-def at(hh: int, mm: int = 0) -> datetime:
-    """An instant on the world's day (UTC)."""
-    return T0.replace(hour=hh, minute=mm)
-
-
-def stamp(when: datetime) -> str:
-    """How an audit event writes an instant."""
-    return when.isoformat(timespec="microseconds")
 
 
 def ids(world, booking, slot_index: int, *, lot_id: int | None = None, slots=None) -> dict:

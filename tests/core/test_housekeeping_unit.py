@@ -9,8 +9,8 @@ from datetime import datetime
 
 from parking_tui.domain import LotPolicy
 
-from .conftest import make_user
-from .test_lots_day import at, fill
+from .conftest import at, held_on_a1_until_a3_frees, make_user
+from .test_lots_day import fill
 
 
 def events(world, op):
@@ -90,14 +90,7 @@ def test_an_overstay_through_a_whole_reservation_nobody_looked_at_is_cancelled_n
 
 def test_a_held_reservation_moved_by_housekeeping_says_system_moved_it_and_why(world):
     svc, clock = world.svc, world.clock
-    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(14))
-    svc.set_slot_status(world.admin, world.slots[1].id, "out_of_service")
-    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
-    clock.set(at(10, 7))
-    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
-    assert [b.id for b in held.unplaced] == [alice.id]
-    clock.set(at(10, 15))
-    svc.set_slot_status(world.admin, world.slots[2].id, "available")  # a slot comes free while she is held
+    alice = held_on_a1_until_a3_frees(world)  # A3 comes free while she is held
     clock.set(at(13, 15))
     a_write_to_the_lot(world, 2)
     assert events(world, "reassign") == [

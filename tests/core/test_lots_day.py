@@ -5,21 +5,16 @@ Times in the comments are on the lot's clock (the world's lot is in UTC; the clo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from parking_tui.domain import AuthenticationError, Conflict, LotPolicy, ValidationError
 
-from .conftest import PASSWORD, T0, make_user
+from .conftest import PASSWORD, at, held_on_a1_until_a3_frees, make_user
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
-
-
-def at(hh: int, mm: int = 0) -> datetime:
-    """An instant on the world's day (the lot is in UTC)."""
-    return T0.replace(hour=hh, minute=mm)
 
 
 def fill(world, indexes, start, end):
@@ -162,14 +157,7 @@ def test_4_a_mark_reports_a_reservation_its_own_call_moved_off_the_slot(world):
     housekeeping that starts the next mark of that slot: the mark's answer names it, so the manager who marked
     the slot hears that it moved (a hypothesis state-machine run found it missing)."""
     svc, clock = world.svc, world.clock
-    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(14))
-    svc.set_slot_status(world.admin, world.slots[1].id, "out_of_service")
-    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
-    clock.set(at(10, 7))
-    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
-    assert held.moved == [] and [b.id for b in held.unplaced] == [alice.id]
-    clock.set(at(10, 15))
-    svc.set_slot_status(world.admin, world.slots[2].id, "available")  # a slot comes free while she is held
+    alice = held_on_a1_until_a3_frees(world)  # A3 comes free while she is held
     clock.set(at(13, 15))
     mark = svc.mark_slot(world.admin, world.slots[0].id, "occupied")
     assert [(b.id, b.slot_number, b.moved_from) for b in mark.moved] == [(alice.id, "A3", "A1")]

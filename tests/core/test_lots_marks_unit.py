@@ -9,7 +9,7 @@ import pytest
 from parking_tui.domain.errors import Conflict, ValidationError
 from parking_tui.domain.models import LotPolicy
 
-from .conftest import make_user
+from .conftest import held_on_a1_until_a3_frees, make_user
 from .test_housekeeping_unit import events
 from .test_lots_day import at, fill
 
@@ -184,14 +184,7 @@ def test_a_reservation_the_lots_housekeeping_moves_off_the_slot_is_named_in_the_
     """Alice's reservation is held on A1; A3 comes free before her grace period is over; hours later the admin
     marks A1 again: the housekeeping that starts the mark moves her (by ``system``) and the answer names her."""
     svc, clock = world.svc, world.clock
-    alice = svc.create_booking(world.alice, world.slots[0].id, at(10, 10), at(14))
-    svc.set_slot_status(world.admin, world.slots[1].id, "out_of_service")
-    svc.set_slot_status(world.admin, world.slots[2].id, "out_of_service")
-    clock.set(at(10, 7))
-    held = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
-    assert [b.id for b in held.unplaced] == [alice.id]
-    clock.set(at(10, 15))
-    svc.set_slot_status(world.admin, world.slots[2].id, "available")
+    alice = held_on_a1_until_a3_frees(world)
     clock.set(at(13, 15))
     again = svc.mark_slot(world.admin, world.slots[0].id, "out_of_service", reason="Paint still wet")
     assert [(b.id, b.slot_number, b.moved_from, b.attention) for b in again.moved] == [(alice.id, "A3", "A1", "")]
