@@ -135,7 +135,11 @@ mkdir -p "$work"
 # The tests' stores live in memory when the machine has /dev/shm: every test builds one, and each commit's fsyncs
 # on a disk cost most of a test's time (the commit selection took 23.6 s on disk and 9.4 s there, at a load of 5).
 # Nothing the tests check depends on it: the fsync tests record the calls the store makes rather than timing them.
-if [ -z "${MUTATION_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then MUTATION_TMPDIR=/dev/shm/parking-mutation-$mode; fi
+if [ -z "${MUTATION_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  MUTATION_TMPDIR=/dev/shm/parking-mutation-$mode
+  # removed when the run ends (a run leaves a gigabyte or two of test folders there, in memory)
+  trap 'rm -rf "$MUTATION_TMPDIR"' EXIT
+fi
 if [ -n "${MUTATION_TMPDIR:-}" ]; then mkdir -p "$MUTATION_TMPDIR" && export TMPDIR=$MUTATION_TMPDIR; fi
 ln -sfn "$root/parking_tui" "$work/parking_tui"
 ln -sfn "$root/tests" "$work/tests"
