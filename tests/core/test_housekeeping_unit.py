@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from parking_tui.domain import LotPolicy
 
 from .conftest import at, held_on_a1_until_a3_frees, make_user
@@ -51,21 +53,22 @@ def test_a_no_show_is_expired_by_system_with_one_event(world):
     assert svc.get_booking(world.alice, alice.id).status == "expired"
 
 
-def test_a_reservation_held_by_a_mark_to_its_end_is_cancelled_with_its_attention_as_the_reason(world):
+@pytest.mark.parametrize("minute", [0, 1], ids=["at-its-end", "a-minute-after"])
+def test_a_reservation_held_by_a_mark_to_its_end_is_cancelled_with_its_attention_as_the_reason(world, minute):
     svc, clock = world.svc, world.clock
     alice = svc.create_booking(world.alice, world.slots[0].id, at(11), at(12))
     fill(world, (1, 2), at(10), at(23))
     svc.mark_slot(world.admin, world.slots[0].id, "out_of_service")
-    clock.set(at(12, 1))
+    clock.set(at(12, minute))
     a_write_to_the_lot_elsewhere = svc.create_booking(world.bob, world.slots[1].id, at(23), at(23, 30))
     assert a_write_to_the_lot_elsewhere.status == "reserved"
     reason = "A1 out of service, no free slot to move to"
     assert events(world, "cancel") == [
-        {"at": at(12, 1), "user": "system", "op": "cancel", **about(world, alice, 0, "alice"),
+        {"at": at(12, minute), "user": "system", "op": "cancel", **about(world, alice, 0, "alice"),
          "before": "reserved", "after": "cancelled", "reason": reason}
     ]
     done = svc.get_booking(world.alice, alice.id)
-    assert (done.status, done.attention, done.cancelled_at) == ("cancelled", reason, at(12, 1))
+    assert (done.status, done.attention, done.cancelled_at) == ("cancelled", reason, at(12, minute))
 
 
 def test_an_overstay_through_a_whole_reservation_nobody_looked_at_is_cancelled_naming_the_car(world):
