@@ -136,6 +136,16 @@ def park(world: World, name: str, slot_index: int, start: datetime, end: datetim
     return token, booking
 
 
+def overstay(world: World) -> tuple:
+    """Alice parks on A1 for 10:00-11:00 (checked in, never checked out); Bob has A1 booked for 11:00-12:00.
+    Returns (alice's booking, bob's booking)."""
+    svc = world.svc
+    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
+    svc.check_in(world.alice, alice.id)
+    bob = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    return alice, bob
+
+
 def held_on_a1_until_a3_frees(world: World):
     """Alice's reservation (10:10-14:00) is held on A1, marked out of service at 10:07 while A2 and A3 are out of
     service too; at 10:15 A3 comes free while she is held. Returns her booking; the clock stands at 10:15."""

@@ -14,7 +14,7 @@ import pytest
 
 from parking_tui.domain import Conflict, LotPolicy, NotFound, ValidationError
 
-from .conftest import at, make_user, stamp
+from .conftest import at, make_user, overstay, stamp
 from .test_lots_day import fill
 
 
@@ -265,9 +265,7 @@ def test_a_held_reservation_asks_for_the_attendant_once_and_is_let_go_when_the_c
     into. The first try flags it (one event by the driver), the second flags nothing new; the car leaving
     lifts the flag (an event by whoever checked it out), and the driver gets in."""
     svc, clock = world.svc, world.clock
-    a = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
-    svc.check_in(world.alice, a.id)
-    b = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    a, b = overstay(world)
     fill(world, (1, 2), at(10), at(13))
     clock.set(at(11, 5))
     words = (
@@ -357,9 +355,7 @@ def test_a_held_reservation_moved_by_the_housekeeping_is_checked_in_where_it_was
 
 def test_a_reservation_whose_slot_is_still_taken_is_moved_at_check_in_by_its_driver(world):
     svc, clock = world.svc, world.clock
-    a = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
-    svc.check_in(world.alice, a.id)
-    b = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    a, b = overstay(world)
     clock.set(at(11, 5))
     done = svc.check_in(world.bob, b.id)
     assert (done.slot_number, done.moved_from, done.status) == ("A2", "A1", "checked_in")

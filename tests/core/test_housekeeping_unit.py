@@ -11,7 +11,7 @@ import pytest
 
 from parking_tui.domain import LotPolicy
 
-from .conftest import at, held_on_a1_until_a3_frees, make_user
+from .conftest import at, held_on_a1_until_a3_frees, make_user, overstay
 from .test_lots_day import fill
 
 
@@ -75,9 +75,7 @@ def test_an_overstay_through_a_whole_reservation_nobody_looked_at_is_cancelled_n
     """Nothing was written while the car stayed (no write to the lot between the grace period and the end), so
     the reservation carries no attention yet: the reason comes from what blocks it."""
     svc, clock = world.svc, world.clock
-    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
-    svc.check_in(world.alice, alice.id)
-    bob = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
+    _alice, bob = overstay(world)
     fill(world, (1, 2), at(10), at(23))
     clock.set(at(12, 1))
     carol = make_user(svc, "carol")

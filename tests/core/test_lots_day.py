@@ -11,7 +11,7 @@ import pytest
 
 from parking_tui.domain import AuthenticationError, Conflict, LotPolicy, ValidationError
 
-from .conftest import PASSWORD, at, held_on_a1_until_a3_frees, make_user
+from .conftest import PASSWORD, at, held_on_a1_until_a3_frees, make_user, overstay
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -55,17 +55,9 @@ def test_1_an_early_arrival_goes_to_a_free_slot_when_there_is_one(world):
 # 2, 3 ------------------------------------------------------------------------------------- overstays
 
 
-def _overstay(world):
-    svc = world.svc
-    alice = svc.create_booking(world.alice, world.slots[0].id, at(10), at(11))
-    svc.check_in(world.alice, alice.id)
-    bob = svc.create_booking(world.bob, world.slots[0].id, at(11), at(12))
-    return alice, bob
-
-
 def test_2_an_overstay_moves_the_next_driver_to_a_free_slot(world):
     svc, clock = world.svc, world.clock
-    _alice, bob = _overstay(world)
+    _alice, bob = overstay(world)
     clock.set(at(11, 10))
     done = svc.check_in(world.bob, bob.id)
     assert (done.status, done.slot_number, done.moved_from) == ("checked_in", "A2", "A1")
@@ -74,7 +66,7 @@ def test_2_an_overstay_moves_the_next_driver_to_a_free_slot(world):
 
 def test_2_an_overstay_never_makes_the_next_driver_a_no_show(world):
     svc, clock = world.svc, world.clock
-    alice, bob = _overstay(world)
+    alice, bob = overstay(world)
     fill(world, (1, 2), at(10), at(13))
     clock.set(at(11, 10))
     with pytest.raises(Conflict):
@@ -92,7 +84,7 @@ def test_2_an_overstay_never_makes_the_next_driver_a_no_show(world):
 
 def test_2_a_blocked_reservation_is_never_expired_even_when_nobody_looks(world):
     svc, clock = world.svc, world.clock
-    _alice, bob = _overstay(world)
+    _alice, bob = overstay(world)
     fill(world, (1, 2), at(10), at(13))
     clock.set(at(11, 30))
     assert svc.get_booking(world.bob, bob.id).attention == "previous car still in A1"  # seen live, nothing written
@@ -104,7 +96,7 @@ def test_2_a_blocked_reservation_is_never_expired_even_when_nobody_looks(world):
 
 def test_3_an_overstay_is_live(world):
     svc, clock = world.svc, world.clock
-    alice, _bob = _overstay(world)
+    alice, _bob = overstay(world)
     clock.set(at(11, 20))
     now = svc.get_booking(world.alice, alice.id)
     assert now.status == "checked_in"
